@@ -1,0 +1,208 @@
+// The catalog: schema, migrations and every query over functions, sources and entries.
+import { NbmemoError } from "../errors.ts";
+import type { KnownSources, NormalizedSource } from "../keys/source.ts";
+import { type Database, immediate, openDatabase, retryBusy, type Row } from "./sqlite.ts";
+
+/** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
+export const SCHEMA_VERSION = 1;
+
+const migrations: Record<number, string> = {
+  1: `
+    CREATE TABLE sources (
+      raw_hash TEXT PRIMARY KEY,      -- sha256 of Function.prototype.toString()
+      hash TEXT NOT NULL,             -- sha256 of the normalized source
+      text TEXT NOT NULL              -- readable normalized source, for diffs
+    ) WITHOUT ROWID;
+    CREATE TABLE functions (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      source TEXT,                    -- normalized source text; NULL for a pinned version
+      created_at INTEGER NOT NULL,
+      last_used_at INTEGER NOT NULL,
+      PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE entries (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      args_hash TEXT NOT NULL,
+      object TEXT,                    -- id of the payload in the store, or NULL when inline
+      inline BLOB,                    -- the payload itself when small
+      bytes INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      accessed_at INTEGER NOT NULL,
+      access_count INTEGER NOT NULL DEFAULT 0,
+      compute_ms REAL NOT NULL,       -- what a hit saves
+      args_preview TEXT NOT NULL,
+      runtime TEXT NOT NULL,          -- e.g. "node 24.21.0", "deno 2.9.6"
+      PRIMARY KEY (name, version, args_hash)
+    );
+    CREATE INDEX entries_by_access ON entries (accessed_at);
+  `,
+};
+
+/** A call's key: which function, which version of it, which arguments. */
+export interface EntryKey {
+  readonly name: string;
+  readonly version: string;
+  readonly argsHash: string;
+}
+
+/** One stored result, as the catalog describes it. */
+export interface Entry extends EntryKey {
+  readonly object: string | null;
+  readonly inline: Uint8Array | null;
+  readonly bytes: number;
+  readonly createdAt: number;
+  readonly accessedAt: number;
+  readonly accessCount: number;
+  readonly computeMs: number;
+  readonly argsPreview: string;
+  readonly runtime: string;
+}
+
+export type NewEntry = Omit<Entry, "createdAt" | "accessedAt" | "accessCount">;
+
+function toEntry(row: Row): Entry {
+  return {
+    name: row.name as string,
+    version: row.version as string,
+    argsHash: row.args_hash as string,
+    object: row.object as string | null,
+    inline: row.inline as Uint8Array | null,
+    bytes: Number(row.bytes),
+    createdAt: Number(row.created_at),
+    accessedAt: Number(row.accessed_at),
+    accessCount: Number(row.access_count),
+    computeMs: Number(row.compute_ms),
+    argsPreview: row.args_preview as string,
+    runtime: row.runtime as string,
+  };
+}
+
+export class Catalog implements KnownSources {
+  readonly #db: Database;
+  readonly #statements = new Map<string, ReturnType<Database["prepare"]>>();
+
+  private constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Opens (creating or migrating) the catalog at `path`. */
+  static open(path: string): Catalog {
+    const db = openDatabase(path);
+    try {
+      migrate(db, path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new Catalog(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #sql(sql: string) {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, statement = this.#db.prepare(sql));
+    return statement;
+  }
+
+  getSource(rawHash: string): NormalizedSource | undefined {
+    const row = this.#sql("SELECT hash, text FROM sources WHERE raw_hash = ?").get(rawHash);
+    return row ? { hash: row.hash as string, text: row.text as string } : undefined;
+  }
+
+  putSource(rawHash: string, source: NormalizedSource): void {
+    retryBusy(() =>
+      this.#sql("INSERT OR IGNORE INTO sources (raw_hash, hash, text) VALUES (?, ?, ?)")
+        .run(rawHash, source.hash, source.text)
+    );
+  }
+
+  /** Records that `name` is used at `version` now, creating the row on first use. */
+  useFunction(name: string, version: string, source: string | null, now: number): void {
+    retryBusy(() =>
+      this.#sql(`
+        INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (name, version) DO UPDATE SET last_used_at = excluded.last_used_at`)
+        .run(name, version, source, now, now)
+    );
+  }
+
+  get(key: EntryKey): Entry | undefined {
+    const row = this.#sql("SELECT * FROM entries WHERE name = ? AND version = ? AND args_hash = ?")
+      .get(key.name, key.version, key.argsHash);
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** Marks an entry as just read (what LRU eviction orders by). */
+  touch(key: EntryKey, now: number): void {
+    retryBusy(() =>
+      this.#sql(`UPDATE entries SET accessed_at = ?, access_count = access_count + 1
+                 WHERE name = ? AND version = ? AND args_hash = ?`)
+        .run(now, key.name, key.version, key.argsHash)
+    );
+  }
+
+  /**
+   * Inserts or replaces an entry. Returns the object id the replaced entry used, if the new one no
+   * longer refers to it, so that the caller removes that payload after the commit.
+   */
+  put(entry: NewEntry, now: number): string | undefined {
+    return immediate(this.#db, () => {
+      const previous = this.get(entry);
+      this.#sql(`
+        INSERT OR REPLACE INTO entries (name, version, args_hash, object, inline, bytes, created_at,
+          accessed_at, access_count, compute_ms, args_preview, runtime)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`)
+        .run(entry.name, entry.version, entry.argsHash, entry.object, entry.inline, entry.bytes, now, now,
+          entry.computeMs, entry.argsPreview, entry.runtime);
+      return previous?.object && previous.object !== entry.object ? previous.object : undefined;
+    });
+  }
+
+  /**
+   * Deletes the entries of `name` (of one version, if given) or one entry by key. Returns how many,
+   * and the object ids of their payloads, to be removed from the store after the commit.
+   */
+  delete(filter: { name: string; version?: string; argsHash?: string }): { count: number; objects: string[] } {
+    const where = ["name = ?"];
+    const params: string[] = [filter.name];
+    if (filter.version !== undefined) where.push("version = ?"), params.push(filter.version);
+    if (filter.argsHash !== undefined) where.push("args_hash = ?"), params.push(filter.argsHash);
+    const condition = where.join(" AND ");
+    return immediate(this.#db, () => {
+      const objects = this.#sql(`SELECT object FROM entries WHERE ${condition} AND object IS NOT NULL`)
+        .all(...params).map((row) => row.object as string);
+      const { changes } = this.#sql(`DELETE FROM entries WHERE ${condition}`).run(...params);
+      return { count: Number(changes), objects };
+    });
+  }
+
+  /** Entries, most recently used first. */
+  entries(filter: { name?: string } = {}): Entry[] {
+    const rows = filter.name === undefined
+      ? this.#sql("SELECT * FROM entries ORDER BY accessed_at DESC").all()
+      : this.#sql("SELECT * FROM entries WHERE name = ? ORDER BY accessed_at DESC").all(filter.name);
+    return rows.map(toEntry);
+  }
+}
+
+function migrate(db: Database, path: string): void {
+  const current = () => Number(db.prepare("PRAGMA user_version").get()!.user_version);
+  if (current() > SCHEMA_VERSION) {
+    throw new NbmemoError(
+      "CATALOG_TOO_NEW",
+      `Cannot open the catalog ${path}: it has schema version ${current()}, newer than this nbmemo ` +
+        `understands (${SCHEMA_VERSION}). Upgrade nbmemo, or use another cache directory.`,
+    );
+  }
+  if (current() === SCHEMA_VERSION) return;
+  immediate(db, () => {
+    // Another process may have migrated while we waited for the lock.
+    for (let version = current() + 1; version <= SCHEMA_VERSION; version++) db.exec(migrations[version]!);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  });
+}

@@ -1,0 +1,287 @@
+// Memory: opens a cache directory and memoizes functions and cell blocks in it.
+// A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
+import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Catalog, type EntryKey } from "./catalog/catalog.ts";
+import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
+import { type Config, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
+import { NbmemoError } from "./errors.ts";
+import { formatBytes, formatDuration } from "./format.ts";
+import { hashValues, preview } from "./keys/args.ts";
+import { checkName } from "./keys/name.ts";
+import { sha256, SourceHasher } from "./keys/source.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { runtime } from "./runtime.ts";
+import { fileStore } from "./store/file.ts";
+import type { Store } from "./store/store.ts";
+
+/** A memoized function: same parameters, always returns a Promise. */
+export interface Memoized<A extends unknown[], R> {
+  (...args: A): Promise<Awaited<R>>;
+  /** The name it is stored under. */
+  readonly memoName: string;
+  /** Deletes every stored result of this name (all versions); resolves to how many were deleted. */
+  clear(): Promise<number>;
+}
+
+// A function's version: the normalized source hash, or a pinned string.
+interface Version {
+  readonly id: string;
+  readonly source: string | null;
+}
+
+const CATALOG_FILE = "catalog.sqlite";
+
+/**
+ * A cache directory, opened. Results live in `dir` and survive restarts; several processes may use
+ * one directory at once.
+ *
+ * @example
+ * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
+ * const square = memory.fn("square", (x: number) => x * x);
+ * await square(4); // computed: 16
+ * await square(4); // read back: 16
+ * memory.close();
+ * ```
+ */
+export class Memory {
+  /** The cache directory, as an absolute path. */
+  readonly dir: string;
+  readonly #config: Config;
+  readonly #catalog: Catalog;
+  readonly #store: Store;
+  readonly #hasher: SourceHasher;
+  readonly #log: Logger;
+  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #usedVersions = new Set<string>();
+  #closed = false;
+
+  private constructor(config: Config, catalog: Catalog, store: Store) {
+    this.dir = config.dir;
+    this.#config = config;
+    this.#catalog = catalog;
+    this.#store = store;
+    this.#hasher = new SourceHasher(catalog);
+    this.#log = createLogger(config.log);
+  }
+
+  /**
+   * Opens the cache in `dir`, creating it if needed (mode 0700).
+   *
+   * @throws NbmemoError `INVALID_OPTION` for a bad option, `NOT_A_CACHE` for a path that is a file or a
+   * non-empty directory holding no cache, `CATALOG_TOO_NEW` for a cache written by a newer nbmemo.
+   */
+  static async open(dir = ".nbmemo", options: MemoryOptions = {}): Promise<Memory> {
+    const parsed = parseMemoryOptions(dir, options);
+    const config = { ...parsed, dir: resolve(parsed.dir) };
+    prepareDirectory(config.dir);
+    const catalog = Catalog.open(join(config.dir, CATALOG_FILE));
+    return await Promise.resolve(new Memory(config, catalog, fileStore(join(config.dir, "objects"))));
+  }
+
+  /**
+   * Memoizes `f` under `name`. Results are keyed by `name`, the normalized source of `f` (or
+   * `options.version`) and the arguments. Sync and async functions both work; the memoized function
+   * returns a Promise. A call that throws or rejects is not cached.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const slowSquare = memory.fn("slow_square", async (x: number) => {
+   *   await new Promise((r) => setTimeout(r, 100));
+   *   return x * x;
+   * });
+   * console.log(await slowSquare(3)); // 9, after 100 ms the first time, at once afterwards
+   * ```
+   */
+  fn<A extends unknown[], R>(name: string, f: (...args: A) => R, options: FnOptions = {}): Memoized<A, R> {
+    const where = `memory.fn(${JSON.stringify(name)})`;
+    checkName(name, "memory.fn");
+    if (typeof f !== "function") {
+      throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
+    }
+    const { version: pinned } = parseFnOptions(options, where);
+    let version: Promise<Version> | undefined;
+    const versionOf = () => {
+      version ??= this.#version(f, pinned, `passed to ${where}`);
+      version.catch(() => (version = undefined)); // do not remember a failure
+      return version;
+    };
+    const memoized = async (...args: A): Promise<Awaited<R>> =>
+      await this.#call(name, await versionOf(), args, "args", () => f(...args));
+    return Object.assign(memoized, {
+      memoName: name,
+      clear: async () => await this.#deleteEntries({ name }),
+    });
+  }
+
+  /**
+   * The `%cache`-style cell helper: runs `compute` once for a given `name`, source of `compute` and
+   * `deps`, and reads the result back on later runs, also after a kernel restart. List in `deps`
+   * every value from other cells that `compute` reads.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const url = "https://example.org/data.csv";
+   * const { rows } = await memory.cell("prepare", [url], async () => {
+   *   return { rows: [1, 2, 3] }; // slow work that uses `url`
+   * });
+   * ```
+   */
+  async cell<R>(name: string, deps: readonly unknown[], compute: () => R, options: FnOptions = {}): Promise<Awaited<R>> {
+    const where = `memory.cell(${JSON.stringify(name)})`;
+    checkName(name, "memory.cell");
+    if (!Array.isArray(deps)) {
+      throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: deps must be an array of the values the block reads, such as [url, year], or [].`);
+    }
+    if (typeof compute !== "function") {
+      throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the third argument must be a function that computes the block.`);
+    }
+    const { version: pinned } = parseFnOptions(options, where);
+    const version = await this.#version(compute, pinned, `passed to ${where}`);
+    return await this.#call(name, version, deps, "deps", compute);
+  }
+
+  /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled(this.#inflight.values());
+    await this.#store.close?.();
+    this.#catalog.close();
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) {
+      throw new NbmemoError("CLOSED", `Cannot ${what}: this Memory (${this.dir}) is closed. Open it again with Memory.open.`);
+    }
+  }
+
+  async #version(f: Function, pinned: string | undefined, where: string): Promise<Version> {
+    if (pinned !== undefined) return { id: `pinned:${pinned}`, source: null };
+    const source = await this.#hasher.normalize(f, where);
+    return { id: source.hash, source: source.text };
+  }
+
+  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
+    this.#checkOpen(`call ${name}`);
+    const argsHash = await this.#hasher.withParser(() =>
+      hashValues(values, root, (fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash)
+    );
+    const key: EntryKey = { name, version: version.id, argsHash };
+    const id = `${name}\0${version.id}\0${argsHash}`;
+    const running = this.#inflight.get(id);
+    if (running) return await (running as Promise<Awaited<R>>);
+    const promise = this.#lookupOrCompute(key, version, values, invoke);
+    this.#inflight.set(id, promise);
+    try {
+      return await promise;
+    } finally {
+      this.#inflight.delete(id);
+    }
+  }
+
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
+    this.#useVersion(key.name, version);
+    const hit = await this.#read(key);
+    if (hit) {
+      this.#log.info(`${key.name} hit (saved ${formatDuration(hit.computeMs)})`);
+      return hit.value as Awaited<R>;
+    }
+    const started = performance.now();
+    const value = await invoke();
+    const computeMs = performance.now() - started;
+    const stored = await this.#write(key, value, computeMs, values);
+    this.#log.info(`${key.name} miss (computed in ${formatDuration(computeMs)}${stored ? `, stored ${formatBytes(stored)}` : ""})`);
+    return value;
+  }
+
+  #useVersion(name: string, version: Version): void {
+    const id = `${name}\0${version.id}`;
+    if (this.#usedVersions.has(id)) return;
+    this.#catalog.useFunction(name, version.id, version.source, Date.now());
+    this.#usedVersions.add(id);
+  }
+
+  // A corrupt or missing payload is a miss with a warning, never an error.
+  async #read(key: EntryKey): Promise<{ value: unknown; computeMs: number } | undefined> {
+    const entry = this.#catalog.get(key);
+    if (!entry) return undefined;
+    let value: unknown;
+    try {
+      const bytes = entry.inline ?? (entry.object ? await this.#store.get(entry.object) : undefined);
+      if (!bytes) throw new CorruptPayload("its output is missing");
+      value = decode(bytes);
+    } catch (error) {
+      this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
+      return undefined;
+    }
+    try {
+      this.#catalog.touch(key, Date.now());
+    } catch (error) {
+      this.#log.debug(`could not record the access to ${key.name}: ${describe(error)}`);
+    }
+    return { value, computeMs: entry.computeMs };
+  }
+
+  // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
+  // the computed value whatever happens here).
+  async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
+    const notStored = (reason: string) => {
+      this.#log.warnOnce(`store:${key.name}:${reason}`, `Cannot store the result of ${key.name}: ${reason}. The value is returned but not cached.`);
+      return 0;
+    };
+    let chunks: Uint8Array[];
+    try {
+      chunks = encode(value);
+    } catch (error) {
+      if (error instanceof UnstorableValue) return notStored(`${error.message} (superjson cannot encode it)`);
+      return notStored(describe(error));
+    }
+    const bytes = byteLength(chunks);
+    const inline = bytes <= this.#config.inlineBytes ? concat(chunks) : null;
+    const object = inline ? null : sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
+    try {
+      if (object) await this.#store.set(object, chunks);
+      const stale = this.#catalog.put({
+        ...key, object, inline, bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: `${runtime.name} ${runtime.version}`,
+      }, Date.now());
+      if (stale) await this.#store.delete(stale);
+    } catch (error) {
+      return notStored(describe(error));
+    }
+    return bytes;
+  }
+
+  async #deleteEntries(filter: { name: string; version?: string }): Promise<number> {
+    this.#checkOpen(`clear ${filter.name}`);
+    const { count, objects } = this.#catalog.delete(filter);
+    for (const object of objects) await this.#store.delete(object);
+    return count;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// The cache directory is created if missing; an existing one must be empty or hold a catalog.
+function prepareDirectory(dir: string): void {
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return;
+  }
+  const notACache = (reason: string) =>
+    new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: ${reason}. Choose a new or empty directory, such as ".nbmemo".`);
+  if (!stats.isDirectory()) throw notACache("it is a file, not a directory");
+  const names = readdirSync(dir);
+  if (names.length > 0 && !names.includes(CATALOG_FILE)) {
+    throw notACache(`the directory holds other files (${names.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
+  }
+}

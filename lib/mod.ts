@@ -1,0 +1,21 @@
+/**
+ * nbmemo: persistent memoization for TypeScript notebooks (tslab, the Deno kernel) and scripts.
+ * Results are kept on disk, keyed by a name you give, the normalized source of the function and its
+ * arguments, so they survive kernel restarts and are shared between kernels and scripts.
+ *
+ * @example
+ * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
+ * const wordCount = memory.fn("word_count", (text: string) => text.split(/\s+/).length);
+ * await wordCount("to be or not to be"); // 6, computed
+ * await wordCount("to be or not to be"); // 6, read back
+ * await memory.close();
+ * ```
+ *
+ * @module
+ */
+export { Memory, type Memoized } from "./memory.ts";
+export type { FnOptions, MemoryOptions } from "./config.ts";
+export type { LogLevel } from "./log.ts";
+export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

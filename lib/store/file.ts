@@ -1,0 +1,55 @@
+// The default store: one file per output under objects/ab/<id>, written to a temp name and renamed.
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import type { Store } from "./store.ts";
+
+const OBJECT_ID = /^[0-9a-f]{16,128}$/;
+
+/**
+ * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
+ * outside `dir`.
+ */
+export function fileStore(dir: string): Store {
+  let counter = 0;
+  const pathOf = (id: string) => {
+    if (!OBJECT_ID.test(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
+    return join(dir, id.slice(0, 2), id.slice(2));
+  };
+  return {
+    get(id) {
+      try {
+        return readFileSync(pathOf(id));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
+    set(id, chunks) {
+      const path = pathOf(id);
+      mkdirSync(join(dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
+      const temp = `${path}.${process.pid}.${counter++}.tmp`;
+      const fd = openSync(temp, "wx", 0o600);
+      try {
+        for (const chunk of chunks) writeAll(fd, chunk);
+      } catch (error) {
+        closeSync(fd);
+        rmSync(temp, { force: true });
+        throw error;
+      }
+      closeSync(fd);
+      renameSync(temp, path);
+    },
+    delete(id) {
+      rmSync(pathOf(id), { force: true });
+    },
+  };
+}
+
+// No fsync: the rename publishes only complete files to other processes, and a process crash keeps
+// the page cache. After a power loss a file may be short; the codec's length check then makes it a miss.
+function writeAll(fd: number, chunk: Uint8Array): void {
+  for (let offset = 0; offset < chunk.byteLength;) {
+    offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
+  }
+}
