@@ -46,6 +46,16 @@ superjson.registerCustom<BinaryValue, BinaryRef>(
   "nbmemo.binary",
 );
 
+// superjson writes an invalid Date as null; this keeps it a Date.
+superjson.registerCustom<Date, string>(
+  {
+    isApplicable: (v): v is Date => v instanceof Date && Number.isNaN(v.getTime()),
+    serialize: () => "invalid",
+    deserialize: () => new Date(NaN),
+  },
+  "nbmemo.invalid-date",
+);
+
 function binaryTypeName(v: BinaryValue): string {
   if (v instanceof ArrayBuffer) return "ArrayBuffer";
   if (v instanceof DataView) return "DataView";
@@ -57,23 +67,22 @@ function asBytes(v: BinaryValue): Uint8Array {
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+// Every value gets a buffer of its own: a view onto the payload would expose the other sections (or,
+// for a pooled Buffer, unrelated memory) through `.buffer`.
 function fromBytes(type: string, bytes: Uint8Array): BinaryValue {
-  // A view straight onto the payload when its alignment allows; a copy otherwise.
-  const own = () => bytes.slice().buffer;
+  const own = new Uint8Array(bytes.byteLength);
+  own.set(bytes);
   switch (type) {
     case "ArrayBuffer":
-      return own();
+      return own.buffer;
     case "DataView":
-      return new DataView(own());
+      return new DataView(own.buffer);
     case "Buffer":
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return Buffer.from(own.buffer);
   }
   const Type = binaryTypes.find((t) => t.name === type);
   if (!Type) throw new CorruptPayload(`unknown binary type ${type}`);
-  const aligned = bytes.byteOffset % Type.BYTES_PER_ELEMENT === 0;
-  const buffer = aligned ? bytes.buffer : own();
-  const offset = aligned ? bytes.byteOffset : 0;
-  return new Type(buffer as ArrayBuffer, offset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
+  return new Type(own.buffer, 0, own.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
 /**
@@ -104,7 +113,7 @@ export function encode(value: unknown): Uint8Array[] {
   const chunks: Uint8Array[] = [header, jsonBytes];
   let length = header.byteLength + jsonBytes.byteLength;
   for (const section of found) {
-    const pad = (8 - (length % 8)) % 8; // sections start 8-aligned so that they can be viewed in place
+    const pad = (8 - (length % 8)) % 8; // 8-aligned, so a reader can place a section straight into a typed array
     if (pad) chunks.push(new Uint8Array(pad));
     chunks.push(section);
     length += pad + section.byteLength;

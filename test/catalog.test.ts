@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Catalog, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
+import { Memory, type NbmemoError } from "../lib/mod.ts";
+import { tempDir } from "./helpers.ts";
+
+const entry = (argsHash: string, object: string | null) => ({
+  name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
+  computeMs: 12.5, argsPreview: "1", runtime: "node test",
+});
+
+test("a new catalog is created at the current schema version", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  Catalog.open(path).close();
+  const db = new DatabaseSync(path);
+  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
+  assert.equal(db.prepare("PRAGMA journal_mode").get()!.journal_mode, "wal");
+  db.close();
+});
+
+test("a catalog from a newer nbmemo is refused and left untouched", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE future (x); PRAGMA user_version = 99");
+  db.close();
+  await assert.rejects(Memory.open(dir.path), (e: NbmemoError) =>
+    e.code === "CATALOG_TOO_NEW" && /schema version 99.*Upgrade nbmemo/.test(e.message));
+  const after = new DatabaseSync(path);
+  assert.equal(after.prepare("PRAGMA user_version").get()!.user_version, 99);
+  assert.equal(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'entries'").get()!.n, 0);
+  after.close();
+});
+
+test("entries are stored, read, touched and replaced", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  assert.equal(catalog.put(entry("a", "ab".repeat(32)), 1000), undefined);
+  const stored = catalog.get({ name: "f", version: "v1", argsHash: "a" })!;
+  assert.equal(stored.object, "ab".repeat(32));
+  assert.equal(stored.createdAt, 1000);
+  catalog.touch(stored, 2000);
+  const touched = catalog.get(stored)!;
+  assert.equal(touched.accessedAt, 2000);
+  assert.equal(touched.accessCount, 1);
+  // Replacing a file entry by an inline one hands back the file to delete.
+  assert.equal(catalog.put(entry("a", null), 3000), "ab".repeat(32));
+  assert.deepEqual(catalog.get(stored)!.inline, new Uint8Array([1, 2]));
+});
+
+test("deleting a name returns its count and the objects to remove", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  catalog.put(entry("a", "cd".repeat(32)), 1);
+  catalog.put(entry("b", null), 1);
+  catalog.put({ ...entry("c", null), name: "other" }, 1);
+  assert.deepEqual(catalog.delete({ name: "f" }), { count: 2, objects: ["cd".repeat(32)] });
+  assert.equal(catalog.entries().length, 1);
+});
+
+test("sources are remembered by the hash of their raw text", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  assert.equal(catalog.getSource("raw"), undefined);
+  catalog.putSource("raw", { hash: "h", text: "x => x" });
+  assert.deepEqual(catalog.getSource("raw"), { hash: "h", text: "x => x" });
+});
