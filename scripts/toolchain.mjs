@@ -63,7 +63,7 @@ function toolchain() {
   ensurePackages();
   const node = ensureNode();
   const deno = bin("deno");
-  const env = { ...process.env, NBMEMO_TEST_NODE: node, NBMEMO_TEST_DENO: deno };
+  const env = { ...process.env, NBMEMO_TEST_NODE: node, NBMEMO_TEST_DENO: deno, NO_COLOR: "1" };
   return { node, deno, env };
 }
 
