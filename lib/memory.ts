@@ -2,7 +2,7 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Catalog, type EntryKey } from "./catalog/catalog.ts";
+import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
 import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
 import { type Config, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
 import { NbmemoError } from "./errors.ts";
@@ -14,6 +14,15 @@ import { createLogger, type Logger } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { fileStore } from "./store/file.ts";
 import type { Store } from "./store/store.ts";
+
+/** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
+export type EntryInfo = Omit<Entry, "inline">;
+
+/** What {@link Memory.stats} reports: the cache's totals, and this process's hits and misses. */
+export interface Stats extends CatalogTotals {
+  /** Hits and misses of calls made through this Memory since it was opened. */
+  readonly session: { readonly hits: number; readonly misses: number };
+}
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {
@@ -56,6 +65,7 @@ export class Memory {
   readonly #log: Logger;
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #usedVersions = new Set<string>();
+  readonly #session = { hits: 0, misses: 0 };
   #closed = false;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
@@ -148,6 +158,50 @@ export class Memory {
     return await this.#call(name, version, deps, "deps", compute);
   }
 
+  /**
+   * Every function version the cache knows, with its entries, bytes, hits and the compute time its hits
+   * saved; most recently used first.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * for (const f of memory.functions()) console.log(f.name, f.entries, f.bytes);
+   * ```
+   */
+  functions(): FunctionVersion[] {
+    this.#checkOpen("list functions");
+    return this.#catalog.functions();
+  }
+
+  /**
+   * The stored results, most recently used first; `fn` and `version` filter them.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const recent = memory.entries({ fn: "load_counties" }).slice(0, 5);
+   * ```
+   */
+  entries(filter: { fn?: string; version?: string } = {}): EntryInfo[] {
+    this.#checkOpen("list entries");
+    return this.#catalog.entries({ name: filter.fn, version: filter.version }).map(({ inline: _, ...info }) => info);
+  }
+
+  /**
+   * Totals over the cache (functions, versions, entries, bytes, hits, time saved) and this process's
+   * hits and misses.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const { entries, bytes, session } = memory.stats();
+   * ```
+   */
+  stats(): Stats {
+    this.#checkOpen("read stats");
+    return { ...this.#catalog.totals(), session: { ...this.#session } };
+  }
+
   /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -190,12 +244,14 @@ export class Memory {
     this.#useVersion(key.name, version);
     const hit = await this.#read(key);
     if (hit) {
+      this.#session.hits++;
       this.#log.info(`${key.name} hit (saved ${formatDuration(hit.computeMs)})`);
       return hit.value as Awaited<R>;
     }
     const started = performance.now();
     const value = await invoke();
     const computeMs = performance.now() - started;
+    this.#session.misses++;
     const stored = await this.#write(key, value, computeMs, values);
     this.#log.info(`${key.name} miss (computed in ${formatDuration(computeMs)}${stored ? `, stored ${formatBytes(stored)}` : ""})`);
     return value;

@@ -15,7 +15,8 @@
  *
  * @module
  */
-export { Memory, type Memoized } from "./memory.ts";
+export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory.ts";
+export type { CatalogTotals, FunctionVersion } from "./catalog/catalog.ts";
 export type { FnOptions, MemoryOptions } from "./config.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

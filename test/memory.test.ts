@@ -288,3 +288,24 @@ test("a corrupt or missing output is a miss with a warning, then recomputed", as
   assert.equal(calls, 4);
   await memory.close();
 });
+
+test("functions(), entries() and stats() describe what the cache holds", async (t) => {
+  const memory = await openTemp(t);
+  const square = memory.fn("square", (x: number) => x * x);
+  const cube = memory.fn("cube", (x: number) => x * x * x);
+  await square(2);
+  await square(2);
+  await square(3);
+  await cube(2);
+  const fns = memory.functions();
+  assert.deepEqual(fns.map((f) => [f.name, f.entries, f.hits]).sort(), [["cube", 1, 0], ["square", 2, 1]]);
+  assert.ok(fns.every((f) => f.bytes > 0 && /x \* x/.test(f.source!)));
+  const entries = memory.entries({ fn: "square" });
+  assert.deepEqual(entries.map((e) => e.argsPreview).sort(), ["2", "3"]);
+  assert.ok(!("inline" in entries[0]!));
+  const stats = memory.stats();
+  assert.equal(stats.functions, 2);
+  assert.equal(stats.entries, 3);
+  assert.equal(stats.hits, 1);
+  assert.deepEqual(stats.session, { hits: 1, misses: 3 });
+});

@@ -62,6 +62,32 @@ export interface Entry extends EntryKey {
 
 export type NewEntry = Omit<Entry, "createdAt" | "accessedAt" | "accessCount">;
 
+/** One version of one function, with what its entries hold. */
+export interface FunctionVersion {
+  readonly name: string;
+  readonly version: string;
+  /** Readable normalized source; null for a pinned version. */
+  readonly source: string | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  readonly entries: number;
+  readonly bytes: number;
+  /** Hits recorded on its entries. */
+  readonly hits: number;
+  /** Compute time that those hits did not spend, in ms. */
+  readonly savedMs: number;
+}
+
+/** Totals over the whole cache. */
+export interface CatalogTotals {
+  readonly functions: number;
+  readonly versions: number;
+  readonly entries: number;
+  readonly bytes: number;
+  readonly hits: number;
+  readonly savedMs: number;
+}
+
 function toEntry(row: Row): Entry {
   return {
     name: row.name as string,
@@ -181,11 +207,47 @@ export class Catalog implements KnownSources {
     });
   }
 
+  /** Every function version, with its entries' totals; most recently used first. */
+  functions(): FunctionVersion[] {
+    return this.#sql(`
+      SELECT f.name, f.version, f.source, f.created_at, f.last_used_at,
+             count(e.args_hash) AS entries, coalesce(sum(e.bytes), 0) AS bytes,
+             coalesce(sum(e.access_count), 0) AS hits, coalesce(sum(e.access_count * e.compute_ms), 0) AS saved_ms
+      FROM functions f LEFT JOIN entries e ON e.name = f.name AND e.version = f.version
+      GROUP BY f.name, f.version
+      ORDER BY f.last_used_at DESC, f.name`).all().map((row) => ({
+      name: row.name as string,
+      version: row.version as string,
+      source: row.source as string | null,
+      createdAt: Number(row.created_at),
+      lastUsedAt: Number(row.last_used_at),
+      entries: Number(row.entries),
+      bytes: Number(row.bytes),
+      hits: Number(row.hits),
+      savedMs: Number(row.saved_ms),
+    }));
+  }
+
+  totals(): CatalogTotals {
+    const row = this.#sql(`
+      SELECT (SELECT count(DISTINCT name) FROM functions) AS functions, (SELECT count(*) FROM functions) AS versions,
+             count(*) AS entries, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(access_count), 0) AS hits,
+             coalesce(sum(access_count * compute_ms), 0) AS saved_ms
+      FROM entries`).get()!;
+    return {
+      functions: Number(row.functions),
+      versions: Number(row.versions),
+      entries: Number(row.entries),
+      bytes: Number(row.bytes),
+      hits: Number(row.hits),
+      savedMs: Number(row.saved_ms),
+    };
+  }
+
   /** Entries, most recently used first. */
-  entries(filter: { name?: string } = {}): Entry[] {
-    const rows = filter.name === undefined
-      ? this.#sql("SELECT * FROM entries ORDER BY accessed_at DESC").all()
-      : this.#sql("SELECT * FROM entries WHERE name = ? ORDER BY accessed_at DESC").all(filter.name);
+  entries(filter: { name?: string; version?: string } = {}): Entry[] {
+    const rows = this.#sql(`SELECT * FROM entries WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR version = ?2)
+                            ORDER BY accessed_at DESC`).all(filter.name ?? null, filter.version ?? null);
     return rows.map(toEntry);
   }
 }
