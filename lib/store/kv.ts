@@ -6,7 +6,7 @@ import { firstLine, openKv } from "../runtime.ts";
 import { checkObjectId, type ObjectInfo, type Store } from "./store.ts";
 
 /** One part of a Deno KV key. */
-export type KvKeyPart = string | number | bigint | boolean | Uint8Array;
+export type KvKeyPart = string | number | bigint | boolean | symbol | Uint8Array;
 /** A Deno KV key. */
 export type KvKey = readonly KvKeyPart[];
 
@@ -29,8 +29,9 @@ export interface KvEntryMaybe {
  */
 export interface KvClient {
   get(key: KvKey): Promise<KvEntryMaybe>;
-  getMany?(keys: KvKey[]): Promise<KvEntryMaybe[]>;
-  list(selector: { prefix: KvKey }): AsyncIterable<{ readonly key: KvKey; readonly value: unknown }>;
+  getMany?(keys: readonly KvKey[]): Promise<KvEntryMaybe[]>;
+  // The selector is declared as wide as the clients' own unions, so that both clients fit this type.
+  list(selector: { readonly prefix?: KvKey; readonly start?: KvKey; readonly end?: KvKey }): AsyncIterable<{ readonly key: KvKey; readonly value: unknown }>;
   atomic(): KvAtomic;
   close(): void;
 }
