@@ -15,7 +15,7 @@ const freshPath = () => join(dir, `kv-${database++}.sqlite`);
 const ids = Array.from({ length: N }, (_, i) => i.toString(16).padStart(64, "0"));
 const small = (i: number) => [new TextEncoder().encode(`{"value":${i},"label":"entry ${i}"}`)];
 
-async function measure(label: string, count: number, work: () => Promise<unknown>): Promise<void> {
+async function measure(label: string, count: number, work: () => unknown): Promise<void> {
   const started = performance.now();
   await work();
   const ms = performance.now() - started;

@@ -112,7 +112,7 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
     if (entry.value === null || entry.value === undefined) return undefined;
     const head = parseHead(asBytes(entry.value, id), id);
     if (head.record.expiresAt !== undefined && head.record.expiresAt <= Date.now()) return undefined;
-    return { ...head, versionstamp: entry.versionstamp };
+    return head;
   };
 
   return {
@@ -144,8 +144,8 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
         ...(expireIn !== undefined && { expiresAt: Date.now() + expireIn }),
         ...(info && { computeMs: info.computeMs, runtime: info.runtime }),
       };
-      const inline = encodeHead(record, payload);
-      if (inline.byteLength <= VALUE_BYTES) return await batcher.enqueue(id, inline, generation, []);
+      const inline = payload.byteLength < VALUE_BYTES ? encodeHead(record, payload) : undefined;
+      if (inline && inline.byteLength <= VALUE_BYTES) return await batcher.enqueue(id, inline, generation, []);
       const parts: Uint8Array[] = [];
       for (let offset = 0; offset < payload.byteLength; offset += VALUE_BYTES) {
         parts.push(payload.slice(offset, offset + VALUE_BYTES));
@@ -192,7 +192,16 @@ class Batcher {
   enqueue(id: string, head: Uint8Array | null, generation: string, chunks: readonly Uint8Array[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ id, head, generation, chunks, resolve, reject });
-      this.#flushing ??= Promise.resolve().then(() => this.#flush()).finally(() => (this.#flushing = undefined));
+      this.#schedule();
+    });
+  }
+
+  // Writes queued after the last loop of a flush but before it ended are picked up by the next one.
+  #schedule(): void {
+    if (this.#flushing || this.#queue.length === 0) return;
+    this.#flushing = Promise.resolve().then(() => this.#flush()).finally(() => {
+      this.#flushing = undefined;
+      this.#schedule();
     });
   }
 
@@ -208,14 +217,14 @@ class Batcher {
       const later: Pending[] = [];
       for (const pending of this.#queue) (ids.has(pending.id) ? later : (ids.add(pending.id), batch)).push(pending);
       this.#queue = later;
-      let oldHeads: (KvEntryMaybe | undefined)[];
       try {
-        oldHeads = await this.#getMany(batch.map((p) => this.#headKey(p.id)));
+        const oldHeads = await this.#getMany(batch.map((p) => this.#headKey(p.id)));
+        await this.#commit(batch.flatMap((pending, i) => this.#mutations(pending, oldHeads[i])));
       } catch (error) {
+        // A client that throws before committing (Deno checks some limits in set()): writes not yet
+        // published fail; the published ones stay resolved.
         for (const pending of batch) pending.reject(kvError(error));
-        continue;
       }
-      await this.#commit(batch.flatMap((pending, i) => this.#mutations(pending, oldHeads[i])));
     }
   }
 
