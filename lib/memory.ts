@@ -14,7 +14,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { fileStore } from "./store/file.ts";
 import { kvStore } from "./store/kv.ts";
-import type { Store } from "./store/store.ts";
+import type { ObjectInfo, Store } from "./store/store.ts";
 
 /** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
 export type EntryInfo = Omit<Entry, "inline">;
@@ -303,7 +303,7 @@ export class Memory {
     const object = objectId(key);
     let value: unknown;
     let bytes: Uint8Array | undefined;
-    let info;
+    let info: ObjectInfo | undefined;
     try {
       bytes = await this.#store.get(object);
       if (!bytes) return undefined;

@@ -57,24 +57,21 @@ export function onExit(callback: () => void): () => void {
 export async function openKv(pathOrUrl: string): Promise<KvClient> {
   const unavailable = (reason: string, cause?: unknown) =>
     new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Deno KV store ${pathOrUrl}: ${reason}`, { cause });
+  let open: (path: string) => Promise<KvClient>;
   if (deno) {
     if (!deno.openKv) {
       throw unavailable('Deno KV is unstable in Deno and off. Run with --unstable-kv, or add "unstable": ["kv"] to deno.json.');
     }
+    open = deno.openKv;
+  } else {
     try {
-      return await deno.openKv(pathOrUrl);
+      open = (await import("@deno/kv")).openKv;
     } catch (error) {
-      throw unavailable(`${firstLine(error)}. Check the path or URL, and DENO_KV_ACCESS_TOKEN for a remote one.`, error);
+      throw unavailable("the npm package @deno/kv is not installed. Run `npm install @deno/kv`.", error);
     }
   }
-  let client: { openKv(path: string): Promise<KvClient> };
   try {
-    client = await import("@deno/kv");
-  } catch (error) {
-    throw unavailable("the npm package @deno/kv is not installed. Run `npm install @deno/kv`.", error);
-  }
-  try {
-    return await client.openKv(pathOrUrl);
+    return await open(pathOrUrl);
   } catch (error) {
     throw unavailable(`${firstLine(error)}. Check the path or URL, and DENO_KV_ACCESS_TOKEN for a remote one.`, error);
   }

@@ -1,10 +1,13 @@
 // The Deno KV store: chunking, atomic replacement, expiry, batching, portability, and the memoizer on it.
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttp2Server } from "node:http2";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { type KvClient, type KvKey, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
 import { openKv } from "../lib/runtime.ts";
-import { captureConsole, lastJson, runFixture, tempDir } from "./helpers.ts";
+import { captureConsole, isDeno, lastJson, runFixture, tempDir } from "./helpers.ts";
 
 type After = { after: (fn: () => unknown) => void };
 
@@ -192,6 +195,45 @@ test("bad kvStore options and store values are refused at the edge", async (t) =
   await assert.rejects(Memory.open(dir, { store: "ftp://example.org/kv" }), /http:\/\/ or https:\/\/ KV Connect URL/);
   await assert.rejects(Memory.open(dir, { store: "" }), invalid);
   await assert.rejects(Memory.open(dir, { store: {} as never }), /pass a Store/);
+});
+
+test("a Deno KV database that cannot be opened is a STORE_UNAVAILABLE error naming it", async (t) => {
+  const { dir } = kvPath(t);
+  const where = join(dir, "no", "such", "folder", "kv.sqlite");
+  await assert.rejects(Memory.open(join(dir, "cache"), { store: where }), (e: NbmemoError) => {
+    assert.equal(e.code, "STORE_UNAVAILABLE");
+    assert.ok(e.message.startsWith(`Cannot open the Deno KV store ${where}: `), e.message);
+    assert.doesNotMatch(e.message, /backtrace/i);
+    return true;
+  });
+});
+
+// No KV Connect server runs here; a local HTTP server that refuses every request shows what the client sends.
+test("a KV Connect URL is opened with the token in DENO_KV_ACCESS_TOKEN, and a refusal is STORE_UNAVAILABLE", async (t) => {
+  const { dir } = kvPath(t);
+  const requests: string[] = [];
+  const refuse = (req: { method?: string; url?: string; headers: { authorization?: string } }, res: { writeHead(status: number): unknown; end(body: string): void }) => {
+    requests.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+    res.writeHead(401);
+    res.end("unauthorized");
+  };
+  // Deno's client speaks HTTP/2 without TLS (prior knowledge); @deno/kv uses fetch, HTTP/1.1.
+  const server = isDeno ? createHttp2Server(refuse) : createHttpServer(refuse);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const saved = process.env.DENO_KV_ACCESS_TOKEN;
+  process.env.DENO_KV_ACCESS_TOKEN = "token-from-env";
+  t.after(() => {
+    if (saved === undefined) delete process.env.DENO_KV_ACCESS_TOKEN;
+    else process.env.DENO_KV_ACCESS_TOKEN = saved;
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  await assert.rejects(Memory.open(dir, { store: url }), (e: NbmemoError) => {
+    assert.equal(e.code, "STORE_UNAVAILABLE");
+    assert.match(e.message, /^Cannot open the Deno KV store http:\/\/127\.0\.0\.1:\d+\/: .*401.*\. Check the path or URL, and DENO_KV_ACCESS_TOKEN/);
+    return true;
+  });
+  assert.deepEqual(requests, ["POST / Bearer token-from-env"]);
 });
 
 // The memoizer on a shared store.
