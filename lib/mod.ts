@@ -18,7 +18,7 @@
 export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory.ts";
 export type { CatalogTotals, FunctionVersion } from "./catalog/catalog.ts";
 export type { FnOptions, KvStoreOptions, MemoryOptions } from "./config.ts";
-export { type KvAtomic, type KvClient, type KvEntryMaybe, type KvKey, type KvKeyPart, kvStore } from "./store/kv.ts";
-export type { ObjectInfo, Store, StoreFlags } from "./store/store.ts";
+export { type KvClient, kvStore } from "./store/kv.ts";
+export type { Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

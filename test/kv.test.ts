@@ -5,7 +5,8 @@ import { createServer as createHttp2Server } from "node:http2";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
-import { type KvClient, type KvKey, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
+import { type KvClient, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
+import type { KvKey } from "../lib/store/kv.ts";
 import { openKv } from "../lib/runtime.ts";
 import { captureConsole, isDeno, lastJson, runFixture, tempDir } from "./helpers.ts";
 

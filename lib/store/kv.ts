@@ -26,6 +26,14 @@ export interface KvEntryMaybe {
 /**
  * The parts of a Deno KV client that nbmemo calls: `Deno.Kv` under Deno, the `Kv` of the npm package
  * `@deno/kv` under Node, or anything else of that shape. `getMany` may be missing.
+ *
+ * @example
+ * ```ts
+ * import { openKv } from "@deno/kv"; // under Deno: const kv = await Deno.openKv("cache.kv");
+ * import { type KvClient, kvStore } from "nbmemo";
+ * const kv: KvClient = await openKv("cache.kv");
+ * const store = await kvStore(kv, { prefix: ["nbmemo", "project-a"] });
+ * ```
  */
 export interface KvClient {
   get(key: KvKey): Promise<KvEntryMaybe>;

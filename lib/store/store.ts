@@ -25,6 +25,13 @@ export interface ObjectInfo {
 /**
  * Where encoded outputs live, by object id (a hex digest). Writes must be atomic: a reader sees the
  * whole old value, the whole new one, or none, never a part.
+ *
+ * @example
+ * ```ts
+ * import { kvStore, Memory, type Store } from "nbmemo";
+ * const store: Store = await kvStore("kv.sqlite");
+ * const memory = await Memory.open(".nbmemo", { store }); // memory.close() closes the store too
+ * ```
  */
 export interface Store {
   /** Declared capabilities; none when absent. */
