@@ -92,8 +92,9 @@ interface Mutation {
 
 /**
  * A {@link Store} in a Deno KV database, shared by every process and machine that opens it: give it an
- * open client (`Deno.openKv()` under Deno, `openKv()` of `@deno/kv` under Node), or a path or KV Connect
- * URL to open with the runtime's own client (closed again by `close()`).
+ * open client (`Deno.openKv()` under Deno, `openKv()` of `@deno/kv` under Node), or a path (relative to
+ * the working directory), `":memory:"` or a KV Connect URL to open with the runtime's own client (closed
+ * again by `close()`).
  *
  * Payloads are kept as raw bytes (never V8-serialized), so Node and Deno read each other's entries.
  * A value over 64 KiB is written in chunks under a new generation, then published by one atomic write
