@@ -1,6 +1,8 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
+import { isAbsolute, resolve } from "node:path";
 import { NbmemoError } from "./errors.ts";
 import { type LogLevel, resolveLogLevel } from "./log.ts";
+import type { Store } from "./store/store.ts";
 
 /** Options of {@link Memory.open}. */
 export interface MemoryOptions {
@@ -11,6 +13,26 @@ export interface MemoryOptions {
   log?: LogLevel;
   /** Outputs up to this many bytes are kept inside the catalog instead of a file. Default: 16384. */
   inlineBytes?: number;
+  /**
+   * Where outputs live. A {@link Store}, such as `await kvStore(...)`; or a string, opened as a Deno
+   * KV database: a KV Connect URL (`https://...`, token in `DENO_KV_ACCESS_TOKEN`), `":memory:"`, or a
+   * file path (a relative one is taken inside the cache directory). Default: files under `dir/objects`.
+   */
+  store?: Store | string;
+}
+
+/** Options of {@link kvStore}. */
+export interface KvStoreOptions {
+  /**
+   * The key prefix under which the objects live, so that several caches can share one database.
+   * Strings and whole numbers, 256 bytes at most in all. Default: `["nbmemo"]`.
+   */
+  prefix?: readonly (string | number)[];
+  /**
+   * Entries expire this many milliseconds after they are written, so that a shared database stays
+   * bounded; an expired entry is a miss. Default: never.
+   */
+  expireIn?: number;
 }
 
 /** Options of {@link Memory.fn} and {@link Memory.cell}. */
@@ -26,9 +48,18 @@ export interface Config {
   readonly dir: string;
   readonly log: LogLevel;
   readonly inlineBytes: number;
+  /** A store given by the caller, a Deno KV path or URL to open, or undefined for the file store. */
+  readonly store: Store | string | undefined;
 }
 
-const memoryOptionNames = ["log", "inlineBytes"] as const satisfies readonly (keyof MemoryOptions)[];
+export interface KvStoreConfig {
+  readonly prefix: readonly (string | number)[];
+  readonly expireIn: number | undefined;
+}
+
+const memoryOptionNames = ["log", "inlineBytes", "store"] as const satisfies readonly (keyof MemoryOptions)[];
+const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
+const KV_PREFIX_BYTES = 256;
 const fnOptionNames = ["version"] as const satisfies readonly (keyof FnOptions)[];
 
 function invalid(message: string): NbmemoError {
@@ -55,7 +86,47 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   if (!Number.isSafeInteger(inlineBytes) || inlineBytes < 0) {
     throw invalid(`Cannot use inlineBytes=${String(options.inlineBytes)}: it must be a whole number of bytes, 0 or more.`);
   }
-  return { dir, log: resolveLogLevel(options.log), inlineBytes };
+  return { dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir) };
+}
+
+function parseStore(store: unknown, dir: string): Store | string | undefined {
+  if (store === undefined) return undefined;
+  if (typeof store === "string") {
+    if (store.trim() === "") {
+      throw invalid('Cannot use store="": name a Deno KV file path, ":memory:" or a KV Connect URL, or leave store out for files.');
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(store)) {
+      if (!/^https?:\/\//i.test(store)) {
+        throw invalid(`Cannot use store=${JSON.stringify(store)}: a remote Deno KV store is an http:// or https:// KV Connect URL.`);
+      }
+      return store;
+    }
+    return store === ":memory:" || isAbsolute(store) ? store : resolve(dir, store);
+  }
+  const candidate = store as Partial<Store> | null;
+  if (typeof candidate !== "object" || candidate === null || typeof candidate.get !== "function" ||
+    typeof candidate.set !== "function" || typeof candidate.delete !== "function") {
+    throw invalid("Cannot use the store option: pass a Store (get/set/delete), such as `await kvStore(kv)`, or a Deno KV path or URL.");
+  }
+  return candidate as Store;
+}
+
+/** Validates {@link KvStoreOptions}, filling the defaults. */
+export function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
+  if (typeof options !== "object" || options === null) {
+    throw invalid("Cannot read the options of kvStore: pass an object, such as { expireIn: 86_400_000 }.");
+  }
+  checkKnown(options, kvStoreOptionNames, "kvStore");
+  const prefix = options.prefix ?? ["nbmemo"];
+  if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
+    new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
+    throw invalid(`Cannot use prefix=${JSON.stringify(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
+  }
+  const { expireIn } = options;
+  if (expireIn !== undefined && (!Number.isSafeInteger(expireIn) || expireIn <= 0)) {
+    throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
+  }
+  return { prefix: [...prefix], expireIn };
 }
 
 export function parseFnOptions(options: FnOptions, where: string): FnOptions {

@@ -9,7 +9,8 @@ export type NbmemoErrorCode =
   | "UNHASHABLE_FUNCTION"
   | "CLOSED"
   | "CATALOG_TOO_NEW"
-  | "NOT_A_CACHE";
+  | "NOT_A_CACHE"
+  | "STORE_UNAVAILABLE";
 
 /**
  * An error raised by nbmemo. `code` is stable across releases; `cause` carries the underlying error

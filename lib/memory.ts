@@ -13,7 +13,8 @@ import { sha256, SourceHasher } from "./keys/source.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { runtime } from "./runtime.ts";
 import { fileStore } from "./store/file.ts";
-import type { Store } from "./store/store.ts";
+import { kvStore } from "./store/kv.ts";
+import type { ObjectInfo, Store } from "./store/store.ts";
 
 /** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
 export type EntryInfo = Omit<Entry, "inline">;
@@ -87,8 +88,15 @@ export class Memory {
     const parsed = parseMemoryOptions(dir, options);
     const config = { ...parsed, dir: resolve(parsed.dir) };
     prepareDirectory(config.dir);
-    const catalog = Catalog.open(join(config.dir, CATALOG_FILE));
-    return await Promise.resolve(new Memory(config, catalog, fileStore(join(config.dir, "objects"))));
+    const store = typeof config.store === "string" ? await kvStore(config.store) : config.store ?? fileStore(join(config.dir, "objects"));
+    let catalog: Catalog;
+    try {
+      catalog = Catalog.open(join(config.dir, CATALOG_FILE));
+    } catch (error) {
+      if (typeof config.store === "string") await store.close?.();
+      throw error;
+    }
+    return new Memory(config, catalog, store);
   }
 
   /**
@@ -242,7 +250,7 @@ export class Memory {
 
   async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
     this.#useVersion(key.name, version);
-    const hit = await this.#read(key);
+    const hit = await this.#read(key, values);
     if (hit) {
       this.#session.hits++;
       this.#log.info(`${key.name} hit (saved ${formatDuration(hit.computeMs)})`);
@@ -265,12 +273,16 @@ export class Memory {
   }
 
   // A corrupt or missing payload is a miss with a warning, never an error.
-  async #read(key: EntryKey): Promise<{ value: unknown; computeMs: number } | undefined> {
+  async #read(key: EntryKey, values: readonly unknown[]): Promise<{ value: unknown; computeMs: number } | undefined> {
     const entry = this.#catalog.get(key);
-    if (!entry) return undefined;
+    if (!entry) return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
     let value: unknown;
     try {
       const bytes = entry.inline ?? (entry.object ? await this.#store.get(entry.object) : undefined);
+      if (!bytes && this.#store.flags?.shared) {
+        this.#log.debug(`${key.name}(${entry.argsPreview}) is gone from the shared store (expired, or cleared elsewhere)`);
+        return undefined;
+      }
       if (!bytes) throw new CorruptPayload("its output is missing");
       value = decode(bytes);
     } catch (error) {
@@ -283,6 +295,34 @@ export class Memory {
       this.#log.debug(`could not record the access to ${key.name}: ${describe(error)}`);
     }
     return { value, computeMs: entry.computeMs };
+  }
+
+  // A shared store may hold an entry that another machine wrote under the same deterministic object
+  // id: it is a hit, and the local catalog learns it. Anything unreadable there is a plain miss.
+  async #adopt(key: EntryKey, values: readonly unknown[]): Promise<{ value: unknown; computeMs: number } | undefined> {
+    const object = objectId(key);
+    let value: unknown;
+    let bytes: Uint8Array | undefined;
+    let info: ObjectInfo | undefined;
+    try {
+      bytes = await this.#store.get(object);
+      if (!bytes) return undefined;
+      value = decode(bytes);
+      info = await this.#store.info?.(object);
+    } catch (error) {
+      this.#log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
+      return undefined;
+    }
+    const computeMs = info?.computeMs ?? 0;
+    try {
+      this.#catalog.put({
+        ...key, object, inline: null, bytes: bytes.byteLength, computeMs, argsPreview: preview(values).slice(1, -1), runtime: info?.runtime ?? "unknown",
+      }, Date.now());
+      this.#catalog.touch(key, Date.now());
+    } catch (error) {
+      this.#log.debug(`could not record ${key.name} from the shared store: ${describe(error)}`);
+    }
+    return { value, computeMs };
   }
 
   // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
@@ -300,12 +340,14 @@ export class Memory {
       return notStored(describe(error));
     }
     const bytes = byteLength(chunks);
-    const inline = bytes <= this.#config.inlineBytes ? concat(chunks) : null;
-    const object = inline ? null : sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
+    // Outputs in a shared store must all be there, where other machines can see them.
+    const inline = bytes <= this.#config.inlineBytes && !this.#store.flags?.shared ? concat(chunks) : null;
+    const object = inline ? null : objectId(key);
+    const writer = `${runtime.name} ${runtime.version}`;
     try {
-      if (object) await this.#store.set(object, chunks);
+      if (object) await this.#store.set(object, chunks, { computeMs, runtime: writer });
       const stale = this.#catalog.put({
-        ...key, object, inline, bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: `${runtime.name} ${runtime.version}`,
+        ...key, object, inline, bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: writer,
       }, Date.now());
       if (stale) await this.#store.delete(stale);
     } catch (error) {
@@ -320,6 +362,11 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
+}
+
+// Deterministic, so that every machine sharing a store finds an entry under the same id.
+function objectId(key: EntryKey): string {
+  return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }
 
 function describe(error: unknown): string {

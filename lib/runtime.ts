@@ -1,5 +1,7 @@
 // The one module that knows Node from Deno (and a notebook kernel from a script).
 import process from "node:process";
+import { NbmemoError } from "./errors.ts";
+import type { KvClient } from "./store/kv.ts";
 
 /** Which JavaScript runtime runs nbmemo, as recorded with every entry it writes. */
 export interface RuntimeInfo {
@@ -10,6 +12,7 @@ export interface RuntimeInfo {
 interface DenoGlobal {
   version: { deno: string };
   jupyter?: unknown;
+  openKv?: (path?: string) => Promise<KvClient>;
 }
 
 const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
@@ -43,4 +46,38 @@ export function inNotebook(): boolean {
 export function onExit(callback: () => void): () => void {
   process.once("exit", callback);
   return () => process.off("exit", callback);
+}
+
+/**
+ * Opens a Deno KV database: a local file path, ":memory:", or a KV Connect URL (http/https, such as a
+ * Deno Deploy database or a self-hosted denokv server). Deno's own `Deno.openKv` under Deno, the npm
+ * package `@deno/kv` under Node. Both read the access token of a remote database from the environment
+ * variable `DENO_KV_ACCESS_TOKEN`.
+ */
+export async function openKv(pathOrUrl: string): Promise<KvClient> {
+  const unavailable = (reason: string, cause?: unknown) =>
+    new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Deno KV store ${pathOrUrl}: ${reason}`, { cause });
+  let open: (path: string) => Promise<KvClient>;
+  if (deno) {
+    if (!deno.openKv) {
+      throw unavailable('Deno KV is unstable in Deno and off. Run with --unstable-kv, or add "unstable": ["kv"] to deno.json.');
+    }
+    open = deno.openKv;
+  } else {
+    try {
+      open = (await import("@deno/kv")).openKv;
+    } catch (error) {
+      throw unavailable("the npm package @deno/kv is not installed. Run `npm install @deno/kv`.", error);
+    }
+  }
+  try {
+    return await open(pathOrUrl);
+  } catch (error) {
+    throw unavailable(`${firstLine(error)}. Check the path or URL, and DENO_KV_ACCESS_TOKEN for a remote one.`, error);
+  }
+}
+
+/** The first line of an error's message (the native @deno/kv errors append a Rust backtrace). */
+export function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
 }

@@ -90,11 +90,20 @@ function test() {
   const tools = toolchain();
   build(tools);
   const files = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => join("test", f));
+  const nodeLabel = `Node ${execFileSync(tools.node, ["--version"]).toString().trim()}`;
+  const denoLabel = `Deno ${execFileSync(tools.deno, ["--version"]).toString().split("\n")[0].split(" ")[1]}`;
+  const underNode = (label, testFiles, env) =>
+    testWith(label, tools.node, ["--test", "--test-reporter=spec", ...testFiles], env, { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m });
+  const underDeno = (label, testFiles, env) =>
+    testWith(label, tools.deno, ["test", "-A", "--quiet", ...testFiles], env, { passed: /(\d+) passed/, failed: /(\d+) failed/ });
+  // The memoizer suite once more with its outputs in Deno KV (Deno.openKv, and @deno/kv under Node).
+  const kvEnv = { ...tools.env, NBMEMO_TEST_STORE: "kv" };
+  const kvSuite = [join("test", "memory.test.ts")];
   const results = [
-    testWith(`Node ${execFileSync(tools.node, ["--version"]).toString().trim()}`, tools.node,
-      ["--test", "--test-reporter=spec", ...files], tools.env, { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m }),
-    testWith(`Deno ${execFileSync(tools.deno, ["--version"]).toString().split("\n")[0].split(" ")[1]}`, tools.deno,
-      ["test", "-A", "--quiet", ...files], tools.env, { passed: /(\d+) passed/, failed: /(\d+) failed/ }),
+    underNode(nodeLabel, files, tools.env),
+    underDeno(denoLabel, files, tools.env),
+    underNode(`${nodeLabel}, memoizer on Deno KV`, kvSuite, kvEnv),
+    underDeno(`${denoLabel}, memoizer on Deno KV`, kvSuite, kvEnv),
   ];
   console.log("\n== summary");
   for (const r of results) console.log(`${r.label}: ${r.passed} passed, ${r.failed} failed`);

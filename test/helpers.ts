@@ -5,9 +5,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import type { MemoryOptions } from "../lib/mod.ts";
 
 export const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const isDeno = "Deno" in globalThis;
+
+/** The store the memoizer suite runs against: files, or with NBMEMO_TEST_STORE=kv a Deno KV file. */
+export const testStore: "file" | "kv" = process.env.NBMEMO_TEST_STORE === "kv" ? "kv" : "file";
+
+/** `options` with the suite's store: with NBMEMO_TEST_STORE=kv, a Deno KV file inside the cache directory. */
+export function withTestStore(options: MemoryOptions): MemoryOptions {
+  return testStore === "kv" ? { store: "kv.sqlite", ...options } : options;
+}
 
 /** A fresh temp directory, removed when the returned disposer runs (use with `t.after`). */
 export function tempDir(prefix = "nbmemo-test-"): { path: string; remove: () => void } {

@@ -2,9 +2,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import type { Store } from "./store.ts";
-
-const OBJECT_ID = /^[0-9a-f]{16,128}$/;
+import { checkObjectId, type Store } from "./store.ts";
 
 /**
  * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
@@ -12,10 +10,7 @@ const OBJECT_ID = /^[0-9a-f]{16,128}$/;
  */
 export function fileStore(dir: string): Store {
   let counter = 0;
-  const pathOf = (id: string) => {
-    if (!OBJECT_ID.test(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
-    return join(dir, id.slice(0, 2), id.slice(2));
-  };
+  const pathOf = (id: string) => join(dir, checkObjectId(id).slice(0, 2), id.slice(2));
   return {
     get(id) {
       try {

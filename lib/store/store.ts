@@ -3,17 +3,55 @@
 /** A value or a promise of it: the file store answers synchronously, remote stores asynchronously. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Capabilities a store declares (the memoizer reads them, it never probes). */
+export interface StoreFlags {
+  /**
+   * Other processes or machines with catalogs of their own read and write this store. The memoizer
+   * then puts every output in the store (none inline in the local catalog), looks a catalog miss up
+   * in the store (adopting an entry another machine wrote), and takes a missing object for an
+   * ordinary miss (expired, or cleared elsewhere) rather than damage.
+   */
+  readonly shared?: boolean;
+}
+
+/** What a shared store keeps beside a payload, so that another machine can adopt the entry. */
+export interface ObjectInfo {
+  /** How long the value took to compute, in ms: what a hit saves. */
+  readonly computeMs: number;
+  /** The runtime that wrote it, e.g. "deno 2.9.6". */
+  readonly runtime: string;
+}
+
 /**
  * Where encoded outputs live, by object id (a hex digest). Writes must be atomic: a reader sees the
  * whole old value, the whole new one, or none, never a part.
+ *
+ * @example
+ * ```ts
+ * import { kvStore, Memory, type Store } from "nbmemo";
+ * const store: Store = await kvStore("kv.sqlite");
+ * const memory = await Memory.open(".nbmemo", { store }); // memory.close() closes the store too
+ * ```
  */
 export interface Store {
+  /** Declared capabilities; none when absent. */
+  readonly flags?: StoreFlags;
   /** The payload stored under `id`, or undefined if there is none. */
   get(id: string): MaybePromise<Uint8Array | undefined>;
   /** Stores `chunks`, concatenated, under `id`, replacing any previous payload atomically. */
-  set(id: string, chunks: readonly Uint8Array[]): MaybePromise<void>;
+  set(id: string, chunks: readonly Uint8Array[], info?: ObjectInfo): MaybePromise<void>;
   /** Removes the payload under `id`; removing a missing id is not an error. */
   delete(id: string): MaybePromise<void>;
+  /** The info written with the payload under `id` (shared stores keep it), or undefined. */
+  info?(id: string): MaybePromise<ObjectInfo | undefined>;
   /** Releases what the store holds open. */
   close?(): MaybePromise<void>;
+}
+
+const OBJECT_ID = /^[0-9a-f]{16,128}$/;
+
+/** Checks that `id` is a hex digest, so that no id can name a path or key outside the store's own. */
+export function checkObjectId(id: string): string {
+  if (!OBJECT_ID.test(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
+  return id;
 }
