@@ -35,6 +35,10 @@ export interface KvStoreOptions {
   expireIn?: number;
 }
 
+/** What {@link Memory.fn} does when it meets a new version of a name it has results for. */
+export const ON_CHANGE = ["warn", "clear", "ignore"] as const;
+export type OnChange = typeof ON_CHANGE[number];
+
 /** Options of {@link Memory.fn} and {@link Memory.cell}. */
 export interface FnOptions {
   /**
@@ -42,6 +46,32 @@ export interface FnOptions {
    * keeps its results until you change this string. Default: the hash of the normalized source.
    */
   version?: string;
+  /**
+   * Helpers and values the function reads from outside, folded into its version: functions by their
+   * normalized source (a memoized function by its own version, deps included), values by their
+   * canonical hash. Default: none.
+   *
+   * @example
+   * ```ts
+   * const LIMIT = 10;
+   * const clean = (s: string) => s.trim();
+   * const top = memory.fn("top", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { clean, LIMIT } });
+   * ```
+   */
+  deps?: Record<string, unknown>;
+  /**
+   * When the name's version changes: `"warn"` prints the change once, with a diff, and keeps the old
+   * results (a revert hits them again); `"clear"` also deletes the results of the name's other versions;
+   * `"ignore"` keeps them and says nothing. Default: `"warn"`.
+   */
+  onChange?: OnChange;
+}
+
+/** {@link FnOptions} validated, with defaults filled in. */
+export interface FnConfig {
+  readonly version: string | undefined;
+  readonly deps: Readonly<Record<string, unknown>> | undefined;
+  readonly onChange: OnChange;
 }
 
 export interface Config {
@@ -60,7 +90,7 @@ export interface KvStoreConfig {
 const memoryOptionNames = ["log", "inlineBytes", "store"] as const satisfies readonly (keyof MemoryOptions)[];
 const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
 const KV_PREFIX_BYTES = 256;
-const fnOptionNames = ["version"] as const satisfies readonly (keyof FnOptions)[];
+const fnOptionNames = ["version", "deps", "onChange"] as const satisfies readonly (keyof FnOptions)[];
 
 function invalid(message: string): NbmemoError {
   return new NbmemoError("INVALID_OPTION", message);
@@ -129,7 +159,7 @@ export function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
   return { prefix: [...prefix], expireIn };
 }
 
-export function parseFnOptions(options: FnOptions, where: string): FnOptions {
+export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   if (typeof options !== "object" || options === null) {
     throw invalid(`Cannot read the options of ${where}: pass an object, such as { version: "2" }.`);
   }
@@ -137,5 +167,12 @@ export function parseFnOptions(options: FnOptions, where: string): FnOptions {
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
     throw invalid(`Cannot use version=${JSON.stringify(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
-  return options;
+  const { deps, onChange = "warn" } = options;
+  if (deps !== undefined && (typeof deps !== "object" || deps === null || Array.isArray(deps))) {
+    throw invalid(`Cannot use deps in ${where}: it must be an object naming each dependency, such as { helper, LIMIT }.`);
+  }
+  if (!(ON_CHANGE as readonly string[]).includes(onChange)) {
+    throw invalid(`Cannot use onChange=${JSON.stringify(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
+  }
+  return { version: options.version, deps, onChange };
 }

@@ -3,12 +3,16 @@
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
+import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
-import { type Config, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
+import { type Config, type FnConfig, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
 import { NbmemoError } from "./errors.ts";
+import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { formatBytes, formatDuration } from "./format.ts";
-import { hashValues, preview } from "./keys/args.ts";
+import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
+import { digestDeps, VERSION_OF } from "./keys/deps.ts";
 import { checkName } from "./keys/name.ts";
+import { argsShape } from "./keys/shape.ts";
 import { sha256, SourceHasher } from "./keys/source.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { runtime } from "./runtime.ts";
@@ -34,10 +38,12 @@ export interface Memoized<A extends unknown[], R> {
   clear(): Promise<number>;
 }
 
-// A function's version: the normalized source hash, or a pinned string.
-interface Version {
-  readonly id: string;
-  readonly source: string | null;
+// What explain() needs of a name defined through this Memory: its latest definition's version and
+// options, and what its arguments are called (`args`, or `deps` for a cell).
+interface Definition {
+  readonly versionOf: () => Promise<Version>;
+  readonly config: FnConfig;
+  readonly root: string;
 }
 
 const CATALOG_FILE = "catalog.sqlite";
@@ -66,6 +72,7 @@ export class Memory {
   readonly #log: Logger;
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #usedVersions = new Set<string>();
+  readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0 };
   #closed = false;
 
@@ -120,20 +127,22 @@ export class Memory {
     if (typeof f !== "function") {
       throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
     }
-    const { version: pinned } = parseFnOptions(options, where);
+    const config = parseFnOptions(options, where);
     let version: Promise<Version> | undefined;
     const versionOf = () => {
-      version ??= this.#version(f, pinned, `passed to ${where}`);
+      version ??= this.#version(f, config, `passed to ${where}`);
       version.catch(() => (version = undefined)); // do not remember a failure
       return version;
     };
+    this.#definitions.set(name, { versionOf, config, root: "args" });
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
-      return await this.#call(name, await versionOf(), args, "args", () => f(...args));
+      return await this.#call(name, await versionOf(), args, "args", () => f(...args), config);
     };
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
+      [VERSION_OF]: async () => (await versionOf()).id,
     });
   }
 
@@ -160,10 +169,46 @@ export class Memory {
     if (typeof compute !== "function") {
       throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the third argument must be a function that computes the block.`);
     }
-    const { version: pinned } = parseFnOptions(options, where);
+    const config = parseFnOptions(options, where);
     this.#checkOpen(`run ${where}`);
-    const version = await this.#version(compute, pinned, `passed to ${where}`);
-    return await this.#call(name, version, deps, "deps", compute);
+    const versionOf = () => this.#version(compute, config, `passed to ${where}`);
+    this.#definitions.set(name, { versionOf, config, root: "deps" });
+    return await this.#call(name, await versionOf(), deps, "deps", compute, config);
+  }
+
+  /**
+   * Says why calling `name` with `args` would miss, without calling it: nothing stored under the name,
+   * a new version (with the diff against the previous one), or new arguments (with the closest cached
+   * argument set and the paths that differ); or that it would hit. `name` must have been defined through
+   * this Memory (`memory.fn` or `memory.cell`) in this process; for a cell, `args` are its deps.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const load = memory.fn("load", (state: string, opts: { year: number }) => `${state} ${opts.year}`);
+   * await load("CA", { year: 2020 });
+   * const why = await memory.explain("load", "CA", { year: 2024 });
+   * why.kind; // "new-arguments"
+   * console.log(why.text); // ... args[1].year: cached 2020, given 2024
+   * ```
+   */
+  async explain(name: string, ...args: unknown[]): Promise<Explanation> {
+    this.#checkOpen(`explain ${name}`);
+    const versions = this.#catalog.functions(name);
+    if (versions.length === 0) return explainUnknown(name);
+    const definition = this.#definitions.get(name);
+    if (!definition) {
+      throw new NbmemoError("INVALID_NAME", `Cannot explain ${JSON.stringify(name)}: the cache knows it, but no function of that name ` +
+        `was defined through this Memory in this process. Run the cell that calls memory.fn(${JSON.stringify(name)}, ...) first.`);
+    }
+    const version = await definition.versionOf();
+    const argsHash = await this.#argsHash(args, definition.root);
+    if (this.#catalog.get({ name, version: version.id, argsHash })) return explainHit(name, version.id, argsHash);
+    const given = await this.#hasher.withParser(() => argsShape(args, this.#hashFunction));
+    return explainMiss({
+      name, root: definition.root, version, argsHash, versions, given, now: Date.now(),
+      cached: this.#catalog.argsShapes(name, version.id),
+    });
   }
 
   /**
@@ -225,21 +270,34 @@ export class Memory {
     }
   }
 
-  async #version(f: Function, pinned: string | undefined, where: string): Promise<Version> {
-    if (pinned !== undefined) return { id: `pinned:${pinned}`, source: null };
-    const source = await this.#hasher.normalize(f, where);
-    return { id: source.hash, source: source.text };
+  // The normalized source's hash (or the pinned string), with the deps folded in.
+  async #version(f: Function, config: FnConfig, where: string): Promise<Version> {
+    const base: Version = config.version !== undefined
+      ? { id: `pinned:${config.version}`, source: null, free: [] }
+      : await this.#hasher.normalize(f, where).then((s) => ({ id: s.hash, source: s.text, free: s.free }));
+    const deps = config.deps ?? {};
+    if (Object.keys(deps).length === 0) return base;
+    const digest = await digestDeps(deps, this.#hasher, where);
+    return {
+      id: sha256(`${base.id}\0${digest.hash}`),
+      source: [base.source ?? `// pinned version ${JSON.stringify(config.version)}`, ...digest.lines].join("\n"),
+      free: base.free.filter((name) => !Object.hasOwn(deps, name)),
+    };
   }
 
-  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
-    const argsHash = await this.#hasher.withParser(() =>
-      hashValues(values, root, (fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash)
-    );
+  readonly #hashFunction: FunctionHasher = (fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash;
+
+  async #argsHash(values: readonly unknown[], root: string): Promise<string> {
+    return await this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction));
+  }
+
+  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R, config: FnConfig): Promise<Awaited<R>> {
+    const argsHash = await this.#argsHash(values, root);
     const key: EntryKey = { name, version: version.id, argsHash };
     const id = `${name}\0${version.id}\0${argsHash}`;
     const running = this.#inflight.get(id);
     if (running) return await (running as Promise<Awaited<R>>);
-    const promise = this.#lookupOrCompute(key, version, values, invoke);
+    const promise = this.#lookupOrCompute(key, version, values, invoke, config);
     this.#inflight.set(id, promise);
     try {
       return await promise;
@@ -248,8 +306,8 @@ export class Memory {
     }
   }
 
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
-    this.#useVersion(key.name, version);
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R, config: FnConfig): Promise<Awaited<R>> {
+    await this.#useVersion(key.name, version, config);
     const hit = await this.#read(key, values);
     if (hit) {
       this.#session.hits++;
@@ -261,15 +319,41 @@ export class Memory {
     const computeMs = performance.now() - started;
     this.#session.misses++;
     const stored = await this.#write(key, value, computeMs, values);
+    if (stored) this.#recordArgsShape(key, values);
     this.#log.info(`${key.name} miss (computed in ${formatDuration(computeMs)}${stored ? `, stored ${formatBytes(stored)}` : ""})`);
     return value;
   }
 
-  #useVersion(name: string, version: Version): void {
+  // Once per process and version: warn if the name's code changed since its last use (onChange), tell
+  // its free identifiers, and record the use.
+  async #useVersion(name: string, version: Version, config: FnConfig): Promise<void> {
     const id = `${name}\0${version.id}`;
     if (this.#usedVersions.has(id)) return;
-    this.#catalog.useFunction(name, version.id, version.source, Date.now());
     this.#usedVersions.add(id);
+    const versions = config.onChange === "ignore" ? [] : this.#catalog.functions(name);
+    const previous = changedFrom(versions, version.id);
+    if (previous) {
+      const { summary, diff } = describeChange(name, previous, version, Date.now());
+      let outcome = `Its results are kept: revert the code and they hit again (onChange: "clear" deletes them, "ignore" hides this).`;
+      if (config.onChange === "clear") {
+        let deleted = 0;
+        for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
+        outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
+      }
+      this.#log.warnOnce(`change:${id}`, `${summary} ${outcome}\n${diff}`);
+    }
+    const notice = freeNotice(name, version);
+    if (notice) this.#log.info(notice);
+    this.#catalog.useFunction(name, version.id, version.source, Date.now());
+  }
+
+  // The fingerprint explain() compares; a failure only makes explain() less precise.
+  #recordArgsShape(key: EntryKey, values: readonly unknown[]): void {
+    try {
+      this.#catalog.setArgsShape(key, JSON.stringify(argsShape(values, this.#hashFunction)));
+    } catch (error) {
+      this.#log.debug(`could not record the argument shape of ${key.name}: ${describe(error)}`);
+    }
   }
 
   // A corrupt or missing payload is a miss with a warning, never an error.

@@ -73,6 +73,6 @@ test("sources are remembered by the hash of their raw text", (t) => {
   const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
   t.after(() => catalog.close());
   assert.equal(catalog.getSource("raw"), undefined);
-  catalog.putSource("raw", { hash: "h", text: "x => x" });
-  assert.deepEqual(catalog.getSource("raw"), { hash: "h", text: "x => x" });
+  catalog.putSource("raw", { hash: "h", text: "x => x", free: ["y"] });
+  assert.deepEqual(catalog.getSource("raw"), { hash: "h", text: "x => x", free: ["y"] });
 });

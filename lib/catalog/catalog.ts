@@ -4,7 +4,7 @@ import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Database, immediate, openDatabase, retryBusy, type Row } from "./sqlite.ts";
 
 /** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const migrations: Record<number, string> = {
   1: `
@@ -37,6 +37,13 @@ const migrations: Record<number, string> = {
       PRIMARY KEY (name, version, args_hash)
     );
     CREATE INDEX entries_by_access ON entries (accessed_at);
+  `,
+  // Sources are now keyed by normalizer version too and carry their free identifiers: the old rows are
+  // a cache and are dropped. Entries get the structural fingerprint of their arguments for explain().
+  2: `
+    DELETE FROM sources;
+    ALTER TABLE sources ADD COLUMN free TEXT NOT NULL DEFAULT '[]'; -- JSON array of free identifiers
+    ALTER TABLE entries ADD COLUMN args_shape TEXT;                -- JSON { path: [hash, preview] }
   `,
 };
 
@@ -136,14 +143,14 @@ export class Catalog implements KnownSources {
   }
 
   getSource(rawHash: string): NormalizedSource | undefined {
-    const row = this.#sql("SELECT hash, text FROM sources WHERE raw_hash = ?").get(rawHash);
-    return row ? { hash: row.hash as string, text: row.text as string } : undefined;
+    const row = this.#sql("SELECT hash, text, free FROM sources WHERE raw_hash = ?").get(rawHash);
+    return row ? { hash: row.hash as string, text: row.text as string, free: JSON.parse(row.free as string) } : undefined;
   }
 
   putSource(rawHash: string, source: NormalizedSource): void {
     retryBusy(() =>
-      this.#sql("INSERT OR IGNORE INTO sources (raw_hash, hash, text) VALUES (?, ?, ?)")
-        .run(rawHash, source.hash, source.text)
+      this.#sql("INSERT OR IGNORE INTO sources (raw_hash, hash, text, free) VALUES (?, ?, ?, ?)")
+        .run(rawHash, source.hash, source.text, JSON.stringify(source.free))
     );
   }
 
@@ -207,15 +214,16 @@ export class Catalog implements KnownSources {
     });
   }
 
-  /** Every function version, with its entries' totals; most recently used first. */
-  functions(): FunctionVersion[] {
+  /** Every function version (of one name, if given), with its entries' totals; most recently used first. */
+  functions(name?: string): FunctionVersion[] {
     return this.#sql(`
       SELECT f.name, f.version, f.source, f.created_at, f.last_used_at,
              count(e.args_hash) AS entries, coalesce(sum(e.bytes), 0) AS bytes,
              coalesce(sum(e.access_count), 0) AS hits, coalesce(sum(e.access_count * e.compute_ms), 0) AS saved_ms
       FROM functions f LEFT JOIN entries e ON e.name = f.name AND e.version = f.version
+      WHERE ?1 IS NULL OR f.name = ?1
       GROUP BY f.name, f.version
-      ORDER BY f.last_used_at DESC, f.name`).all().map((row) => ({
+      ORDER BY f.last_used_at DESC, f.name`).all(name ?? null).map((row) => ({
       name: row.name as string,
       version: row.version as string,
       source: row.source as string | null,
@@ -242,6 +250,24 @@ export class Catalog implements KnownSources {
       hits: Number(row.hits),
       savedMs: Number(row.saved_ms),
     };
+  }
+
+  /** Records the structural fingerprint of an entry's arguments (JSON), which explain() compares. */
+  setArgsShape(key: EntryKey, shape: string): void {
+    retryBusy(() =>
+      this.#sql("UPDATE entries SET args_shape = ? WHERE name = ? AND version = ? AND args_hash = ?")
+        .run(shape, key.name, key.version, key.argsHash)
+    );
+  }
+
+  /** The argument fingerprints of one version's entries that have one. */
+  argsShapes(name: string, version: string): { argsHash: string; argsPreview: string; shape: string }[] {
+    return this.#sql("SELECT args_hash, args_preview, args_shape FROM entries WHERE name = ? AND version = ? AND args_shape IS NOT NULL")
+      .all(name, version).map((row) => ({
+        argsHash: row.args_hash as string,
+        argsPreview: row.args_preview as string,
+        shape: row.args_shape as string,
+      }));
   }
 
   /** Entries, most recently used first. */

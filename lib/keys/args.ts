@@ -17,6 +17,13 @@ export function hashValues(values: readonly unknown[], root: string, hashFunctio
   return hash.digest("hex");
 }
 
+/** Hashes one value the way {@link hashValues} hashes each argument; `path` names it in errors. */
+export function hashValue(value: unknown, path: string, hashFunction: FunctionHasher): string {
+  const hash = createHash("sha256");
+  new Encoder(hashFunction).value(hash, value, path, []);
+  return hash.digest("hex");
+}
+
 const unhashable = (path: string, what: string, fix: string) =>
   new NbmemoError("UNHASHABLE_ARGUMENT", `Cannot hash the argument at ${path}: ${what}. ${fix}`);
 
@@ -144,7 +151,8 @@ class Encoder {
   }
 }
 
-function propertyPath(key: string): string {
+/** How a property key is written in a path: `.name`, or `["odd key"]`. */
+export function propertyPath(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 

@@ -2,17 +2,22 @@
 // that a reformat or another kernel's printing of the same cell gives the same version.
 import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
+import { freeIdentifiers } from "./free_identifiers.ts";
 
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
 
 /** Bump when the canonical form changes: every source hash changes with it. */
-export const NORMALIZER_VERSION = 1;
+export const NORMALIZER_VERSION = 2;
 
-/** A function's source, normalized: `hash` keys the version, `text` is a readable printing for diffs. */
+/**
+ * A function's source, normalized: `hash` keys the version, `text` is a readable printing for diffs,
+ * `free` the identifiers it reads from outside itself (see `free_identifiers.ts`).
+ */
 export interface NormalizedSource {
   readonly hash: string;
   readonly text: string;
+  readonly free: readonly string[];
 }
 
 /** Where normalized sources are remembered by a hash of their raw text (the catalog implements it). */
@@ -69,7 +74,8 @@ export class SourceHasher {
   /** Normalizes `fn`; throws {@link ParserNotLoaded} if that needs TypeScript and it is not loaded yet. */
   normalizeSync(fn: Function, where: string): NormalizedSource {
     const raw = rawSource(fn);
-    const rawHash = sha256(raw);
+    // Keyed by normalizer version too: a remembered hash from an older canonical form must not be reused.
+    const rawHash = sha256(`${NORMALIZER_VERSION}\0${raw}`);
     const memo = this.#memo.get(rawHash) ?? this.#known.getSource(rawHash);
     if (memo) {
       this.#memo.set(rawHash, memo);
@@ -120,7 +126,7 @@ export function normalizeSource(raw: string, where: string): NormalizedSource {
   emit(ts, node, parts, false);
   const printer = ts.createPrinter({ removeComments: true });
   const text = printer.printNode(ts.EmitHint.Unspecified, node, node.getSourceFile());
-  return { hash: sha256(parts.join(" ")), text };
+  return { hash: sha256(parts.join(" ")), text, free: freeIdentifiers(ts, node) };
 }
 
 /**
@@ -159,16 +165,30 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   const kind = kindNames!.get(node.kind) ?? String(node.kind);
   // Types and type-only constructs vanish.
   if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
-  if (ts.isEmptyStatement(node)) return;
+  if (ts.isEmptyStatement(node) || ts.isSemicolonClassElement(node)) return;
   if (typeOnlyModifiers.has(kind) && isModifierOf(node)) return;
   if (ts.isParameter(node) && ts.isIdentifier(node.name) && node.name.text === "this") return;
   if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && !node.body) return;
   if (ts.isHeritageClause(node) && node.token === ts.SyntaxKind.ImplementsKeyword) return;
+  // `(a?.b).c` throws where `a?.b.c` stops: parentheses that end an optional chain are meaningful.
+  if (ts.isParenthesizedExpression(node) && endsOptionalChain(ts, node)) {
+    out.push("ChainEnd(");
+    emit(ts, node.expression, out, tagged);
+    return void out.push(")");
+  }
   if (
     ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isSatisfiesExpression(node) ||
     ts.isTypeAssertionExpression(node) || ts.isNonNullExpression(node)
   ) {
     return emit(ts, node.expression, out, tagged);
+  }
+  // Property names by their string value: `{ a: 1 }` = `{ "a": 1 }`, `{ 1: x }` = `{ "1": x }`.
+  if ((ts.isIdentifier(node) || ts.isStringLiteral(node) || ts.isNumericLiteral(node)) && isPropertyKey(ts, node)) {
+    return void out.push(`key:${JSON.stringify(ts.isNumericLiteral(node) ? String(Number(node.text.replace(/_/g, ""))) : node.text)}`);
+  }
+  // Shorthands written out: `{ a }` = `{ a: a }`, `const { a } = o` = `const { a: a } = o`.
+  if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer) {
+    return void out.push("PropertyAssignment(", `key:${JSON.stringify(node.name.text)}`, `id:${node.name.text}`, ")");
   }
   // Literals: by value, so quote style and escapes do not matter.
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node)) {
@@ -191,8 +211,11 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   const typeSlots = node as { type?: Node; typeArguments?: unknown; typeParameters?: unknown };
   const optionalSlots = ts.isParameter(node) || ts.isPropertyDeclaration(node) || ts.isVariableDeclaration(node) ||
     ts.isMethodDeclaration(node);
+  const implicitKey = ts.isBindingElement(node) && !node.propertyName && !node.dotDotDotToken &&
+    ts.isObjectBindingPattern(node.parent) && ts.isIdentifier(node.name);
   const child = (c: Node) => {
     if (c === typeSlots.type) return;
+    if (implicitKey && c === (node as { name?: Node }).name) out.push(`key:${JSON.stringify((c as { text?: string }).text)}`);
     if (optionalSlots && (c.kind === ts.SyntaxKind.QuestionToken || c.kind === ts.SyntaxKind.ExclamationToken)) return;
     emitBlockBody(ts, node, c, out, tagged || ts.isTaggedTemplateExpression(node));
   };
@@ -223,6 +246,23 @@ function emitBlockBody(ts: TS, parent: Node, child: Node, out: string[], tagged:
     emit(ts, child, out, tagged);
   }
   out.push("]", ")");
+}
+
+function isPropertyKey(ts: TS, node: Node): boolean {
+  const parent = node.parent;
+  if (ts.isBindingElement(parent)) return parent.propertyName === node;
+  return (ts.isPropertyAssignment(parent) || ts.isMethodDeclaration(parent) || ts.isPropertyDeclaration(parent) ||
+    ts.isGetAccessorDeclaration(parent) || ts.isSetAccessorDeclaration(parent)) && parent.name === node;
+}
+
+function endsOptionalChain(ts: TS, node: import("ts-morph").ts.ParenthesizedExpression): boolean {
+  let inner: Node = node.expression;
+  while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+  const parent = node.parent;
+  if (!ts.isOptionalChain(inner)) return false;
+  if (ts.isTaggedTemplateExpression(parent)) return parent.tag === node;
+  return (ts.isPropertyAccessExpression(parent) || ts.isElementAccessExpression(parent) || ts.isCallExpression(parent)) &&
+    parent.expression === node;
 }
 
 function isModifierOf(node: Node): boolean {

@@ -1,0 +1,51 @@
+// What nbmemo tells about a function's version: that it changed (with a diff of the normalized sources,
+// and what the previous version holds), and which free identifiers its version does not cover.
+import type { FunctionVersion } from "./catalog/catalog.ts";
+import { formatBytes, formatDuration } from "./format.ts";
+import { unifiedDiff } from "./keys/diff.ts";
+
+/** A function's version as memory computes it: the id keys entries, `source` is for people. */
+export interface Version {
+  readonly id: string;
+  /** Readable normalized source (with one line per dependency); null for a pinned version without deps. */
+  readonly source: string | null;
+  /** Identifiers the body reads from outside that neither the globals nor `deps` cover. */
+  readonly free: readonly string[];
+}
+
+/** The version of `name` used last before `current`, if it is another one: the code has changed since. */
+export function changedFrom(versions: readonly FunctionVersion[], current: string): FunctionVersion | undefined {
+  const last = versions[0];
+  return last && last.version !== current ? last : undefined;
+}
+
+/** What a version change is: one sentence about the previous version, and the diff of the sources. */
+export function describeChange(name: string, previous: FunctionVersion, current: Version, now: number): { summary: string; diff: string } {
+  const ago = formatDuration(Math.max(0, now - previous.lastUsedAt));
+  const holds = `${previous.entries} result${previous.entries === 1 ? "" : "s"} (${formatBytes(previous.bytes)})`;
+  const summary = `${name} has a new version ${shortId(current.id)}; the previous one, ${shortId(previous.version)}, ` +
+    `was last used ${ago} ago (${new Date(previous.lastUsedAt).toISOString()}) and holds ${holds}.`;
+  const before = previous.source ?? pinnedText(previous.version);
+  const after = current.source ?? pinnedText(current.id);
+  const diff = before === after
+    ? "(the normalized sources are the same: nbmemo's normalizer or a pinned version changed)"
+    : unifiedDiff(before, after, { labels: [`${name} ${shortId(previous.version)}`, `${name} ${shortId(current.id)}`], maxLines: 30 });
+  return { summary, diff };
+}
+
+/** The notice about free identifiers, or undefined when there are none. */
+export function freeNotice(name: string, version: Version): string | undefined {
+  if (version.free.length === 0) return undefined;
+  const names = version.free.join(", ");
+  return `${name} reads ${names} from outside, which its version does not cover: a change there would not be ` +
+    `noticed. If that matters, list ${version.free.length === 1 ? "it" : "them"} in deps: { ${names} }.`;
+}
+
+/** A version id for people: a pinned one as given, a hash by its first 8 hex digits. */
+export function shortId(id: string): string {
+  return id.startsWith("pinned:") ? JSON.stringify(id.slice(7)) : id.slice(0, 8);
+}
+
+function pinnedText(id: string): string {
+  return id.startsWith("pinned:") ? `// pinned version ${JSON.stringify(id.slice(7))}` : `// version ${id}`;
+}
