@@ -17,7 +17,10 @@
  */
 export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory.ts";
 export type { CatalogTotals, FunctionVersion } from "./catalog/catalog.ts";
-export type { FnOptions, KvStoreOptions, MemoryOptions } from "./config.ts";
+export type { FnOptions, KvStoreOptions, MemoryOptions, OnChange } from "./config.ts";
+export type {
+  ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
+} from "./explain.ts";
 export { type KvClient, kvStore } from "./store/kv.ts";
 export type { Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { copyFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Catalog, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { tempDir } from "./helpers.ts";
+import { root, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -75,4 +76,26 @@ test("sources are remembered by the hash of their raw text", (t) => {
   assert.equal(catalog.getSource("raw"), undefined);
   catalog.putSource("raw", { hash: "h", text: "x => x", free: ["y"] });
   assert.deepEqual(catalog.getSource("raw"), { hash: "h", text: "x => x", free: ["y"] });
+});
+
+test("a version-1 catalog is migrated: entries kept, remembered sources dropped, argument shapes added", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  // Written by nbmemo's schema version 1: one source, one function version, one inline entry.
+  copyFileSync(join(root, "test", "fixtures", "catalog-v1.sqlite"), path);
+  const before = new DatabaseSync(path);
+  assert.equal(before.prepare("PRAGMA user_version").get()!.user_version, 1);
+  before.close();
+  const catalog = Catalog.open(path);
+  t.after(() => catalog.close());
+  const key = { name: "f", version: "v1", argsHash: "a1" };
+  assert.deepEqual(catalog.get(key)!.inline, new Uint8Array([1, 2, 3]));
+  assert.deepEqual(catalog.functions("f").map((f) => [f.version, f.entries, f.source]), [["v1", 1, "(x) => x"]]);
+  assert.equal(catalog.getSource("rawhash-v1"), undefined);
+  catalog.setArgsShape(key, '{"[0]":["ab","1"]}');
+  assert.deepEqual(catalog.argsShapes("f", "v1"), [{ argsHash: "a1", argsPreview: "1", shape: '{"[0]":["ab","1"]}' }]);
+  const db = new DatabaseSync(path);
+  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, 2);
+  db.close();
 });

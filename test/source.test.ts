@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadParser, normalizeSource } from "../lib/keys/source.ts";
+import { isDeno, lastJson, runFixture } from "./helpers.ts";
+import { shapes } from "./fixtures/shapes.ts";
 
 await loadParser();
 const hash = (source: string) => normalizeSource(source, "in the test").hash;
@@ -33,6 +35,41 @@ const pairs: [string, string, boolean, string][] = [
   ["function f(x) { return x; }", "function g(x) { return x; }", false, "function name"],
   ["method(x) { return x; }", "method(x) {\n  return x;\n}", true, "method shorthand parses"],
   ["() => 0x10", "() => 16", true, "numeric literal by value"],
+  // What Node's type stripping leaves (spaces where types were) against Deno's printing.
+  ["(x        )         => x * 2", "(x)=>x * 2", true, "Node type-stripping blanks vs Deno"],
+  ["() => [1, 2, 3]", "()=>[\n      1,\n      2,\n      3\n    ]", true, "Deno's one element per line arrays"],
+  ["(x) => (x          ).length", "(x)=>x.length", true, "Deno drops the parentheses of an erased `as`"],
+  ["function* (n) { yield n; }", "function*(n) {\n    yield n\n  }", true, "generator spacing"],
+  ["async function* (xs) { for await (const x of xs) yield x; }", "async function*(xs) {\n    for await (const x of xs)yield x;\n  }", true, "async generator, loop body without braces"],
+  ["(o) => o?.p?.q?.() ?? 0", "(o)=>o?.p?.q?.()??0", true, "optional chaining spacing"],
+  ["(n) => `a${ n }b`", "(n)=>`a${n}b`", true, "template literal spacing"],
+  ["() => '\\u0041'", "() => 'A'", true, "string escapes by value"],
+  ["(a) => ({ a })", "(a) => ({ a: a })", true, "shorthand property"],
+  ["() => ({ 'k': 1, 2: 'x' })", "() => ({ k: 1, \"2\": \"x\" })", true, "quoted and numeric property names"],
+  ["({ a }) => a", "({ a: a }) => a", true, "shorthand in destructuring"],
+  ["() => ({ get v() { return 2; } })", "()=>({\n      get v () {\n        return 2;\n      }\n    })", true, "getter in an object, Deno spacing"],
+  ["class A { x = 1; m() { return 1; }; }", "class A {\n  x = 1\n  m() { return 1 }\n}", true, "class body semicolons"],
+  [
+    "(x) => { if (x > 1) return 1; else if (x) return 2; else return 3; }",
+    "(x) => {\n  if (x > 1) { return 1 } else if (x) { return 2 } else { return 3 }\n}",
+    true,
+    "else if with and without braces",
+  ],
+  ["() => { a: for (;;) { continue a; } }", "()=>{\n  a: for(;;){\n    continue a\n  }\n}", true, "labeled loop formatting"],
+  ["(a) => (a?.b).c", "(a) => a?.b.c", false, "parentheses that end an optional chain"],
+  ["(a) => a?.b", "(a) => a.b", false, "optional chaining vs plain access"],
+  ["(n) => `a${n}b`", "(n) => `a${n}c`", false, "template literal text"],
+  ["async function* (xs) { yield xs; }", "function* (xs) { yield xs; }", false, "async generator vs generator"],
+  ["() => ({ get v() { return 2; } })", "() => ({ v() { return 2; } })", false, "getter vs method"],
+  ["({ a: b }) => b", "({ b }) => b", false, "destructuring rename"],
+  ["(a, b) => ({ a })", "(a, b) => ({ a: b })", false, "shorthand vs another value"],
+  ["class A { x = 1; }", "class A { x = 2; }", false, "class field value"],
+  ["class A { static x = 1; }", "class A { x = 1; }", false, "static vs instance field"],
+  ["() => { a: for (;;) { b: for (;;) { continue a; } } }", "() => { a: for (;;) { b: for (;;) { continue b; } } }", false, "continue target"],
+  ["(a, b) => { if (a) f(); else if (b) g(); }", "(a, b) => { if (a) { f(); if (b) g(); } }", false, "else if vs nested if"],
+  ["(xs) => Math.max(...xs)", "(xs) => Math.max(xs)", false, "spread"],
+  ["() => /a/g", "() => /a/i", false, "regular expression flags"],
+  ["() => String.raw`a\\n`", "() => String.raw`a\n`", false, "raw text of a tagged template"],
 ];
 
 for (const [a, b, same, why] of pairs) {
@@ -52,4 +89,21 @@ test("the normalized text is readable and free of comments", () => {
   const { text } = normalizeSource("(x) => {\n  // why\n  return x + 1;\n}", "here");
   assert.match(text, /return x \+ 1;/);
   assert.doesNotMatch(text, /why/);
+});
+
+test("the pair table has at least 30 pairs, both same and different", () => {
+  assert.ok(pairs.length >= 30);
+  assert.ok(pairs.some((p) => p[2]) && pairs.some((p) => !p[2]));
+});
+
+test("functions of many shapes get the same versions and free identifiers under Node and under Deno", async () => {
+  const here = Object.fromEntries(Object.entries(shapes).map(([name, f]) => {
+    const { hash, free } = normalizeSource(f.toString(), name);
+    return [name, { hash, free }];
+  }));
+  const there = lastJson<typeof here>(await runFixture(isDeno ? "node" : "deno", "shape_versions.ts", []));
+  assert.deepEqual(there, here);
+  assert.deepEqual(here.readsOutside!.free, ["LIMIT", "helper"]);
+  assert.deepEqual(here.optional!.free, []);
+  assert.equal(new Set(Object.values(here).map((v) => v.hash)).size, Object.keys(here).length);
 });
