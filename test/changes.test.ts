@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { captureConsole, lastJson, runFixture, tempDir } from "./helpers.ts";
-
-async function openTemp(t: { after: (fn: () => void) => void }, log: "warn" | "info" | "silent" = "warn") {
-  const dir = tempDir();
-  const memory = await Memory.open(dir.path, { log });
-  t.after(async () => {
-    await memory.close();
-    dir.remove();
-  });
-  return memory;
-}
+import type { NbmemoError } from "../lib/mod.ts";
+import { captureConsole, lastJson, openTemp, runFixture, tempDir } from "./helpers.ts";
 
 test("a new version of a known name warns once, with the previous version's use, results, bytes and a diff", async (t) => {
-  const memory = await openTemp(t);
+  const memory = await openTemp(t, "warn");
   const v1 = memory.fn("poly", (x: number) => x * x + 1);
   await v1(1);
   await v1(2);
@@ -42,7 +32,7 @@ test("by default the old version's results stay, so reverting the code hits them
 });
 
 test("onChange \"clear\" deletes the results of the name's other versions", async (t) => {
-  const memory = await openTemp(t);
+  const memory = await openTemp(t, "warn");
   let calls = 0;
   const count = () => calls++;
   await memory.fn("cleared", (x: number) => (count(), x + 1))(1);
@@ -55,7 +45,7 @@ test("onChange \"clear\" deletes the results of the name's other versions", asyn
 });
 
 test("onChange \"ignore\" keeps the old results and says nothing", async (t) => {
-  const memory = await openTemp(t);
+  const memory = await openTemp(t, "warn");
   await memory.fn("quiet", () => 1)();
   const { warnings } = await captureConsole(() => memory.fn("quiet", () => 2, { onChange: "ignore" })());
   assert.deepEqual(warnings, []);
@@ -63,7 +53,7 @@ test("onChange \"ignore\" keeps the old results and says nothing", async (t) => 
 });
 
 test("a pinned version that changes warns with both pins", async (t) => {
-  const memory = await openTemp(t);
+  const memory = await openTemp(t, "warn");
   await memory.fn("pinned", () => 1, { version: "1" })();
   const { warnings } = await captureConsole(() => memory.fn("pinned", () => 1, { version: "2" })());
   assert.match(warnings[0]!, /pinned has a new version "2"; the previous one, "1"/);

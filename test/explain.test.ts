@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { tempDir } from "./helpers.ts";
-
-async function openTemp(t: { after: (fn: () => void) => void }) {
-  const dir = tempDir();
-  const memory = await Memory.open(dir.path, { log: "silent" });
-  t.after(async () => {
-    await memory.close();
-    dir.remove();
-  });
-  return memory;
-}
+import { openTemp, tempDir } from "./helpers.ts";
 
 test("explain says a name never stored is unknown", async (t) => {
   const memory = await openTemp(t);

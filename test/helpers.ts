@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { MemoryOptions } from "../lib/mod.ts";
+import type { LogLevel } from "../lib/log.ts";
+import { Memory, type MemoryOptions } from "../lib/mod.ts";
 
 export const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const isDeno = "Deno" in globalThis;
@@ -22,6 +23,17 @@ export function withTestStore(options: MemoryOptions): MemoryOptions {
 export function tempDir(prefix = "nbmemo-test-"): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A Memory on a fresh temp directory, closed and removed after the test. */
+export async function openTemp(t: { after: (fn: () => void) => void }, log: LogLevel = "silent"): Promise<Memory> {
+  const dir = tempDir();
+  const memory = await Memory.open(dir.path, withTestStore({ log }));
+  t.after(async () => {
+    await memory.close();
+    dir.remove();
+  });
+  return memory;
 }
 
 /** Runs `work` while recording what console.log / console.warn / console.error print. */

@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Memory, NbmemoError } from "../lib/mod.ts";
-import { captureConsole, tempDir, testStore, withTestStore } from "./helpers.ts";
-
-async function openTemp(t: { after: (fn: () => void) => void }) {
-  const dir = tempDir();
-  const memory = await Memory.open(dir.path, withTestStore({ log: "silent" }));
-  t.after(async () => {
-    await memory.close();
-    dir.remove();
-  });
-  return memory;
-}
+import { captureConsole, openTemp, tempDir, testStore, withTestStore } from "./helpers.ts";
 
 test("a memoized function computes once and reads the result back after", async (t) => {
   const memory = await openTemp(t);
