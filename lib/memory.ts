@@ -340,7 +340,7 @@ export class Memory {
         for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
         outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
       }
-      this.#log.warnOnce(`change:${id}`, `${summary} ${outcome}\n${diff}`);
+      this.#log.warnOnce(`change:${id}`, `${summary}\n${outcome}\n${diff}`);
     }
     const notice = freeNotice(name, version);
     if (notice) this.#log.info(notice);

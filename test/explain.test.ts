@@ -27,7 +27,7 @@ test("explain shows a new version with the diff against the previous one", async
   assert.equal(why.kind, "new-version");
   if (why.kind !== "new-version") return;
   assert.equal(why.previous.entries, 1);
-  assert.match(why.diff, /^-\(x\) => x \+ 1\n\+\(x\) => x \+ 2$/m);
+  assert.match(why.diff, /^-x => x \+ 1\n\+x => x \+ 2$/m);
   assert.match(why.text, /g would miss: its version changed\. g has a new version/);
 });
 

@@ -85,6 +85,22 @@ test("a native or bound function is refused with a clear error", () => {
   assert.throws(() => normalizeSource(bound.toString(), "at args[1]"), /native or bound/);
 });
 
+test("the readable text is one form for different printings of one function", () => {
+  const tslab = "async (rows) => {\n    // keep ids\n    for (const r of rows) if (r.ok) out.push((r.id * 2) + 1);\n    return [\n      1,\n      2\n    ];\n}";
+  const deno = "async (rows)=>{\n  for (const r of rows){\n    if (r.ok) { out.push(r.id * 2 + 1) }\n  }\n  return [1, 2];\n}";
+  assert.equal(normalizeSource(tslab, "tslab").text, normalizeSource(deno, "deno").text);
+  assert.equal(normalizeSource(deno, "deno").text, [
+    "async (rows) => {",
+    "    for (const r of rows) {",
+    "        if (r.ok) {",
+    "            out.push(r.id * 2 + 1);",
+    "        }",
+    "    }",
+    "    return [1, 2];",
+    "}",
+  ].join("\n"));
+});
+
 test("the normalized text is readable and free of comments", () => {
   const { text } = normalizeSource("(x) => {\n  // why\n  return x + 1;\n}", "here");
   assert.match(text, /return x \+ 1;/);
@@ -96,10 +112,10 @@ test("the pair table has at least 30 pairs, both same and different", () => {
   assert.ok(pairs.some((p) => p[2]) && pairs.some((p) => !p[2]));
 });
 
-test("functions of many shapes get the same versions and free identifiers under Node and under Deno", async () => {
+test("functions of many shapes get the same versions, readable texts and free identifiers under Node and under Deno", async () => {
   const here = Object.fromEntries(Object.entries(shapes).map(([name, f]) => {
-    const { hash, free } = normalizeSource(f.toString(), name);
-    return [name, { hash, free }];
+    const { hash, text, free } = normalizeSource(f.toString(), name);
+    return [name, { hash, text, free }];
   }));
   const there = lastJson<typeof here>(await runFixture(isDeno ? "node" : "deno", "shape_versions.ts", []));
   assert.deepEqual(there, here);

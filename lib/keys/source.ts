@@ -124,9 +124,68 @@ export function normalizeSource(raw: string, where: string): NormalizedSource {
   }
   const parts: string[] = [`nbmemo-source/${NORMALIZER_VERSION}`];
   emit(ts, node, parts, false);
-  const printer = ts.createPrinter({ removeComments: true });
-  const text = printer.printNode(ts.EmitHint.Unspecified, node, node.getSourceFile());
-  return { hash: sha256(parts.join(" ")), text, free: freeIdentifiers(ts, node) };
+  const free = freeIdentifiers(ts, node);
+  return { hash: sha256(parts.join(" ")), text: readableText(ts, node), free };
+}
+
+/**
+ * Prints `node` for people (diffs, inspection) in a form that does not depend on the runtime that printed
+ * it: printed as if synthesized, so the original line breaks do not survive; no
+ * comments; parentheses only where precedence needs them (the node factory puts those back); bodies of
+ * `if` and loops and every non-empty block on their own lines; array literals on one line, object
+ * literals too unless they hold more than two members or a method.
+ */
+function readableText(ts: TS, node: Node): string {
+  type Context = import("ts-morph").ts.TransformationContext;
+  const transformer = (context: Context) => {
+    const { factory } = context;
+    const block = (statement: import("ts-morph").ts.Statement) =>
+      ts.isBlock(statement) ? statement : factory.createBlock([statement], true);
+    const visitor = (n: Node): Node => {
+      if (ts.isParenthesizedExpression(n) && !endsOptionalChain(ts, n)) return visitor(n.expression);
+      const v = ts.visitEachChild(n, visitor, context);
+      if (ts.isBlock(v)) return factory.createBlock(v.statements, v.statements.length > 0);
+      if (ts.isIfStatement(v)) {
+        const otherwise = v.elseStatement && !ts.isIfStatement(v.elseStatement) ? block(v.elseStatement) : v.elseStatement;
+        return factory.updateIfStatement(v, v.expression, block(v.thenStatement), otherwise);
+      }
+      if (ts.isForStatement(v)) return factory.updateForStatement(v, v.initializer, v.condition, v.incrementor, block(v.statement));
+      if (ts.isForOfStatement(v)) return factory.updateForOfStatement(v, v.awaitModifier, v.initializer, v.expression, block(v.statement));
+      if (ts.isForInStatement(v)) return factory.updateForInStatement(v, v.initializer, v.expression, block(v.statement));
+      if (ts.isWhileStatement(v)) return factory.updateWhileStatement(v, v.expression, block(v.statement));
+      if (ts.isDoStatement(v)) return factory.updateDoStatement(v, block(v.statement), v.expression);
+      if (ts.isArrayLiteralExpression(v)) return factory.createArrayLiteralExpression(v.elements, false);
+      if (ts.isObjectLiteralExpression(v)) {
+        const tall = v.properties.length > 2 || v.properties.some((p) => !ts.isPropertyAssignment(p) && !ts.isShorthandPropertyAssignment(p));
+        return factory.createObjectLiteralExpression(v.properties, tall);
+      }
+      return v;
+    };
+    return visitor;
+  };
+  forgetPositions(ts, node);
+  const { transformed: [canonical] } = ts.transform(node, [transformer]);
+  return ts.createPrinter({ removeComments: true }).printNode(ts.EmitHint.Unspecified, canonical!, undefined as never);
+}
+
+/**
+ * Makes `node`'s tree look synthesized to the printer (position -1), which then lays it out by its own
+ * rules instead of keeping the original line breaks, and takes names and literals from the nodes, not
+ * from the source text. Mutates the tree: the last use of it.
+ */
+function forgetPositions(ts: TS, node: Node): void {
+  const forget = (range: { pos: number; end: number }) => {
+    range.pos = -1;
+    range.end = -1;
+  };
+  const walk = (n: Node): void => {
+    forget(n as unknown as { pos: number; end: number });
+    ts.forEachChild(n, walk, (nodes) => {
+      forget(nodes as unknown as { pos: number; end: number });
+      nodes.forEach(walk);
+    });
+  };
+  walk(node);
 }
 
 /**
