@@ -35,7 +35,14 @@ export interface KvStoreOptions {
   expireIn?: number;
 }
 
-/** What {@link Memory.fn} does when it meets a new version of a name it has results for. */
+/**
+ * What {@link Memory.fn} does when it meets a new version of a name it has results for.
+ *
+ * @example
+ * ```ts
+ * memory.fn("fit", fit, { onChange: "clear" }); // keep only the current version's results
+ * ```
+ */
 export const ON_CHANGE = ["warn", "clear", "ignore"] as const;
 export type OnChange = typeof ON_CHANGE[number];
 

@@ -44,7 +44,16 @@ export interface NewArgumentsExplanation extends ExplanationBase {
   readonly closest: { readonly argsPreview: string; readonly differences: readonly ArgumentDifference[] } | undefined;
 }
 
-/** What {@link Memory.explain} returns: a typed reason, and `.text` to print. */
+/**
+ * What {@link Memory.explain} returns: a typed reason, and `.text` to print.
+ *
+ * @example
+ * ```ts
+ * const why = await memory.explain("load", "CA", { year: 2024 });
+ * if (why.kind === "new-arguments") for (const d of why.closest?.differences ?? []) console.log(d.path);
+ * console.log(why.text);
+ * ```
+ */
 export type Explanation = HitExplanation | UnknownNameExplanation | NewVersionExplanation | NewArgumentsExplanation;
 
 export function explainUnknown(name: string): UnknownNameExplanation {
