@@ -38,11 +38,10 @@ export interface Memoized<A extends unknown[], R> {
   clear(): Promise<number>;
 }
 
-// What explain() needs of a name defined through this Memory: its latest definition's version and
-// options, and what its arguments are called (`args`, or `deps` for a cell).
+// What explain() needs of a name defined through this Memory: its latest definition's version, and
+// what its arguments are called (`args`, or `deps` for a cell).
 interface Definition {
   readonly versionOf: () => Promise<Version>;
-  readonly config: FnConfig;
   readonly root: string;
 }
 
@@ -134,10 +133,12 @@ export class Memory {
       version.catch(() => (version = undefined)); // do not remember a failure
       return version;
     };
-    this.#definitions.set(name, { versionOf, config, root: "args" });
+    this.#definitions.set(name, { versionOf, root: "args" });
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
-      return await this.#call(name, await versionOf(), args, "args", () => f(...args), config);
+      const version = await versionOf();
+      await this.#useVersion(name, version, config);
+      return await this.#call(name, version, args, "args", () => f(...args));
     };
     return Object.assign(memoized, {
       memoName: name,
@@ -172,8 +173,10 @@ export class Memory {
     const config = parseFnOptions(options, where);
     this.#checkOpen(`run ${where}`);
     const versionOf = () => this.#version(compute, config, `passed to ${where}`);
-    this.#definitions.set(name, { versionOf, config, root: "deps" });
-    return await this.#call(name, await versionOf(), deps, "deps", compute, config);
+    this.#definitions.set(name, { versionOf, root: "deps" });
+    const version = await versionOf();
+    await this.#useVersion(name, version, config);
+    return await this.#call(name, version, deps, "deps", compute);
   }
 
   /**
@@ -291,13 +294,13 @@ export class Memory {
     return await this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction));
   }
 
-  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R, config: FnConfig): Promise<Awaited<R>> {
+  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
     const argsHash = await this.#argsHash(values, root);
     const key: EntryKey = { name, version: version.id, argsHash };
     const id = `${name}\0${version.id}\0${argsHash}`;
     const running = this.#inflight.get(id);
     if (running) return await (running as Promise<Awaited<R>>);
-    const promise = this.#lookupOrCompute(key, version, values, invoke, config);
+    const promise = this.#lookupOrCompute(key, version, values, invoke);
     this.#inflight.set(id, promise);
     try {
       return await promise;
@@ -306,8 +309,7 @@ export class Memory {
     }
   }
 
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R, config: FnConfig): Promise<Awaited<R>> {
-    await this.#useVersion(key.name, version, config);
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
     const hit = await this.#read(key, values);
     if (hit) {
       this.#session.hits++;
