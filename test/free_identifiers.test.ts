@@ -31,3 +31,8 @@ test("types are not reads; a class reads its base class but not its interfaces",
   assert.deepEqual(free("(r: Row): Out => r.id as Id"), []);
   assert.deepEqual(free("class A extends Base implements I { m() { return this.x + y; } }"), ["Base", "y"]);
 });
+
+test("names tslab reads from earlier cells as exports.name are free under their own name", () => {
+  assert.deepEqual(free("(xs) => xs.slice(0, exports.LIMIT).map((x) => exports.helper(x))"), ["LIMIT", "helper"]);
+  assert.deepEqual(free("(exports) => exports.helper"), []);
+});

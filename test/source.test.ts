@@ -56,6 +56,13 @@ const pairs: [string, string, boolean, string][] = [
     "else if with and without braces",
   ],
   ["() => { a: for (;;) { continue a; } }", "()=>{\n  a: for(;;){\n    continue a\n  }\n}", true, "labeled loop formatting"],
+  [
+    // Printed by tslab 1.0.22's converter and by Deno for the same cell (names from earlier cells).
+    "async (xs, o) => {\n    // comment\n    const out = xs.slice(0, exports.LIMIT).map((x) => exports.helper(x) + exports.path.sep.length);\n    for (const x of xs)\n        if (x > 1)\n            out.push(x);\n    return o?.p?.q?.() ?? out;\n}",
+    "async (xs, o)=>{\n  // comment\n  const out = xs.slice(0, LIMIT).map((x)=>helper(x) + path.sep.length);\n  for (const x of xs)if (x > 1) out.push(x);\n  return o?.p?.q?.() ?? out;\n}",
+    true,
+    "tslab's exports.name for names of earlier cells vs Deno",
+  ],
   ["(a) => (a?.b).c", "(a) => a?.b.c", false, "parentheses that end an optional chain"],
   ["(a) => a?.b", "(a) => a.b", false, "optional chaining vs plain access"],
   ["(n) => `a${n}b`", "(n) => `a${n}c`", false, "template literal text"],
@@ -99,6 +106,10 @@ test("the readable text is one form for different printings of one function", ()
     "    return [1, 2];",
     "}",
   ].join("\n"));
+});
+
+test("tslab's exports.name reads print as the plain name", () => {
+  assert.equal(normalizeSource("(x) => exports.helper(x) + exports.LIMIT", "tslab").text, "x => helper(x) + LIMIT");
 });
 
 test("the normalized text is readable and free of comments", () => {

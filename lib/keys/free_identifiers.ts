@@ -109,10 +109,15 @@ export function freeIdentifiers(ts: TS, fn: Node): string[] {
     }
     if (ts.isTypeNode(node) || ts.isTypeParameterDeclaration(node) || ts.isInterfaceDeclaration(node) ||
       ts.isTypeAliasDeclaration(node)) return;
+    const read = (name: string) => {
+      if (!scopes.some((scope) => scope.has(name))) free.add(name);
+    };
     if (ts.isIdentifier(node)) {
-      if (isRead(node) && !scopes.some((scope) => scope.has(node.text))) free.add(node.text);
+      if (isRead(node)) read(node.text);
       return;
     }
+    const cellName = earlierCellName(ts, node);
+    if (cellName && !scopes.some((scope) => scope.has("exports"))) return read(cellName);
     const scope = scopeOf(node);
     if (scope) scopes.push(scope);
     ts.forEachChild(node, visit);
@@ -120,4 +125,16 @@ export function freeIdentifiers(ts: TS, fn: Node): string[] {
   };
   visit(fn);
   return [...free].filter((name) => !WELL_KNOWN_GLOBALS.has(name)).sort();
+}
+
+/**
+ * The name `node` reads from an earlier tslab cell, if it is `exports.name`: tslab exports every cell's
+ * top-level names and rewrites later cells' reads of them so (seen with tslab 1.0.22), where Deno and
+ * scripts read plain `name`.
+ */
+export function earlierCellName(ts: TS, node: Node): string | undefined {
+  return ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "exports" &&
+      ts.isIdentifier(node.name)
+    ? node.name.text
+    : undefined;
 }

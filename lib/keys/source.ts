@@ -2,7 +2,7 @@
 // that a reformat or another kernel's printing of the same cell gives the same version.
 import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
-import { freeIdentifiers } from "./free_identifiers.ts";
+import { earlierCellName, freeIdentifiers } from "./free_identifiers.ts";
 
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
@@ -143,6 +143,8 @@ function readableText(ts: TS, node: Node): string {
       ts.isBlock(statement) ? statement : factory.createBlock([statement], true);
     const visitor = (n: Node): Node => {
       if (ts.isParenthesizedExpression(n) && !endsOptionalChain(ts, n)) return visitor(n.expression);
+      const cellName = earlierCellName(ts, n);
+      if (cellName) return factory.createIdentifier(cellName);
       const v = ts.visitEachChild(n, visitor, context);
       if (ts.isBlock(v)) return factory.createBlock(v.statements, v.statements.length > 0);
       if (ts.isIfStatement(v)) {
@@ -241,6 +243,9 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   ) {
     return emit(ts, node.expression, out, tagged);
   }
+  // tslab compiles each cell to CommonJS and reads names from earlier cells as `exports.name`.
+  const cellName = earlierCellName(ts, node);
+  if (cellName) return void out.push(`id:${cellName}`);
   // Property names by their string value: `{ a: 1 }` = `{ "a": 1 }`, `{ 1: x }` = `{ "1": x }`.
   if ((ts.isIdentifier(node) || ts.isStringLiteral(node) || ts.isNumericLiteral(node)) && isPropertyKey(ts, node)) {
     return void out.push(`key:${JSON.stringify(ts.isNumericLiteral(node) ? String(Number(node.text.replace(/_/g, ""))) : node.text)}`);
