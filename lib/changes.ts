@@ -19,12 +19,18 @@ export function changedFrom(versions: readonly FunctionVersion[], current: strin
   return last && last.version !== current ? last : undefined;
 }
 
-/** What a version change is: one sentence about the previous version, and the diff of the sources. */
-export function describeChange(name: string, previous: FunctionVersion, current: Version, now: number): { summary: string; diff: string } {
+/**
+ * What a version change is: one sentence about the previous version (and about the current one, when the
+ * catalog knows it already: `known`, a return to earlier code), and the diff of the sources.
+ */
+export function describeChange(
+  name: string, previous: FunctionVersion, current: Version, now: number, known?: FunctionVersion,
+): { summary: string; diff: string } {
   const ago = formatDuration(Math.max(0, now - previous.lastUsedAt));
-  const holds = `${previous.entries} result${previous.entries === 1 ? "" : "s"} (${formatBytes(previous.bytes)})`;
-  const summary = `${name} has a new version ${shortId(current.id)}; the previous one, ${shortId(previous.version)}, ` +
-    `was last used ${ago} ago (${new Date(previous.lastUsedAt).toISOString()}) and holds ${holds}.`;
+  const last = `was last used ${ago} ago (${new Date(previous.lastUsedAt).toISOString()}) and holds ${holds(previous)}`;
+  const summary = known
+    ? `${name} is back at an earlier version ${shortId(current.id)}, which holds ${holds(known)}; the version used last, ${shortId(previous.version)}, ${last}.`
+    : `${name} has a new version ${shortId(current.id)}; the previous one, ${shortId(previous.version)}, ${last}.`;
   const before = previous.source ?? pinnedText(previous.version);
   const after = current.source ?? pinnedText(current.id);
   const diff = before === after
@@ -39,6 +45,10 @@ export function freeNotice(name: string, version: Version): string | undefined {
   const names = version.free.join(", ");
   return `${name} reads ${names} from outside, which its version does not cover: a change there would not be ` +
     `noticed. If that matters, list ${version.free.length === 1 ? "it" : "them"} in deps: { ${names} }.`;
+}
+
+function holds(version: FunctionVersion): string {
+  return `${version.entries} result${version.entries === 1 ? "" : "s"} (${formatBytes(version.bytes)})`;
 }
 
 /** A version id for people: a pinned one as given, a hash by its first 8 hex digits. */

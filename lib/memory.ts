@@ -134,10 +134,13 @@ export class Memory {
       return version;
     };
     this.#definitions.set(name, { versionOf, root: "args" });
+    let met: Promise<void> | undefined;
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
       const version = await versionOf();
-      await this.#useVersion(name, version, config);
+      met ??= this.#meetVersion(name, version, config);
+      met.catch(() => (met = undefined));
+      await met;
       return await this.#call(name, version, args, "args", () => f(...args));
     };
     return Object.assign(memoized, {
@@ -175,7 +178,7 @@ export class Memory {
     const versionOf = () => this.#version(compute, config, `passed to ${where}`);
     this.#definitions.set(name, { versionOf, root: "deps" });
     const version = await versionOf();
-    await this.#useVersion(name, version, config);
+    await this.#meetVersion(name, version, config);
     return await this.#call(name, version, deps, "deps", compute);
   }
 
@@ -326,26 +329,29 @@ export class Memory {
     return value;
   }
 
-  // Once per process and version: warn if the name's code changed since its last use (onChange), tell
-  // its free identifiers, and record the use.
-  async #useVersion(name: string, version: Version, config: FnConfig): Promise<void> {
-    const id = `${name}\0${version.id}`;
-    if (this.#usedVersions.has(id)) return;
-    this.#usedVersions.add(id);
+  // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
+  // use (onChange), once per change and process; tell its free identifiers once per version and process;
+  // record the use.
+  async #meetVersion(name: string, version: Version, config: FnConfig): Promise<void> {
     const versions = config.onChange === "ignore" ? [] : this.#catalog.functions(name);
     const previous = changedFrom(versions, version.id);
     if (previous) {
-      const { summary, diff } = describeChange(name, previous, version, Date.now());
-      let outcome = `Its results are kept: revert the code and they hit again (onChange: "clear" deletes them, "ignore" hides this).`;
+      const known = versions.find((v) => v.version === version.id);
+      const { summary, diff } = describeChange(name, previous, version, Date.now(), known);
+      let outcome = `Results of other versions are kept: going back to their code hits them again (onChange: "clear" deletes them, "ignore" hides this).`;
       if (config.onChange === "clear") {
         let deleted = 0;
         for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
         outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
       }
-      this.#log.warnOnce(`change:${id}`, `${summary}\n${outcome}\n${diff}`);
+      this.#log.warnOnce(`change:${name}\0${previous.version}\0${version.id}`, `${summary}\n${outcome}\n${diff}`);
     }
-    const notice = freeNotice(name, version);
-    if (notice) this.#log.info(notice);
+    const id = `${name}\0${version.id}`;
+    if (!this.#usedVersions.has(id)) {
+      this.#usedVersions.add(id);
+      const notice = freeNotice(name, version);
+      if (notice) this.#log.info(notice);
+    }
     this.#catalog.useFunction(name, version.id, version.source, Date.now());
   }
 

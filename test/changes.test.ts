@@ -17,7 +17,7 @@ test("a new version of a known name warns once, with the previous version's use,
   assert.equal(warnings.length, 1);
   const [warning] = warnings;
   assert.match(warning!, /poly has a new version [0-9a-f]{8}; the previous one, [0-9a-f]{8}, was last used .* ago \(\d{4}-\d\d-\d\dT.*\) and holds 2 results \(\d+ B\)/);
-  assert.match(warning!, /Its results are kept/);
+  assert.match(warning!, /Results of other versions are kept/);
   assert.match(warning!, /^--- poly [0-9a-f]{8}\n\+\+\+ poly [0-9a-f]{8}\n@@ -1 \+1 @@\n-x => x \* x \+ 1\n\+x => x \* x \+ 2$/m);
 });
 
@@ -29,6 +29,16 @@ test("by default the old version's results stay, so reverting the code hits them
   await memory.fn("revert", (x: number) => (count(), x + 2))(1);
   assert.equal(await memory.fn("revert", (x: number) => (count(), x + 1))(1), 2);
   assert.equal(calls, 2);
+});
+
+test("going back to earlier code is told as a return to a known version, with what it holds", async (t) => {
+  const memory = await openTemp(t, "warn");
+  await memory.fn("back", (x: number) => x + 1)(1);
+  await memory.fn("back", (x: number) => x + 2)(1);
+  const { warnings } = await captureConsole(() => memory.fn("back", (x: number) => x + 1)(1));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /back is back at an earlier version [0-9a-f]{8}, which holds 1 result \(\d+ B\); the version used last, [0-9a-f]{8}, was last used/);
+  assert.match(warnings[0]!, /^-x => x \+ 2\n\+x => x \+ 1$/m);
 });
 
 test("onChange \"clear\" deletes the results of the name's other versions", async (t) => {
