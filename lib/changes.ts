@@ -39,10 +39,17 @@ export function describeChange(
   return { summary, diff };
 }
 
-/** The notice about free identifiers, or undefined when there are none. */
-export function freeNotice(name: string, version: Version): string | undefined {
+/**
+ * The notice about free identifiers, or undefined when there are none. A cell's values usually come in
+ * through its deps array, which nbmemo cannot match to names: the notice says so instead of advising deps.
+ */
+export function freeNotice(name: string, version: Version, kind: "fn" | "cell"): string | undefined {
   if (version.free.length === 0) return undefined;
   const names = version.free.join(", ");
+  if (kind === "cell") {
+    return `${name} reads ${names} from outside: a change there is noticed only if it is in the cell's deps array ` +
+      `(values) or in the deps option (helpers: { deps: { helper } }).`;
+  }
   return `${name} reads ${names} from outside, which its version does not cover: a change there would not be ` +
     `noticed. If that matters, list ${version.free.length === 1 ? "it" : "them"} in deps: { ${names} }.`;
 }

@@ -138,7 +138,7 @@ export class Memory {
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
       const version = await versionOf();
-      met ??= this.#meetVersion(name, version, config);
+      met ??= this.#meetVersion(name, version, config, "fn");
       met.catch(() => (met = undefined));
       await met;
       return await this.#call(name, version, args, "args", () => f(...args));
@@ -178,7 +178,7 @@ export class Memory {
     const versionOf = () => this.#version(compute, config, `passed to ${where}`);
     this.#definitions.set(name, { versionOf, root: "deps" });
     const version = await versionOf();
-    await this.#meetVersion(name, version, config);
+    await this.#meetVersion(name, version, config, "cell");
     return await this.#call(name, version, deps, "deps", compute);
   }
 
@@ -332,7 +332,7 @@ export class Memory {
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
   // use (onChange), once per change and process; tell its free identifiers once per version and process;
   // record the use.
-  async #meetVersion(name: string, version: Version, config: FnConfig): Promise<void> {
+  async #meetVersion(name: string, version: Version, config: FnConfig, kind: "fn" | "cell"): Promise<void> {
     const versions = config.onChange === "ignore" ? [] : this.#catalog.functions(name);
     const previous = changedFrom(versions, version.id);
     if (previous) {
@@ -349,7 +349,7 @@ export class Memory {
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
       this.#usedVersions.add(id);
-      const notice = freeNotice(name, version);
+      const notice = freeNotice(name, version, kind);
       if (notice) this.#log.info(notice);
     }
     this.#catalog.useFunction(name, version.id, version.source, Date.now());

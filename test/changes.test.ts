@@ -124,6 +124,15 @@ test("free identifiers are told once per version, except those listed in deps", 
   assert.match(told[0]!, /list them in deps: \{ LIMIT, clean \}/);
 });
 
+test("a cell's free identifiers are told with its deps array in mind", async (t) => {
+  const url = "https://example.org/a.csv";
+  const { notices } = await captureConsole(async () => {
+    const memory = await openTemp(t, "info");
+    await memory.cell("prepare", [url], () => url.length);
+  });
+  assert.ok(notices.some((n) => /prepare reads url from outside: a change there is noticed only if it is in the cell's deps array/.test(n)), notices.join("\n"));
+});
+
 test("a process meeting only known sources tells their free identifiers without loading TypeScript", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
