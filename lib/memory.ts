@@ -10,7 +10,7 @@ import { NbmemoError } from "./errors.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
-import { digestDeps, VERSION_OF } from "./keys/deps.ts";
+import { digestDeps, VERSION_OF, versionAware, withVersions } from "./keys/deps.ts";
 import { checkName } from "./keys/name.ts";
 import { argsShape } from "./keys/shape.ts";
 import { sha256, SourceHasher } from "./keys/source.ts";
@@ -128,8 +128,9 @@ export class Memory {
     }
     const config = parseFnOptions(options, where);
     let version: Promise<Version> | undefined;
+    let resolved: string | undefined;
     const versionOf = () => {
-      version ??= this.#version(f, config, `passed to ${where}`);
+      version ??= this.#version(f, config, `passed to ${where}`).then((v) => ((resolved = v.id), v));
       version.catch(() => (version = undefined)); // do not remember a failure
       return version;
     };
@@ -146,7 +147,7 @@ export class Memory {
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
-      [VERSION_OF]: async () => (await versionOf()).id,
+      [VERSION_OF]: { resolved: () => resolved, resolve: async () => (await versionOf()).id },
     });
   }
 
@@ -210,7 +211,7 @@ export class Memory {
     const version = await definition.versionOf();
     const argsHash = await this.#argsHash(args, definition.root);
     if (this.#catalog.get({ name, version: version.id, argsHash })) return explainHit(name, version.id, argsHash);
-    const given = await this.#hasher.withParser(() => argsShape(args, this.#hashFunction));
+    const given = await withVersions(() => this.#hasher.withParser(() => argsShape(args, this.#hashFunction)));
     return explainMiss({
       name, root: definition.root, version, argsHash, versions, given, now: Date.now(),
       cached: this.#catalog.argsShapes(name, version.id),
@@ -291,10 +292,11 @@ export class Memory {
     };
   }
 
-  readonly #hashFunction: FunctionHasher = (fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash;
+  // Functions among arguments: memoized ones by their version, others by their normalized source.
+  readonly #hashFunction: FunctionHasher = versionAware((fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash);
 
   async #argsHash(values: readonly unknown[], root: string): Promise<string> {
-    return await this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction));
+    return await withVersions(() => this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction)));
   }
 
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {

@@ -101,6 +101,19 @@ test("a memoized function as a dep contributes its own version, its deps include
   assert.notEqual(await versionOf(2), first);
 });
 
+test("memoized functions passed as arguments or inside deps values are told apart by their versions", async (t) => {
+  const memory = await openTemp(t, "silent");
+  const double = memory.fn("double", (x: number) => x * 2);
+  const triple = memory.fn("triple", (x: number) => x * 3);
+  const apply = memory.fn("apply", (f: (x: number) => Promise<number>, x: number) => f(x));
+  assert.equal(await apply(double, 5), 10);
+  assert.equal(await apply(triple, 5), 15); // same wrapper source as double: must not hit double's result
+  const viaDeps = (g: unknown) => memory.fn("via_deps", () => 1, { deps: { table: { g } } });
+  await viaDeps(double)();
+  await viaDeps(triple)();
+  assert.equal(memory.functions().filter((f) => f.name === "via_deps").length, 2);
+});
+
 test("a bad deps or onChange option is refused at the edge", async (t) => {
   const memory = await openTemp(t, "silent");
   assert.throws(() => memory.fn("x", () => 1, { onChange: "drop" as never }), (e: NbmemoError) =>
