@@ -56,7 +56,8 @@ const GET_MANY = 10; // Deno's getMany takes at most 10 keys
 const MAGIC = [0x4e, 0x42, 0x4b, 0x56]; // "NBKV"
 const FORMAT = 1;
 const HEAD_FIXED = 9;
-const READ_ATTEMPTS = 3;
+// A reader that lost a race with a replacing writer tries again, backing off, for up to this long.
+const READ_RETRY_MS = 5_000;
 
 interface Head {
   /** Payload size in bytes. */
@@ -127,7 +128,8 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
   return {
     flags: { shared: true },
     async get(id) {
-      for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const deadline = Date.now() + READ_RETRY_MS;
+      for (let wait = 2; ; wait = Math.min(wait * 2, 200)) {
         const head = await readHead(id);
         if (!head) return undefined;
         if (head.record.chunks === 0) return head.inline;
@@ -138,8 +140,9 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
         const payload = concat(parts);
         if (parts.length === head.record.chunks && payload.byteLength === head.record.bytes) return payload;
         // A writer replaced or deleted the object between the two reads: its old chunks are going.
+        if (Date.now() > deadline) throw new Error(`the chunks of object ${id} in Deno KV are incomplete`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      throw new Error(`the chunks of object ${id} in Deno KV are incomplete`);
     },
     async set(id, chunks, info) {
       headKey(id);
