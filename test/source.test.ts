@@ -33,6 +33,8 @@ const pairs: [string, string, boolean, string][] = [
   ["function f(x) { return x; }", "function g(x) { return x; }", false, "function name"],
   ["method(x) { return x; }", "method(x) {\n  return x;\n}", true, "method shorthand parses"],
   ["() => 0x10", "() => 16", true, "numeric literal by value"],
+  ["() => exports.rows.map((r) => r.id)", "()=>rows.map((r)=>r.id)", true, "tslab's exports.NAME for another cell's name"],
+  ["() => exports.rows.length", "() => exports.cols.length", false, "tslab's exports.NAME keeps the name"],
 ];
 
 for (const [a, b, same, why] of pairs) {

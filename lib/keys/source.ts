@@ -180,6 +180,11 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   if (ts.isBigIntLiteral(node)) return void out.push(`b:${BigInt(node.text.replace(/_/g, "").slice(0, -1))}`);
   if (ts.isRegularExpressionLiteral(node) || ts.isJsxText(node)) return void out.push(`${kind}:${node.text}`);
   if (ts.isIdentifier(node) || ts.isPrivateIdentifier(node)) return void out.push(`id:${node.text}`);
+  // tslab compiles cells to CommonJS and writes a reference to another cell's top-level name as
+  // `exports.NAME`; the Deno kernel (and any ES module) writes `NAME`. Hash both as `NAME`.
+  if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "exports") {
+    return emit(ts, node.name, out, tagged);
+  }
 
   out.push(`${kind}(`);
   // Facts kept outside child nodes.
