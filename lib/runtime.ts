@@ -11,7 +11,10 @@ export interface RuntimeInfo {
 
 interface DenoGlobal {
   version: { deno: string };
-  jupyter?: { display(bundle: Record<string, string>, options: { raw: true }): Promise<void> };
+  jupyter?: {
+    display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
+    broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
+  };
   openKv?: (path?: string) => Promise<KvClient>;
 }
 
@@ -56,6 +59,23 @@ function tslab(): TslabGlobal | undefined {
 /** True inside a Jupyter kernel (the Deno kernel or tslab), where notices are worth showing. */
 export function inNotebook(): boolean {
   return denoJupyter() !== undefined || tslab() !== undefined;
+}
+
+/**
+ * Prints a line into the output of the cell that is running (stdout outside a notebook). The Deno
+ * kernel forwards console output asynchronously (2.9 seen): a line can land in the next cell, or after
+ * the cell's end where a client drops it. A stream message sent through Deno.jupyter keeps its cell.
+ */
+export function printInCell(line: string): void {
+  const jupyter = denoJupyter();
+  if (!jupyter) return console.log(line);
+  const fallback = () => console.log(line);
+  try {
+    // Typed as a Promise; Deno 2.9 returns undefined.
+    Promise.resolve(jupyter.broadcast("stream", { name: "stdout", text: `${line}\n` })).catch(fallback);
+  } catch {
+    fallback();
+  }
 }
 
 /**
