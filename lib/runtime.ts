@@ -84,7 +84,7 @@ export function printInCell(line: string): void {
  */
 export async function display(view: { html: string; text: string }): Promise<void> {
   const jupyter = denoJupyter();
-  if (jupyter) return await jupyter.display({ "text/html": view.html, "text/plain": view.text }, { raw: true });
+  if (jupyter) return await jupyter.display({ "text/html": view.html, "text/plain": view.text.trimEnd() }, { raw: true });
   const kernel = tslab();
   if (kernel) {
     // The cell's own `require`, so this is the tslab instance that runs the kernel (and knows the
