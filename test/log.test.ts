@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { Memory, type MemoryOptions } from "../lib/mod.ts";
-import { captureConsole, tempDir } from "./helpers.ts";
+import { captureConsole, root, runtimePath, tempDir } from "./helpers.ts";
 
 // Opens a temp cache with NBMEMO_LOG set to `level` (or unset), makes one miss, one hit and one
 // unstorable result, and returns what was printed.
@@ -55,4 +59,22 @@ test("the log option overrides NBMEMO_LOG", async (t) => {
 
 test("an unknown NBMEMO_LOG value is refused, naming the variable", async (t) => {
   await assert.rejects(session(t, "loud"), /Cannot use NBMEMO_LOG="loud": not a log level/);
+});
+
+test("a script in a folder named tslab is still a script: no notices", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  mkdirSync(join(dir.path, "tslab"));
+  const script = join(dir.path, "tslab", "analysis.mts");
+  writeFileSync(script, [
+    `import { Memory } from ${JSON.stringify(pathToFileURL(join(root, "lib", "mod.ts")).href)};`,
+    `const memory = await Memory.open(${JSON.stringify(join(dir.path, "cache"))});`,
+    `await memory.fn("square", (x: number) => x * x)(3);`,
+    `await memory.close();`,
+  ].join("\n"));
+  const env = { ...process.env };
+  delete env.NBMEMO_LOG;
+  const child = spawnSync(runtimePath("node"), [script], { encoding: "utf8", env });
+  assert.equal(child.status, 0, child.stderr);
+  assert.doesNotMatch(child.stdout + child.stderr, /nbmemo: square/);
 });
