@@ -1,6 +1,6 @@
 // The tiny leveled logger behind every notice and warning nbmemo prints.
 import { NbmemoError } from "./errors.ts";
-import { env, inNotebook } from "./runtime.ts";
+import { env, inNotebook, printInCell } from "./runtime.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "silent"] as const;
 /** How much nbmemo prints: `debug` (everything), `info` (hit/miss notices), `warn`, `silent`. */
@@ -40,7 +40,7 @@ export function createLogger(level: LogLevel): Logger {
   const rank = LOG_LEVELS.indexOf(level);
   const enabled = (at: LogLevel) => LOG_LEVELS.indexOf(at) >= rank && level !== "silent";
   // In a notebook, notices belong in the cell's output; in a script they stay off stdout.
-  const notice = inNotebook() ? console.log : console.error;
+  const notice = inNotebook() ? printInCell : console.error;
   const warned = new Set<string>();
   const warn = (message: string) => {
     if (enabled("warn")) console.warn(`nbmemo: ${message}`);

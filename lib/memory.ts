@@ -15,7 +15,11 @@ import { checkName } from "./keys/name.ts";
 import { argsShape } from "./keys/shape.ts";
 import { sha256, SourceHasher } from "./keys/source.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { runtime } from "./runtime.ts";
+import { htmlTable } from "./notebook/html-table.ts";
+import { summarize } from "./notebook/summary.ts";
+import { svgBarChart } from "./notebook/svg-chart.ts";
+import { textTable } from "./notebook/text-table.ts";
+import { display, runtime } from "./runtime.ts";
 import { fileStore } from "./store/file.ts";
 import { kvStore } from "./store/kv.ts";
 import type { ObjectInfo, Store } from "./store/store.ts";
@@ -260,6 +264,22 @@ export class Memory {
   stats(): Stats {
     this.#checkOpen("read stats");
     return { ...this.#catalog.totals(), session: { ...this.#session } };
+  }
+
+  /**
+   * Shows what the cache holds: in Jupyter (tslab or the Deno kernel) an HTML table of the function
+   * versions (entries, bytes, hits, time saved, last used) with a bar chart of bytes per function; in a
+   * terminal the same table as text on stdout.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * await memory.show();
+   * ```
+   */
+  async show(): Promise<void> {
+    const summary = summarize({ dir: this.dir, functions: this.functions(), stats: this.stats(), now: Date.now() });
+    await display({ html: htmlTable(summary) + svgBarChart(summary.bars), text: textTable(summary) });
   }
 
   /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */

@@ -11,8 +11,20 @@ export interface RuntimeInfo {
 
 interface DenoGlobal {
   version: { deno: string };
-  jupyter?: unknown;
+  jupyter?: {
+    display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
+    broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
+  };
   openKv?: (path?: string) => Promise<KvClient>;
+}
+
+// What tslab's kernel puts on globalThis before it runs a cell: the `require` cells use.
+interface TslabGlobal {
+  require(id: string): unknown;
+}
+
+interface TslabModule {
+  display: { html(html: string): void };
 }
 
 const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
@@ -30,16 +42,56 @@ export function env(name: string): string | undefined {
   }
 }
 
+function denoJupyter(): DenoGlobal["jupyter"] {
+  try {
+    return deno?.jupyter; // the getter throws outside `deno jupyter`
+  } catch {
+    return undefined;
+  }
+}
+
+// tslab runs cells in the kernel's own process and sets globalThis.__tslab__ first; a script never
+// has it (the kernel's argv, which a script path can imitate, is not a test).
+function tslab(): TslabGlobal | undefined {
+  return (globalThis as { __tslab__?: TslabGlobal }).__tslab__;
+}
+
 /** True inside a Jupyter kernel (the Deno kernel or tslab), where notices are worth showing. */
 export function inNotebook(): boolean {
-  if (deno) {
-    try {
-      return deno.jupyter !== undefined; // the getter throws outside `deno jupyter`
-    } catch {
-      return false;
-    }
+  return denoJupyter() !== undefined || tslab() !== undefined;
+}
+
+/**
+ * Prints a line into the output of the cell that is running (stdout outside a notebook). The Deno
+ * kernel forwards console output asynchronously (2.9 seen): a line can land in the next cell, or after
+ * the cell's end where a client drops it. A stream message sent through Deno.jupyter keeps its cell.
+ */
+export function printInCell(line: string): void {
+  const jupyter = denoJupyter();
+  if (!jupyter) return console.log(line);
+  const fallback = () => console.log(line);
+  try {
+    // Typed as a Promise; Deno 2.9 returns undefined.
+    Promise.resolve(jupyter.broadcast("stream", { name: "stdout", text: `${line}\n` })).catch(fallback);
+  } catch {
+    fallback();
   }
-  return process.argv.some((arg) => /[\\/]tslab([\\/]|$)/.test(arg));
+}
+
+/**
+ * Shows a rich view through the kernel's display mechanism (`Deno.jupyter.display` in the Deno kernel,
+ * tslab's `display.html`), or prints its text form on stdout outside a notebook.
+ */
+export async function display(view: { html: string; text: string }): Promise<void> {
+  const jupyter = denoJupyter();
+  if (jupyter) return await jupyter.display({ "text/html": view.html, "text/plain": view.text.trimEnd() }, { raw: true });
+  const kernel = tslab();
+  if (kernel) {
+    // The cell's own `require`, so this is the tslab instance that runs the kernel (and knows the
+    // cell being executed), not another copy.
+    return (kernel.require("tslab") as TslabModule).display.html(view.html);
+  }
+  process.stdout.write(view.text.endsWith("\n") ? view.text : `${view.text}\n`);
 }
 
 /** Registers a callback for process exit, in both runtimes. */

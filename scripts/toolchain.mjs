@@ -3,11 +3,11 @@
 // Plain JavaScript on purpose: it must run on the machine's own Node, however old (20 here), to fetch
 // a Node new enough for node:sqlite (>= 22.13) when the machine lacks one.
 //
-//   node scripts/toolchain.mjs test     type-check, build, run test/ under Node and under Deno
+//   node scripts/toolchain.mjs test     type-check, build, execute notebooks/, run test/ under Node and Deno
 //   node scripts/toolchain.mjs demo     the demo: memoize, run again in a new process, hit
 //   node scripts/toolchain.mjs bench    the benchmarks in bench/
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -73,6 +73,67 @@ function build({ node, env }) {
   must(node, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { env });
 }
 
+// Jupyter's client side comes from Debian (PyPI is not reachable); it runs under Debian's python3, not
+// whichever python3 is first on PATH.
+const PYTHON = "/usr/bin/python3";
+const JUPYTER_PACKAGES = ["python3-nbclient", "jupyter-client", "python3-ipykernel"];
+
+// Returns why the notebooks cannot be executed here, or null once nbclient is importable.
+function ensureJupyter() {
+  const ready = () => spawnSync(PYTHON, ["-c", "import nbclient, jupyter_client"], { stdio: "ignore" }).status === 0;
+  if (ready()) return null;
+  const wanted = `Debian's ${PYTHON} with ${JUPYTER_PACKAGES.join(" ")}`;
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) return `they need ${wanted}, and this is not root on a machine with apt-get`;
+  say(`installing Jupyter's client side for the notebook tests (apt-get install ${JUPYTER_PACKAGES.join(" ")})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const installed = run("apt-get", ["update", "-qq"], { env }) === 0 &&
+    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...JUPYTER_PACKAGES], { env }) === 0;
+  return installed && ready() ? null : `they need ${wanted}, and apt-get could not install it`;
+}
+
+// Kernel specs with absolute paths, in the repository's own .jupyter/ (JUPYTER_PATH), so that nothing
+// is written to the user's Jupyter: tslab on the Node that has node:sqlite, Deno from node_modules.
+function writeKernelSpecs(node) {
+  const share = join(root, ".jupyter", "share", "jupyter");
+  const specs = {
+    tslab: { argv: [node, join(root, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript (tslab)", language: "typescript" },
+    deno: { argv: [bin("deno"), "jupyter", "--kernel", "--conn", "{connection_file}"], display_name: "Deno", language: "typescript" },
+  };
+  for (const [name, spec] of Object.entries(specs)) {
+    mkdirSync(join(share, "kernels", name), { recursive: true });
+    writeFileSync(join(share, "kernels", name, "kernel.json"), `${JSON.stringify(spec, null, 1)}\n`);
+  }
+  return share;
+}
+
+// tslab resolves `import ... from "nbmemo"` with TypeScript's classic node resolution: only from a
+// node_modules above the notebook, through top-level "main" and "types". So node_modules/nbmemo is a
+// package.json of that shape plus a link to the built dist/ (`npm ci` removes it; it is made again here).
+function linkBuiltPackage() {
+  const dir = join(root, "node_modules", "nbmemo");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "nbmemo", type: "module", main: "./dist/mod.js", types: "./dist/mod.d.ts" })}\n`);
+  symlinkSync(join("..", "..", "dist"), join(dir, "dist"));
+}
+
+// Executes every notebook in its kernel, in the order test/fixtures/notebook-runs.json gives; the
+// tests read the executed notebooks. Returns the environment that tells the tests where they are, or
+// why the notebook tests are skipped.
+function executeNotebooks(tools) {
+  const skip = ensureJupyter();
+  if (skip) {
+    console.log(`\n== notebook tests skipped: ${skip}`);
+    return { NBMEMO_TEST_NOTEBOOKS_SKIP: skip };
+  }
+  linkBuiltPackage();
+  const env = { ...tools.env, JUPYTER_PATH: writeKernelSpecs(tools.node), PYDEVD_DISABLE_FILE_VALIDATION: "1" };
+  const out = join(root, ".jupyter", "runs");
+  say("executing notebooks/ in their kernels (tslab, Deno)");
+  run(PYTHON, [join(root, "scripts", "execute-notebooks.py"), join(root, "test", "fixtures", "notebook-runs.json"), out], { env });
+  return { NBMEMO_TEST_NOTEBOOKS: out };
+}
+
 // Runs one test runner, echoing its output, and returns its pass/fail counts read from its summary.
 function testWith(label, command, args, env, patterns) {
   say(`tests under ${label}`);
@@ -89,6 +150,7 @@ function testWith(label, command, args, env, patterns) {
 function test() {
   const tools = toolchain();
   build(tools);
+  Object.assign(tools.env, executeNotebooks(tools));
   const files = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => join("test", f));
   const nodeLabel = `Node ${execFileSync(tools.node, ["--version"]).toString().trim()}`;
   const denoLabel = `Deno ${execFileSync(tools.deno, ["--version"]).toString().split("\n")[0].split(" ")[1]}`;

@@ -77,6 +77,8 @@ const pairs: [string, string, boolean, string][] = [
   ["(xs) => Math.max(...xs)", "(xs) => Math.max(xs)", false, "spread"],
   ["() => /a/g", "() => /a/i", false, "regular expression flags"],
   ["() => String.raw`a\\n`", "() => String.raw`a\n`", false, "raw text of a tagged template"],
+  ["() => exports.rows.map((r) => r.id)", "()=>rows.map((r)=>r.id)", true, "tslab's exports.NAME for another cell's name"],
+  ["() => exports.rows.length", "() => exports.cols.length", false, "tslab's exports.NAME keeps the name"],
 ];
 
 for (const [a, b, same, why] of pairs) {

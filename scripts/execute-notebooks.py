@@ -1,0 +1,73 @@
+"""Executes notebooks/ in their kernels (nbclient), in the order a plan gives, each run in a fresh kernel
+process, and writes the executed notebooks and a runs.json (seconds, error) for test/notebooks.test.ts.
+
+    /usr/bin/python3 scripts/execute-notebooks.py PLAN.json OUT_DIR
+
+PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name}. Runs that name the
+same cache share one cache directory (OUT_DIR/caches/NAME, given to the kernel as NBMEMO_DIR), which
+starts empty. Kernel specs come from JUPYTER_PATH (scripts/toolchain.mjs writes them).
+"""
+import json
+import os
+import shutil
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionComplete
+from jupyter_core.utils import ensure_async
+
+NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+
+
+class Client(NotebookClient):
+    """nbclient, plus the outputs the Deno kernel (2.9) publishes after it said "idle" (nbclient stops
+    listening at "idle"; Jupyter front ends keep routing late messages to their cell)."""
+
+    GRACE_SECONDS = 0.3
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+        while self.nb.metadata.kernelspec.name == "deno":
+            try:
+                msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=self.GRACE_SECONDS))
+            except Exception:  # queue.Empty: nothing more came
+                return
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    pass
+
+
+def main(plan_path, out_dir):
+    out_dir = os.path.abspath(out_dir)
+    with open(plan_path) as f:
+        plan = json.load(f)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(os.path.join(out_dir, "caches"))
+    # The notebooks must show what a user sees by default (notices at "info" in a kernel).
+    os.environ.pop("NBMEMO_LOG", None)
+    runs = []
+    for step in plan:
+        os.environ["NBMEMO_DIR"] = os.path.join(out_dir, "caches", step["cache"])
+        notebook = nbformat.read(os.path.join(NOTEBOOKS, step["notebook"]), as_version=4)
+        started = time.monotonic()
+        error = None
+        try:
+            Client(notebook, timeout=300, resources={"metadata": {"path": NOTEBOOKS}}).execute()
+        except Exception as e:  # recorded for the tests to report; the next runs still go ahead
+            error = f"{type(e).__name__}: {e}"
+        seconds = time.monotonic() - started
+        nbformat.write(notebook, os.path.join(out_dir, step["run"] + ".ipynb"))
+        runs.append({**step, "seconds": round(seconds, 3), "error": error})
+        print(f"  {step['run']}: {step['notebook']} on cache {step['cache']}, {seconds:.1f} s"
+              + (f", FAILED: {error.splitlines()[0]}" if error else ""), flush=True)
+    with open(os.path.join(out_dir, "runs.json"), "w") as f:
+        json.dump(runs, f, indent=1)
+    return 1 if any(r["error"] for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

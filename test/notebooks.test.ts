@@ -1,0 +1,138 @@
+// Reads the notebooks that `npm test` executed in their kernels (scripts/execute-notebooks.py, in the
+// order of fixtures/notebook-runs.json) and checks what they showed.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { test } from "node:test";
+import { root } from "./helpers.ts";
+
+interface Run {
+  run: string;
+  notebook: string;
+  cache: string;
+  seconds: number;
+  error: string | null;
+}
+
+interface Output {
+  output_type: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+}
+
+interface Cell {
+  id: string;
+  cell_type: string;
+  execution_count?: number | null;
+  outputs?: Output[];
+  metadata: { execution?: Record<string, string> };
+}
+
+const runsDir = process.env.NBMEMO_TEST_NOTEBOOKS;
+const skip = process.env.NBMEMO_TEST_NOTEBOOKS_SKIP ?? (runsDir ? false : "the notebooks are executed by `npm test` (scripts/toolchain.mjs)");
+const MEMOIZED = ["climate_normals", "parse_stations", "seasonal_ranking"];
+
+const join1 = (text: string | string[] | undefined) => (Array.isArray(text) ? text.join("") : text ?? "");
+
+function cells(run: string): Cell[] {
+  return (JSON.parse(readFileSync(join(runsDir!, `${run}.ipynb`), "utf8")) as { cells: Cell[] }).cells;
+}
+
+function cell(run: string, id: string): Cell {
+  const found = cells(run).find((c) => c.id === id);
+  assert.ok(found, `no cell ${id} in ${run}`);
+  return found;
+}
+
+/** What a cell printed and returned: tslab writes both to stdout, the Deno kernel returns an execute_result. */
+const printed = (c: Cell) => (c.outputs ?? []).map((o) => join1(o.text ?? o.data?.["text/plain"])).join("\n");
+
+/** The hit/miss notices a run printed, by function name, in order. */
+function notices(run: string): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  for (const c of cells(run)) {
+    for (const [, name, kind] of printed(c).matchAll(/^nbmemo: (\S+) (hit|miss) \(/gm)) (found[name!] ??= []).push(kind!);
+  }
+  return found;
+}
+
+const every = (kind: string) => Object.fromEntries(MEMOIZED.map((name) => [name, [kind]]));
+
+/** Seconds a cell kept its kernel busy, from the timestamps nbclient records (tslab sends no execute_input). */
+function seconds(c: Cell): number {
+  const execution = c.metadata.execution ?? {};
+  return (Date.parse(execution["iopub.status.idle"]!) - Date.parse(execution["iopub.status.busy"]!)) / 1000;
+}
+
+function displayed(c: Cell, mime: string): string {
+  return (c.outputs ?? []).filter((o) => o.output_type === "display_data" && o.data?.[mime]).map((o) => join1(o.data![mime])).join("");
+}
+
+test("the committed notebooks have their outputs cleared", () => {
+  for (const file of readdirSync(join(root, "notebooks")).filter((f) => f.endsWith(".ipynb"))) {
+    const nb = JSON.parse(readFileSync(join(root, "notebooks", file), "utf8")) as { cells: Cell[] };
+    for (const c of nb.cells.filter((c) => c.cell_type === "code")) {
+      assert.deepEqual([c.outputs, c.execution_count], [[], null], `${file}, cell ${c.id}`);
+    }
+  }
+});
+
+test("every notebook executed in its kernel without an error", { skip }, () => {
+  const runs = JSON.parse(readFileSync(join(runsDir!, "runs.json"), "utf8")) as Run[];
+  assert.deepEqual(runs.filter((r) => r.error !== null), []);
+  const notebooks = readdirSync(join(root, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
+  assert.deepEqual([...new Set(runs.map((r) => r.notebook))].sort(), notebooks);
+});
+
+test("a first run on a fresh cache computes every memoized call, with a miss notice in both kernels", { skip }, () => {
+  assert.deepEqual(notices("tslab-first"), every("miss"));
+  assert.deepEqual(notices("deno-first"), every("miss"));
+  assert.match(printed(cell("tslab-first", "slow-step")), /^nbmemo: climate_normals miss \(computed in [\d.]+ m?s, stored [\d.]+ kB\)$/m);
+});
+
+test("a second run in a fresh kernel process hits every memoized call and its slow step is faster", { skip }, () => {
+  for (const kernel of ["tslab", "deno"]) {
+    assert.deepEqual(notices(`${kernel}-restart`), every("hit"));
+    const [first, again] = [cell(`${kernel}-first`, "slow-step"), cell(`${kernel}-restart`, "slow-step")];
+    const computed = printed(first).match(/climate_normals miss \(computed in ([^,]+),/)?.[1];
+    assert.match(printed(again), new RegExp(`^nbmemo: climate_normals hit \\(saved ${computed}\\)$`, "m"));
+    // Same values, read back instead of computed.
+    assert.match(printed(again), /Tromsø: Jan -?\d+\.\d °C, Jul -?\d+\.\d °C/);
+    assert.equal(printed(again).replace(/^nbmemo: .*\n/m, ""), printed(first).replace(/^nbmemo: .*\n/m, ""));
+    // The first run spent over a second computing; the hit reads a few kB.
+    assert.ok(seconds(again) < seconds(first), `${kernel}: ${seconds(again)} s after ${seconds(first)} s`);
+  }
+});
+
+test("the Deno notebook hits what the tslab notebook stored, and the tslab notebook what Deno stored", { skip }, () => {
+  assert.deepEqual(notices("deno-reads-tslab"), every("hit"));
+  assert.deepEqual(notices("tslab-reads-deno"), every("hit"));
+  // What Deno read from tslab's cache equals what Deno computes itself.
+  for (const id of ["slow-step", "ranking"]) {
+    const values = (run: string) => printed(cell(run, id)).replace(/^nbmemo: .*\n/m, "");
+    assert.equal(values("deno-reads-tslab"), values("deno-first"), id);
+  }
+});
+
+test("memory.show() displays an HTML table and an SVG bar chart in both kernels", { skip }, () => {
+  for (const run of ["tslab-restart", "deno-restart"]) {
+    const html = displayed(cell(run, "show"), "text/html");
+    assert.match(html, /<table[\s\S]*<\/table>/, run);
+    assert.match(html, /<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>/, run);
+    for (const name of MEMOIZED) assert.equal(html.match(new RegExp(`>${name}<`, "g"))?.length, 2, `${run}: ${name} in the table and the chart`);
+    assert.match(html, /3 functions, 3 versions, 3 entries, [\d.]+ kB; 3 hits saved [\d.]+ m?s; this session: 3 hits, 0 misses/, run);
+  }
+  // The Deno kernel gets the text table as the text/plain form of the same display.
+  assert.match(displayed(cell("deno-restart", "show"), "text/plain"), /^function +version +entries +bytes +hits +time saved +last used$/m);
+});
+
+test("the inspection notebook shows the cache that both kernels used", { skip }, () => {
+  assert.match(displayed(cell("inspection", "open-cache"), "text/html"), /<table/);
+  const functions = printed(cell("inspection", "functions"));
+  for (const name of MEMOIZED) assert.match(functions, new RegExp(`^  "${name} [0-9a-f]{10}: 1 entries, \\d+ bytes, 2 hits",?$`, "m"));
+  assert.match(join1(cell("inspection", "source").outputs?.[0]?.data?.["text/markdown"]), /^\(csv\) => \{$/m); // readable normalized source
+  // climate_normals was computed by tslab (Node) and read by tslab and Deno.
+  assert.match(printed(cell("inspection", "entries")), /^  ["']node 2\d\.\d+\.\d+: \d+ bytes, computed in \d+ ms, read 2 times; args \[\{id: /m);
+  assert.match(printed(cell("inspection", "stats")), /\{ functions: 3, versions: 3, entries: 3, bytes: \d+, hits: 6 \}/);
+});
