@@ -143,7 +143,7 @@ export class Memory {
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
       const version = await versionOf();
-      met ??= this.#meetVersion(name, version, config, "fn");
+      met ??= this.#meetVersion(name, version, config, { kind: "fn" });
       met.catch(() => (met = undefined));
       await met;
       return await this.#call(name, version, args, "args", () => f(...args));
@@ -183,7 +183,7 @@ export class Memory {
     const versionOf = () => this.#version(compute, config, `passed to ${where}`);
     this.#definitions.set(name, { versionOf, root: "deps" });
     const version = await versionOf();
-    await this.#meetVersion(name, version, config, "cell");
+    await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
     return await this.#call(name, version, deps, "deps", compute);
   }
 
@@ -354,7 +354,7 @@ export class Memory {
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
   // use (onChange), once per change and process; tell its free identifiers once per version and process;
   // record the use.
-  async #meetVersion(name: string, version: Version, config: FnConfig, kind: "fn" | "cell"): Promise<void> {
+  async #meetVersion(name: string, version: Version, config: FnConfig, use: { kind: "fn" } | { kind: "cell"; deps: number }): Promise<void> {
     const versions = config.onChange === "ignore" ? [] : this.#catalog.functions(name);
     const previous = changedFrom(versions, version.id);
     if (previous) {
@@ -371,8 +371,11 @@ export class Memory {
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
       this.#usedVersions.add(id);
-      const notice = freeNotice(name, version, kind);
-      if (notice) this.#log.info(notice);
+      const notice = freeNotice(name, version, use.kind);
+      // A cell with deps most likely passes the names it reads there, which nbmemo cannot match to
+      // values: the notice would mostly be noise, so only an empty deps array earns it at info level.
+      if (notice && use.kind === "cell" && use.deps > 0) this.#log.debug(notice);
+      else if (notice) this.#log.info(notice);
     }
     this.#catalog.useFunction(name, version.id, version.source, Date.now());
   }

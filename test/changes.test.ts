@@ -137,13 +137,27 @@ test("free identifiers are told once per version, except those listed in deps", 
   assert.match(told[0]!, /list them in deps: \{ LIMIT, clean \}/);
 });
 
-test("a cell's free identifiers are told with its deps array in mind", async (t) => {
+test("a cell with an empty deps array that reads outside names is told so", async (t) => {
   const url = "https://example.org/a.csv";
   const { notices } = await captureConsole(async () => {
     const memory = await openTemp(t, "info");
-    await memory.cell("prepare", [url], () => url.length);
+    await memory.cell("prepare", [], () => url.length);
   });
   assert.ok(notices.some((n) => /prepare reads url from outside: a change there is noticed only if it is in the cell's deps array/.test(n)), notices.join("\n"));
+});
+
+test("a cell that passes deps is not told about the names it reads, except at debug level", async (t) => {
+  const url = "https://example.org/a.csv";
+  const atInfo = await captureConsole(async () => {
+    const memory = await openTemp(t, "info");
+    await memory.cell("prepare", [url], () => url.length);
+  });
+  assert.ok(!atInfo.notices.some((n) => /reads url from outside/.test(n)), atInfo.notices.join("\n"));
+  const atDebug = await captureConsole(async () => {
+    const memory = await openTemp(t, "debug");
+    await memory.cell("prepare", [url], () => url.length);
+  });
+  assert.ok(atDebug.notices.some((n) => /prepare reads url from outside/.test(n)), atDebug.notices.join("\n"));
 });
 
 test("a process meeting only known sources tells their free identifiers without loading TypeScript", async (t) => {
