@@ -19,6 +19,16 @@ export interface MemoryOptions {
    * file path (a relative one is taken inside the cache directory). Default: files under `dir/objects`.
    */
   store?: Store | string;
+  /**
+   * When the same call is already being computed by another process on this cache, wait for its result
+   * instead of computing it again. `false` computes at once. Default: true.
+   */
+  lock?: boolean;
+  /**
+   * How long, in ms, a call waits for another process computing the same call before it computes the
+   * value itself. A process that crashed loses its claim sooner (within 30 s). Default: 600000 (10 min).
+   */
+  lockTimeout?: number;
 }
 
 /** Options of {@link kvStore}. */
@@ -45,6 +55,19 @@ export interface KvStoreOptions {
  */
 export const ON_CHANGE = ["warn", "clear", "ignore"] as const;
 export type OnChange = typeof ON_CHANGE[number];
+
+/**
+ * Seams for nbmemo's own tests, passed under the {@link testingSeams} symbol key of the options; not part
+ * of the public API (mod.ts does not export the symbol).
+ */
+export interface TestingSeams {
+  /** How long a lease lasts without a heartbeat, in ms (default {@link LEASE_MS}). */
+  leaseMs?: number;
+}
+export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
+
+/** How long a lease on a call lasts without a heartbeat: what a crashed or hung holder delays others by. */
+export const LEASE_MS = 30_000;
 
 /** Options of {@link Memory.fn} and {@link Memory.cell}. */
 export interface FnOptions {
@@ -87,6 +110,9 @@ export interface Config {
   readonly inlineBytes: number;
   /** A store given by the caller, a Deno KV path or URL to open, or undefined for the file store. */
   readonly store: Store | string | undefined;
+  readonly lock: boolean;
+  readonly lockTimeout: number;
+  readonly leaseMs: number;
 }
 
 export interface KvStoreConfig {
@@ -94,7 +120,7 @@ export interface KvStoreConfig {
   readonly expireIn: number | undefined;
 }
 
-const memoryOptionNames = ["log", "inlineBytes", "store"] as const satisfies readonly (keyof MemoryOptions)[];
+const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout"] as const satisfies readonly (keyof MemoryOptions)[];
 const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
 const KV_PREFIX_BYTES = 256;
 const fnOptionNames = ["version", "deps", "onChange"] as const satisfies readonly (keyof FnOptions)[];
@@ -123,7 +149,19 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   if (!Number.isSafeInteger(inlineBytes) || inlineBytes < 0) {
     throw invalid(`Cannot use inlineBytes=${String(options.inlineBytes)}: it must be a whole number of bytes, 0 or more.`);
   }
-  return { dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir) };
+  const lock = options.lock ?? true;
+  if (typeof lock !== "boolean") {
+    throw invalid(`Cannot use lock=${JSON.stringify(options.lock)}: it must be true (wait for another process computing the same call) or false.`);
+  }
+  const lockTimeout = options.lockTimeout ?? 600_000;
+  if (typeof lockTimeout !== "number" || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
+    throw invalid(`Cannot use lockTimeout=${String(options.lockTimeout)}: it must be a number of milliseconds, 0 or more, such as 60000.`);
+  }
+  const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
+  return {
+    dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
+    leaseMs: seams.leaseMs ?? LEASE_MS,
+  };
 }
 
 function parseStore(store: unknown, dir: string): Store | string | undefined {

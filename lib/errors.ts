@@ -35,3 +35,8 @@ export class NbmemoError extends Error {
     this.code = code;
   }
 }
+
+/** The message of a caught error, for warnings that pass it on. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

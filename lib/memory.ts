@@ -6,14 +6,15 @@ import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVe
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
 import { type Config, type FnConfig, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
-import { NbmemoError } from "./errors.ts";
+import { describe, NbmemoError } from "./errors.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
 import { digestDeps, VERSION_OF, versionAware, withVersions } from "./keys/deps.ts";
 import { checkName } from "./keys/name.ts";
 import { argsShape } from "./keys/shape.ts";
-import { sha256, SourceHasher } from "./keys/source.ts";
+import { type KnownSources, sha256, SourceHasher } from "./keys/source.ts";
+import { Leases } from "./lease.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { htmlTable } from "./notebook/html-table.ts";
 import { summarize } from "./notebook/summary.ts";
@@ -49,6 +50,14 @@ interface Definition {
   readonly root: string;
 }
 
+// What a lookup found (a hit) or a miss computed.
+interface Outcome {
+  readonly value: unknown;
+  readonly computeMs: number;
+  /** Bytes stored for a computed value (0: not stored); absent for a value read back. */
+  readonly stored?: number;
+}
+
 const CATALOG_FILE = "catalog.sqlite";
 
 /**
@@ -73,6 +82,7 @@ export class Memory {
   readonly #store: Store;
   readonly #hasher: SourceHasher;
   readonly #log: Logger;
+  readonly #leases: Leases | undefined;
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #usedVersions = new Set<string>();
   readonly #definitions = new Map<string, Definition>();
@@ -84,12 +94,15 @@ export class Memory {
     this.#config = config;
     this.#catalog = catalog;
     this.#store = store;
-    this.#hasher = new SourceHasher(catalog);
     this.#log = createLogger(config.log);
+    this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
+    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
   }
 
   /**
-   * Opens the cache in `dir`, creating it if needed (mode 0700).
+   * Opens the cache in `dir`, creating it if needed (mode 0700). A cache that cannot be opened for
+   * writing (a read-only or full disk, no permission, a damaged catalog file) is not an error: calls then
+   * compute and keep their results in memory for this process only, after one warning.
    *
    * @throws NbmemoError `INVALID_OPTION` for a bad option, `NOT_A_CACHE` for a path that is a file or a
    * non-empty directory holding no cache, `CATALOG_TOO_NEW` for a cache written by a newer nbmemo.
@@ -97,16 +110,28 @@ export class Memory {
   static async open(dir = ".nbmemo", options: MemoryOptions = {}): Promise<Memory> {
     const parsed = parseMemoryOptions(dir, options);
     const config = { ...parsed, dir: resolve(parsed.dir) };
-    prepareDirectory(config.dir);
-    const store = typeof config.store === "string" ? await kvStore(config.store) : config.store ?? fileStore(join(config.dir, "objects"));
-    let catalog: Catalog;
+    let catalog: Catalog | undefined;
+    let unusable: unknown;
     try {
+      prepareDirectory(config.dir);
       catalog = Catalog.open(join(config.dir, CATALOG_FILE));
     } catch (error) {
-      if (typeof config.store === "string") await store.close?.();
+      if (error instanceof NbmemoError) throw error; // not a cache, or too new: never to be written over
+      unusable = error;
+    }
+    let store: Store;
+    try {
+      store = typeof config.store === "string" ? await kvStore(config.store) : config.store ?? fileStore(join(config.dir, "objects"));
+    } catch (error) {
+      catalog?.close();
       throw error;
     }
-    return new Memory(config, catalog, store);
+    if (catalog) return new Memory(config, catalog, store);
+    // A catalog of its own, in memory, with every output inline (except in a shared store, which still
+    // works): nothing touches the directory.
+    const memory = new Memory({ ...config, inlineBytes: Number.MAX_SAFE_INTEGER }, Catalog.open(":memory:"), store);
+    memory.#log.warn(`Cannot open the cache at ${config.dir}: ${describe(unusable)}. Results are kept in memory for this process only.`);
+    return memory;
   }
 
   /**
@@ -334,21 +359,27 @@ export class Memory {
     }
   }
 
+  // A miss is computed under a lease, so that the same call started in other processes waits for this
+  // one's result (or this one for theirs) instead of computing it again.
   async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
-    const hit = await this.#read(key, values);
-    if (hit) {
+    const compute = async (): Promise<Outcome> => {
+      const started = performance.now();
+      const value = await invoke();
+      const computeMs = performance.now() - started;
+      const stored = await this.#write(key, value, computeMs, values);
+      if (stored) this.#recordArgsShape(key, values);
+      return { value, computeMs, stored };
+    };
+    const outcome = await this.#read(key, values, true) ??
+      await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
+    if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#log.info(`${key.name} hit (saved ${formatDuration(hit.computeMs)})`);
-      return hit.value as Awaited<R>;
+      this.#log.info(`${key.name} hit (saved ${formatDuration(outcome.computeMs)})`);
+    } else {
+      this.#session.misses++;
+      this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
-    const started = performance.now();
-    const value = await invoke();
-    const computeMs = performance.now() - started;
-    this.#session.misses++;
-    const stored = await this.#write(key, value, computeMs, values);
-    if (stored) this.#recordArgsShape(key, values);
-    this.#log.info(`${key.name} miss (computed in ${formatDuration(computeMs)}${stored ? `, stored ${formatBytes(stored)}` : ""})`);
-    return value;
+    return outcome.value as Awaited<R>;
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
@@ -377,7 +408,11 @@ export class Memory {
       if (notice && use.kind === "cell" && use.deps > 0) this.#log.debug(notice);
       else if (notice) this.#log.info(notice);
     }
-    this.#catalog.useFunction(name, version.id, version.source, Date.now());
+    try {
+      this.#catalog.useFunction(name, version.id, version.source, Date.now());
+    } catch (error) {
+      this.#log.debug(`could not record the use of ${name}: ${describe(error)}`);
+    }
   }
 
   // The fingerprint explain() compares; a failure only makes explain() less precise.
@@ -389,9 +424,16 @@ export class Memory {
     }
   }
 
-  // A corrupt or missing payload is a miss with a warning, never an error.
-  async #read(key: EntryKey, values: readonly unknown[]): Promise<{ value: unknown; computeMs: number } | undefined> {
-    const entry = this.#catalog.get(key);
+  // A corrupt or missing payload, or an unreadable catalog, is a miss (with a warning if `warn`), never
+  // an error.
+  async #read(key: EntryKey, values: readonly unknown[], warn: boolean): Promise<Outcome | undefined> {
+    let entry: Entry | undefined;
+    try {
+      entry = this.#catalog.get(key);
+    } catch (error) {
+      this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
+      return undefined;
+    }
     if (!entry) return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
     let value: unknown;
     try {
@@ -403,7 +445,7 @@ export class Memory {
       if (!bytes) throw new CorruptPayload("its output is missing");
       value = decode(bytes);
     } catch (error) {
-      this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
+      if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
       return undefined;
     }
     try {
@@ -486,8 +528,25 @@ function objectId(key: EntryKey): string {
   return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+// Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.
+function tolerant(known: KnownSources, log: Logger): KnownSources {
+  return {
+    getSource(rawHash) {
+      try {
+        return known.getSource(rawHash);
+      } catch (error) {
+        log.debug(`could not look up a known source: ${describe(error)}`);
+        return undefined;
+      }
+    },
+    putSource(rawHash, source) {
+      try {
+        known.putSource(rawHash, source);
+      } catch (error) {
+        log.debug(`could not remember a source: ${describe(error)}`);
+      }
+    },
+  };
 }
 
 // The cache directory is created if missing; an existing one must be empty or hold a catalog.

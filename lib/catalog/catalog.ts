@@ -1,10 +1,10 @@
 // The catalog: schema, migrations and every query over functions, sources and entries.
 import { NbmemoError } from "../errors.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
-import { type Database, immediate, openDatabase, retryBusy, type Row } from "./sqlite.ts";
+import { type Database, immediate, openDatabase, prepare, type Row, type Statement } from "./sqlite.ts";
 
 /** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const migrations: Record<number, string> = {
   1: `
@@ -44,6 +44,18 @@ const migrations: Record<number, string> = {
     DELETE FROM sources;
     ALTER TABLE sources ADD COLUMN free TEXT NOT NULL DEFAULT '[]'; -- JSON array of free identifiers
     ALTER TABLE entries ADD COLUMN args_shape TEXT;                -- JSON { path: [hash, preview] }
+  `,
+  // Leases (issue 6): which process is computing which call right now, so that the others wait for it.
+  3: `
+    CREATE TABLE leases (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      args_hash TEXT NOT NULL,
+      holder TEXT NOT NULL,           -- "<pid>:<uuid>" of the Memory computing the call
+      expires_at INTEGER NOT NULL,    -- ms since the epoch; free for the taking after this
+      heartbeat_at INTEGER NOT NULL,  -- last renewal by the holder
+      PRIMARY KEY (name, version, args_hash)
+    ) WITHOUT ROWID;
   `,
 };
 
@@ -85,6 +97,12 @@ export interface FunctionVersion {
   readonly savedMs: number;
 }
 
+/** Who holds the lease on a call, and until when. */
+export interface LeaseHolder {
+  readonly holder: string;
+  readonly expiresAt: number;
+}
+
 /** Totals over the whole cache. */
 export interface CatalogTotals {
   readonly functions: number;
@@ -114,7 +132,7 @@ function toEntry(row: Row): Entry {
 
 export class Catalog implements KnownSources {
   readonly #db: Database;
-  readonly #statements = new Map<string, ReturnType<Database["prepare"]>>();
+  readonly #statements = new Map<string, Statement>();
 
   private constructor(db: Database) {
     this.#db = db;
@@ -138,7 +156,7 @@ export class Catalog implements KnownSources {
 
   #sql(sql: string) {
     let statement = this.#statements.get(sql);
-    if (!statement) this.#statements.set(sql, statement = this.#db.prepare(sql));
+    if (!statement) this.#statements.set(sql, statement = prepare(this.#db, sql));
     return statement;
   }
 
@@ -148,20 +166,16 @@ export class Catalog implements KnownSources {
   }
 
   putSource(rawHash: string, source: NormalizedSource): void {
-    retryBusy(() =>
-      this.#sql("INSERT OR IGNORE INTO sources (raw_hash, hash, text, free) VALUES (?, ?, ?, ?)")
-        .run(rawHash, source.hash, source.text, JSON.stringify(source.free))
-    );
+    this.#sql("INSERT OR IGNORE INTO sources (raw_hash, hash, text, free) VALUES (?, ?, ?, ?)")
+      .run(rawHash, source.hash, source.text, JSON.stringify(source.free));
   }
 
   /** Records that `name` is used at `version` now, creating the row on first use. */
   useFunction(name: string, version: string, source: string | null, now: number): void {
-    retryBusy(() =>
-      this.#sql(`
-        INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (name, version) DO UPDATE SET last_used_at = excluded.last_used_at`)
-        .run(name, version, source, now, now)
-    );
+    this.#sql(`
+      INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (name, version) DO UPDATE SET last_used_at = excluded.last_used_at`)
+      .run(name, version, source, now, now);
   }
 
   get(key: EntryKey): Entry | undefined {
@@ -172,11 +186,9 @@ export class Catalog implements KnownSources {
 
   /** Marks an entry as just read (what LRU eviction orders by). */
   touch(key: EntryKey, now: number): void {
-    retryBusy(() =>
-      this.#sql(`UPDATE entries SET accessed_at = ?, access_count = access_count + 1
-                 WHERE name = ? AND version = ? AND args_hash = ?`)
-        .run(now, key.name, key.version, key.argsHash)
-    );
+    this.#sql(`UPDATE entries SET accessed_at = ?, access_count = access_count + 1
+               WHERE name = ? AND version = ? AND args_hash = ?`)
+      .run(now, key.name, key.version, key.argsHash);
   }
 
   /**
@@ -212,6 +224,42 @@ export class Catalog implements KnownSources {
       const { changes } = this.#sql(`DELETE FROM entries WHERE ${condition}`).run(...params);
       return { count: Number(changes), objects };
     });
+  }
+
+  /**
+   * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder's lease is still
+   * running; then returns that holder. One immediate transaction, so two processes never both take it.
+   */
+  takeLease(key: EntryKey, holder: string, now: number, ttlMs: number): LeaseHolder | undefined {
+    return immediate(this.#db, () => {
+      const current = this.lease(key);
+      if (current && current.holder !== holder && current.expiresAt > now) return current;
+      this.#sql(`INSERT OR REPLACE INTO leases (name, version, args_hash, holder, expires_at, heartbeat_at)
+                 VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(key.name, key.version, key.argsHash, holder, now + ttlMs, now);
+      return undefined;
+    });
+  }
+
+  /** The lease on `key`, if any (possibly expired). */
+  lease(key: EntryKey): LeaseHolder | undefined {
+    const row = this.#sql("SELECT holder, expires_at FROM leases WHERE name = ? AND version = ? AND args_hash = ?")
+      .get(key.name, key.version, key.argsHash);
+    return row ? { holder: row.holder as string, expiresAt: Number(row.expires_at) } : undefined;
+  }
+
+  /** Extends `holder`'s lease on `key`; false if it no longer holds it (it expired and was taken). */
+  renewLease(key: EntryKey, holder: string, now: number, ttlMs: number): boolean {
+    const { changes } = this.#sql(`UPDATE leases SET expires_at = ?, heartbeat_at = ?
+                                   WHERE name = ? AND version = ? AND args_hash = ? AND holder = ?`)
+      .run(now + ttlMs, now, key.name, key.version, key.argsHash, holder);
+    return Number(changes) > 0;
+  }
+
+  /** Gives up `holder`'s lease on `key` (a lease since taken by another holder is left alone). */
+  releaseLease(key: EntryKey, holder: string): void {
+    this.#sql("DELETE FROM leases WHERE name = ? AND version = ? AND args_hash = ? AND holder = ?")
+      .run(key.name, key.version, key.argsHash, holder);
   }
 
   /** Every function version (of one name, if given), with its entries' totals; most recently used first. */
@@ -254,10 +302,8 @@ export class Catalog implements KnownSources {
 
   /** Records the structural fingerprint of an entry's arguments (JSON), which explain() compares. */
   setArgsShape(key: EntryKey, shape: string): void {
-    retryBusy(() =>
-      this.#sql("UPDATE entries SET args_shape = ? WHERE name = ? AND version = ? AND args_hash = ?")
-        .run(shape, key.name, key.version, key.argsHash)
-    );
+    this.#sql("UPDATE entries SET args_shape = ? WHERE name = ? AND version = ? AND args_hash = ?")
+      .run(shape, key.name, key.version, key.argsHash);
   }
 
   /** The argument fingerprints of one version's entries that have one. */
@@ -279,17 +325,22 @@ export class Catalog implements KnownSources {
 }
 
 function migrate(db: Database, path: string): void {
-  const current = () => Number(db.prepare("PRAGMA user_version").get()!.user_version);
-  if (current() > SCHEMA_VERSION) {
-    throw new NbmemoError(
-      "CATALOG_TOO_NEW",
-      `Cannot open the catalog ${path}: it has schema version ${current()}, newer than this nbmemo ` +
-        `understands (${SCHEMA_VERSION}). Upgrade nbmemo, or use another cache directory.`,
-    );
-  }
-  if (current() === SCHEMA_VERSION) return;
+  const current = () => Number(prepare(db, "PRAGMA user_version").get()!.user_version);
+  // Checked again under the lock: another process may have migrated (even to a newer schema) meanwhile.
+  const upToDate = () => {
+    const found = current();
+    if (found > SCHEMA_VERSION) {
+      throw new NbmemoError(
+        "CATALOG_TOO_NEW",
+        `Cannot open the catalog ${path}: it has schema version ${found}, newer than this nbmemo ` +
+          `understands (${SCHEMA_VERSION}). Upgrade nbmemo, or use another cache directory.`,
+      );
+    }
+    return found === SCHEMA_VERSION;
+  };
+  if (upToDate()) return;
   immediate(db, () => {
-    // Another process may have migrated while we waited for the lock.
+    if (upToDate()) return;
     for (let version = current() + 1; version <= SCHEMA_VERSION; version++) db.exec(migrations[version]!);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   });

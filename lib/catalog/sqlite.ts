@@ -1,20 +1,47 @@
-// A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, and immediate transactions
-// that retry while another process holds the write lock.
-import { DatabaseSync } from "node:sqlite";
+// A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
+// transactions that retry while another process holds the lock.
+import { closeSync, openSync } from "node:fs";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 
 /** The parts of node:sqlite's DatabaseSync that nbmemo uses. */
 export type Database = Pick<DatabaseSync, "exec" | "prepare" | "close">;
 export type Row = Record<string, unknown>;
 
+/** A prepared statement whose runs retry while the database is busy. */
+export interface Statement {
+  get(...params: SQLInputValue[]): Row | undefined;
+  all(...params: SQLInputValue[]): Row[];
+  run(...params: SQLInputValue[]): { changes: number | bigint };
+}
+
 const BUSY_RETRY_MS = 60_000;
 
 export function openDatabase(path: string): Database {
+  // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
+  // file first, private, keeps all three private (the umask still applies).
+  if (path !== ":memory:") closeSync(openSync(path, "a", 0o600));
   const db = new DatabaseSync(path);
-  // busy_timeout covers most waits; transactions below retry on top of it.
-  db.exec("PRAGMA busy_timeout = 5000");
-  retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
-  db.exec("PRAGMA synchronous = NORMAL");
+  try {
+    // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
+    // fresh directory at once race for the switch to WAL.
+    db.exec("PRAGMA busy_timeout = 5000");
+    retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
+    retryBusy(() => db.exec("PRAGMA synchronous = NORMAL"));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
+}
+
+/** Prepares `sql` as a {@link Statement}. */
+export function prepare(db: Database, sql: string): Statement {
+  const statement: StatementSync = retryBusy(() => db.prepare(sql));
+  return {
+    get: (...params) => retryBusy(() => statement.get(...params)),
+    all: (...params) => retryBusy(() => statement.all(...params)),
+    run: (...params) => retryBusy(() => statement.run(...params)),
+  };
 }
 
 /**
@@ -25,10 +52,13 @@ export function immediate<T>(db: Database, work: () => T): T {
   retryBusy(() => db.exec("BEGIN IMMEDIATE"));
   try {
     const result = work();
-    db.exec("COMMIT");
+    retryBusy(() => db.exec("COMMIT"));
     return result;
   } catch (error) {
-    db.exec("ROLLBACK");
+    // SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors): the original error matters.
+    try {
+      db.exec("ROLLBACK");
+    } catch { /* no transaction left to roll back */ }
     throw error;
   }
 }
