@@ -1,12 +1,13 @@
 // Shared test helpers: temp cache directories, captured console output, child processes in either runtime.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/config.ts";
 import type { LogLevel } from "../lib/log.ts";
-import { Memory, type MemoryOptions } from "../lib/mod.ts";
+import { Memory } from "../lib/mod.ts";
 
 export const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const isDeno = "Deno" in globalThis;
@@ -63,19 +64,40 @@ export function runtimePath(which: "node" | "deno"): string {
   return found;
 }
 
-/** Runs a script of test/fixtures/ in a new OS process under `which`; resolves to its stdout, stderr and exit code. */
-export function runFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}) {
+/** A child process running a fixture: `firstLine` resolves with the first line it prints, `done` when it exits. */
+export interface Fixture {
+  readonly child: ChildProcess;
+  readonly firstLine: Promise<string>;
+  readonly done: Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
+}
+
+/** Starts a script of test/fixtures/ in a new OS process under `which`. */
+export function startFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}): Fixture {
   const script = join(root, "test", "fixtures", fixture);
   const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [script, ...args];
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(runtimePath(which), argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  const child = spawn(runtimePath(which), argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", ...env } });
+  let stdout = "";
+  let stderr = "";
+  let lineSeen: (line: string) => void;
+  const firstLine = new Promise<string>((resolve) => (lineSeen = resolve));
+  child.stdout!.on("data", (d) => {
+    stdout += d;
+    if (stdout.includes("\n")) lineSeen(stdout.slice(0, stdout.indexOf("\n")));
   });
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      lineSeen(stdout);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+  });
+  return { child, firstLine, done };
+}
+
+/** Runs a script of test/fixtures/ in a new OS process under `which`; resolves to its stdout, stderr and exit code. */
+export async function runFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}) {
+  return await startFixture(which, fixture, args, env).done;
 }
 
 /** Parses the last line of a child's stdout as JSON, failing with the child's output if it is not. */
@@ -86,4 +108,9 @@ export function lastJson<T>(run: { code: number; stdout: string; stderr: string 
   } catch {
     throw new Error(`child exited ${run.code} without a JSON result:\n${run.stdout}\n${run.stderr}`);
   }
+}
+
+/** Memory.open options with nbmemo's internal testing seams (a store to use, a lease duration) added. */
+export function withSeams(options: MemoryOptions, seams: TestingSeams): MemoryOptions {
+  return { ...options, [testingSeams]: seams } as MemoryOptions;
 }
