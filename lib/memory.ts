@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
+import { checksum } from "./checksum.ts";
 import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
 import { type Config, type FnConfig, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
 import { describe, NbmemoError } from "./errors.ts";
@@ -443,6 +444,9 @@ export class Memory {
         return undefined;
       }
       if (!bytes) throw new CorruptPayload("its output is missing");
+      // In a shared store another machine may rightly have rewritten the object since: only the codec checks it.
+      const checked = entry.checksum !== null && !(entry.object && this.#store.flags?.shared);
+      if (checked && checksum([bytes]) !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
       value = decode(bytes);
     } catch (error) {
       if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
@@ -475,7 +479,7 @@ export class Memory {
     const computeMs = info?.computeMs ?? 0;
     try {
       this.#catalog.put({
-        ...key, object, inline: null, bytes: bytes.byteLength, computeMs, argsPreview: preview(values).slice(1, -1), runtime: info?.runtime ?? "unknown",
+        ...key, object, inline: null, checksum: checksum([bytes]), bytes: bytes.byteLength, computeMs, argsPreview: preview(values).slice(1, -1), runtime: info?.runtime ?? "unknown",
       }, Date.now());
       this.#catalog.touch(key, Date.now());
     } catch (error) {
@@ -506,7 +510,7 @@ export class Memory {
     try {
       if (object) await this.#store.set(object, chunks, { computeMs, runtime: writer });
       const stale = this.#catalog.put({
-        ...key, object, inline, bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: writer,
+        ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: writer,
       }, Date.now());
       if (stale) await this.#store.delete(stale);
     } catch (error) {

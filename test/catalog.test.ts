@@ -9,7 +9,7 @@ import { root, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
-  computeMs: 12.5, argsPreview: "1", runtime: "node test",
+  computeMs: 12.5, argsPreview: "1", runtime: "node test", checksum: null,
 });
 
 test("a new catalog is created at the current schema version", (t) => {
@@ -36,6 +36,33 @@ test("a catalog from a newer nbmemo is refused and left untouched", async (t) =>
   assert.equal(after.prepare("PRAGMA user_version").get()!.user_version, 99);
   assert.equal(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'entries'").get()!.n, 0);
   after.close();
+});
+
+test("a catalog of schema version 1 is migrated in place, keeping its entries", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  const square = memory.fn("square", (x: number) => x * x, { version: "1" });
+  assert.equal(await square(3), 9);
+  await memory.close();
+  // Back to what schema 1 was: no leases table, no checksum column.
+  const path = join(dir.path, "catalog.sqlite");
+  const old = new DatabaseSync(path);
+  old.exec("DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; PRAGMA user_version = 1");
+  old.close();
+
+  const reopened = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => reopened.close());
+  let calls = 0;
+  const again = reopened.fn("square", (x: number) => (calls++, x * x), { version: "1" });
+  assert.equal(await again(3), 9); // the old entry, read without a checksum
+  assert.equal(calls, 0);
+  assert.equal(await again(4), 16); // a new one, stored with leases and a checksum
+  const db = new DatabaseSync(path);
+  t.after(() => db.close());
+  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
+  assert.deepEqual(db.prepare("SELECT args_preview, checksum IS NOT NULL AS summed FROM entries ORDER BY args_preview").all()
+    .map((row) => [row.args_preview, row.summed]), [["3", 0], ["4", 1]]);
 });
 
 test("entries are stored, read, touched and replaced", (t) => {

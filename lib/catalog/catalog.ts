@@ -45,7 +45,8 @@ const migrations: Record<number, string> = {
     ALTER TABLE sources ADD COLUMN free TEXT NOT NULL DEFAULT '[]'; -- JSON array of free identifiers
     ALTER TABLE entries ADD COLUMN args_shape TEXT;                -- JSON { path: [hash, preview] }
   `,
-  // Leases (issue 6): which process is computing which call right now, so that the others wait for it.
+  // Leases and payload checksums (issue 6): which process is computing which call right now, so that
+  // the others wait for it; what each payload must hash to, so that a damaged one is a miss.
   3: `
     CREATE TABLE leases (
       name TEXT NOT NULL,
@@ -56,6 +57,7 @@ const migrations: Record<number, string> = {
       heartbeat_at INTEGER NOT NULL,  -- last renewal by the holder
       PRIMARY KEY (name, version, args_hash)
     ) WITHOUT ROWID;
+    ALTER TABLE entries ADD COLUMN checksum TEXT;  -- sha256 of the payload; NULL in older rows
   `,
 };
 
@@ -70,6 +72,8 @@ export interface EntryKey {
 export interface Entry extends EntryKey {
   readonly object: string | null;
   readonly inline: Uint8Array | null;
+  /** SHA-256 of the payload, checked when it is read; null for entries written before schema 2. */
+  readonly checksum: string | null;
   readonly bytes: number;
   readonly createdAt: number;
   readonly accessedAt: number;
@@ -120,6 +124,7 @@ function toEntry(row: Row): Entry {
     argsHash: row.args_hash as string,
     object: row.object as string | null,
     inline: row.inline as Uint8Array | null,
+    checksum: row.checksum as string | null,
     bytes: Number(row.bytes),
     createdAt: Number(row.created_at),
     accessedAt: Number(row.accessed_at),
@@ -200,10 +205,10 @@ export class Catalog implements KnownSources {
       const previous = this.get(entry);
       this.#sql(`
         INSERT OR REPLACE INTO entries (name, version, args_hash, object, inline, bytes, created_at,
-          accessed_at, access_count, compute_ms, args_preview, runtime)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`)
+          accessed_at, access_count, compute_ms, args_preview, runtime, checksum)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
         .run(entry.name, entry.version, entry.argsHash, entry.object, entry.inline, entry.bytes, now, now,
-          entry.computeMs, entry.argsPreview, entry.runtime);
+          entry.computeMs, entry.argsPreview, entry.runtime, entry.checksum);
       return previous?.object && previous.object !== entry.object ? previous.object : undefined;
     });
   }
