@@ -507,14 +507,19 @@ export class Memory {
     const inline = bytes <= this.#config.inlineBytes && !this.#store.flags?.shared ? concat(chunks) : null;
     const object = inline ? null : objectId(key);
     const writer = `${runtime.name} ${runtime.version}`;
+    let stale: string | undefined;
     try {
       if (object) await this.#store.set(object, chunks, { computeMs, runtime: writer });
-      const stale = this.#catalog.put({
+      stale = this.#catalog.put({
         ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: writer,
       }, Date.now());
-      if (stale) await this.#store.delete(stale);
     } catch (error) {
       return notStored(describe(error));
+    }
+    try {
+      if (stale) await this.#store.delete(stale);
+    } catch (error) {
+      this.#log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
     }
     return bytes;
   }

@@ -1,0 +1,199 @@
+// Damaged payloads, full and read-only disks, catalogs that cannot be opened: the value is always
+// returned, the damage costs a miss and one warning, and nothing is read back wrong.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { test } from "node:test";
+import { Memory } from "../lib/mod.ts";
+import type { Store } from "../lib/store/store.ts";
+import { captureConsole, tempDir } from "./helpers.ts";
+
+function objectFiles(dir: string): string[] {
+  const objects = join(dir, "objects");
+  return readdirSync(objects, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+function updateRows(dir: string, sql: string): void {
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  db.exec(sql);
+  db.close();
+}
+
+// Each damage is done to the one stored entry of `fragile(1)`; `inFile` says where its payload lives.
+const damages: { name: string; inFile: boolean; damage: (dir: string) => void }[] = [
+  { name: "truncated output file", inFile: true, damage: (dir) => truncateSync(objectFiles(dir)[0]!, 40) },
+  {
+    name: "garbled output file (same length, one byte changed)",
+    inFile: true,
+    damage: (dir) => {
+      const file = objectFiles(dir)[0]!;
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 3]! ^= 0x01; // inside the binary section: still decodes, to another number
+      writeFileSync(file, bytes);
+    },
+  },
+  { name: "deleted output file", inFile: true, damage: (dir) => rmSync(objectFiles(dir)[0]!) },
+  { name: "garbled catalog row (inline payload)", inFile: false, damage: (dir) => updateRows(dir, "UPDATE entries SET inline = randomblob(length(inline))") },
+  {
+    name: "catalog row whose payload was changed to another valid one",
+    inFile: false,
+    damage: (dir) => updateRows(dir, "UPDATE entries SET inline = (SELECT inline FROM entries WHERE args_preview = '2') WHERE args_preview = '1'"),
+  },
+  {
+    name: "catalog row pointing outside the cache",
+    inFile: false,
+    damage: (dir) => updateRows(dir, "UPDATE entries SET inline = NULL, object = '../../../../etc/passwd'"),
+  },
+];
+
+for (const { name, inFile, damage } of damages) {
+  test(`a ${name} is a miss with one warning, and the value is recomputed`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, { log: "warn", inlineBytes: inFile ? 0 : 16384 });
+    t.after(() => memory.close());
+    let calls = 0;
+    const fragile = memory.fn("fragile", (x: number) => (calls++, { x, data: new Float64Array([x, x / 3, x * 1.5]) }), { version: "1" });
+    await fragile(1);
+    if (!inFile) await fragile(2);
+    damage(dir.path);
+    const expected = { x: 1, data: new Float64Array([1, 1 / 3, 1.5]) };
+    const { result, warnings } = await captureConsole(() => fragile(1));
+    assert.deepEqual(result, expected);
+    assert.equal(calls, inFile ? 2 : 3);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /Cannot read the stored result of fragile\(1\): .*\. Recomputing it\./);
+    const again = await captureConsole(() => fragile(1)); // stored anew
+    assert.deepEqual(again.result, expected);
+    assert.equal(calls, inFile ? 2 : 3);
+    assert.deepEqual(again.warnings, []);
+  });
+}
+
+function enospc(): Error {
+  return Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+}
+
+test("a store that fails with ENOSPC still returns the computed value, with one warning", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const full: Store = { get: () => undefined, set: () => Promise.reject(enospc()), delete: () => {} };
+  const memory = await Memory.open(dir.path, { log: "warn", inlineBytes: 0, store: full });
+  t.after(() => memory.close());
+  let calls = 0;
+  const big = memory.fn("big", (n: number) => (calls++, new Float64Array(n).fill(n)), { version: "1" });
+  const { result, warnings } = await captureConsole(async () => [await big(1000), await big(1000)]);
+  assert.deepEqual(result, [new Float64Array(1000).fill(1000), new Float64Array(1000).fill(1000)]);
+  assert.equal(calls, 2); // nothing was stored, so the second call computes too
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot store the result of big: ENOSPC: no space left on device.*returned but not cached/);
+  assert.equal(memory.stats().entries, 0);
+});
+
+// A tmpfs of its own (needs root and mount, as on the project's machines); undefined where that is not possible.
+function tmpfs(t: { after: (fn: () => void) => void }, size: string): { path: string; readOnly: () => void } | undefined {
+  const dir = tempDir();
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", dir.path]).status === 0;
+  if (!mounted) {
+    dir.remove();
+    return undefined;
+  }
+  t.after(() => {
+    spawnSync("umount", [dir.path]);
+    dir.remove();
+  });
+  return {
+    path: dir.path,
+    readOnly: () => assert.equal(spawnSync("mount", ["-o", "remount,ro", dir.path]).status, 0),
+  };
+}
+
+test("a full disk (a 256 KiB tmpfs) still returns every computed value, with a warning", async (t) => {
+  const disk = tmpfs(t, "256k");
+  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  const memory = await Memory.open(join(disk.path, "cache"), { log: "warn" });
+  const ramp = memory.fn("ramp", (n: number) => Float64Array.from({ length: n }, (_, i) => i), { version: "1" });
+  const { result, warnings } = await captureConsole(async () => [await ramp(100_000), await ramp(10)]);
+  const small = await ramp(10);
+  await memory.close();
+  assert.equal(result[0]!.length, 100_000);
+  assert.equal(result[0]![99_999], 99_999);
+  assert.deepEqual(result[1], Float64Array.from({ length: 10 }, (_, i) => i));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot store the result of ramp: .*(ENOSPC|No space left).*returned but not cached/);
+  assert.deepEqual(small, result[1]); // the small one fit
+});
+
+test("a cache directory on a read-only disk is used in memory only, with one warning", async (t) => {
+  const disk = tmpfs(t, "1m");
+  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  disk.readOnly();
+  let calls = 0;
+  const { result, warnings } = await captureConsole(async () => {
+    const memory = await Memory.open(join(disk.path, "cache"), { log: "warn" });
+    const f = memory.fn("f", (x: number) => (calls++, { x }), { version: "1" });
+    const values = [await f(1), await f(1), await f(2)];
+    await memory.close();
+    return values;
+  });
+  assert.deepEqual(result, [{ x: 1 }, { x: 1 }, { x: 2 }]);
+  assert.equal(calls, 2); // kept in memory for this process
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot open the cache at .*cache: .*\. Results are kept in memory for this process only\./);
+  assert.deepEqual(readdirSync(disk.path), []);
+});
+
+test("an existing cache on a disk turned read-only still returns computed values, with one warning", async (t) => {
+  const disk = tmpfs(t, "1m");
+  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  const cache = join(disk.path, "cache");
+  const first = await Memory.open(cache, { log: "silent" });
+  await first.fn("f", (x: number) => ({ x }), { version: "1" })(1);
+  await first.close();
+  const before = readFileSync(join(cache, "catalog.sqlite"));
+  disk.readOnly();
+  const { result, warnings } = await captureConsole(async () => {
+    const memory = await Memory.open(cache, { log: "warn" });
+    const values = [await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1)];
+    await memory.close();
+    return values;
+  });
+  assert.deepEqual(result, [{ x: 1 }]);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot open the cache at .*Results are kept in memory for this process only/);
+  assert.deepEqual(readFileSync(join(cache, "catalog.sqlite")), before);
+});
+
+test("a catalog that is not a database is left alone: calls compute, with one warning", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const garbage = new TextEncoder().encode("this is not a database, but it is the user's file\n".repeat(100));
+  writeFileSync(join(dir.path, "catalog.sqlite"), garbage);
+  const { result, warnings } = await captureConsole(async () => {
+    const memory = await Memory.open(dir.path, { log: "warn" });
+    const value = await memory.fn("f", (x: number) => x + 1)(1);
+    await memory.close();
+    return value;
+  });
+  assert.equal(result, 2);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot open the cache at .*not a database.*kept in memory/);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir.path, "catalog.sqlite"))), garbage);
+});
+
+test("a catalog path that cannot be opened at all (a directory) makes calls compute, with one warning", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  mkdirSync(join(dir.path, "catalog.sqlite"));
+  const { result, warnings } = await captureConsole(async () => {
+    const memory = await Memory.open(dir.path, { log: "warn" });
+    const value = await memory.fn("f", (x: number) => x + 1)(1);
+    await memory.close();
+    return value;
+  });
+  assert.equal(result, 2);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Cannot open the cache at .*kept in memory/);
+});
