@@ -126,19 +126,27 @@ test("a full disk (a 256 KiB tmpfs) still returns every computed value, with a w
   assert.deepEqual(small, result[1]); // the small one fit
 });
 
+// Opens the cache at `cache`, calls a memoized f(x) => ({ x }) with each of `xs`, closes it; returns what
+// the calls returned, how many computed, and the warnings printed.
+async function useCache(cache: string, xs: number[]) {
+  let calls = 0;
+  const { result, warnings } = await captureConsole(async () => {
+    const memory = await Memory.open(cache, { log: "warn" });
+    const f = memory.fn("f", (x: number) => (calls++, { x }), { version: "1" });
+    const values = [];
+    for (const x of xs) values.push(await f(x));
+    await memory.close();
+    return values;
+  });
+  return { values: result, calls, warnings };
+}
+
 test("a cache directory on a read-only disk is used in memory only, with one warning", async (t) => {
   const disk = tmpfs(t, "1m");
   if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
   disk.readOnly();
-  let calls = 0;
-  const { result, warnings } = await captureConsole(async () => {
-    const memory = await Memory.open(join(disk.path, "cache"), { log: "warn" });
-    const f = memory.fn("f", (x: number) => (calls++, { x }), { version: "1" });
-    const values = [await f(1), await f(1), await f(2)];
-    await memory.close();
-    return values;
-  });
-  assert.deepEqual(result, [{ x: 1 }, { x: 1 }, { x: 2 }]);
+  const { values, calls, warnings } = await useCache(join(disk.path, "cache"), [1, 1, 2]);
+  assert.deepEqual(values, [{ x: 1 }, { x: 1 }, { x: 2 }]);
   assert.equal(calls, 2); // kept in memory for this process
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /Cannot open the cache at .*cache: .*\. Results are kept in memory for this process only\./);
@@ -149,18 +157,12 @@ test("an existing cache on a disk turned read-only still returns computed values
   const disk = tmpfs(t, "1m");
   if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
   const cache = join(disk.path, "cache");
-  const first = await Memory.open(cache, { log: "silent" });
-  await first.fn("f", (x: number) => ({ x }), { version: "1" })(1);
-  await first.close();
+  assert.equal((await useCache(cache, [1])).calls, 1);
   const before = readFileSync(join(cache, "catalog.sqlite"));
   disk.readOnly();
-  const { result, warnings } = await captureConsole(async () => {
-    const memory = await Memory.open(cache, { log: "warn" });
-    const values = [await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1)];
-    await memory.close();
-    return values;
-  });
-  assert.deepEqual(result, [{ x: 1 }]);
+  const { values, calls, warnings } = await useCache(cache, [1]);
+  assert.deepEqual(values, [{ x: 1 }]);
+  assert.equal(calls, 1); // the stored entry is out of reach: computed again
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /Cannot open the cache at .*Results are kept in memory for this process only/);
   assert.deepEqual(readFileSync(join(cache, "catalog.sqlite")), before);
@@ -171,13 +173,8 @@ test("a catalog that is not a database is left alone: calls compute, with one wa
   t.after(dir.remove);
   const garbage = new TextEncoder().encode("this is not a database, but it is the user's file\n".repeat(100));
   writeFileSync(join(dir.path, "catalog.sqlite"), garbage);
-  const { result, warnings } = await captureConsole(async () => {
-    const memory = await Memory.open(dir.path, { log: "warn" });
-    const value = await memory.fn("f", (x: number) => x + 1)(1);
-    await memory.close();
-    return value;
-  });
-  assert.equal(result, 2);
+  const { values, warnings } = await useCache(dir.path, [1]);
+  assert.deepEqual(values, [{ x: 1 }]);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /Cannot open the cache at .*not a database.*kept in memory/);
   assert.deepEqual(new Uint8Array(readFileSync(join(dir.path, "catalog.sqlite"))), garbage);
@@ -187,13 +184,8 @@ test("a catalog path that cannot be opened at all (a directory) makes calls comp
   const dir = tempDir();
   t.after(dir.remove);
   mkdirSync(join(dir.path, "catalog.sqlite"));
-  const { result, warnings } = await captureConsole(async () => {
-    const memory = await Memory.open(dir.path, { log: "warn" });
-    const value = await memory.fn("f", (x: number) => x + 1)(1);
-    await memory.close();
-    return value;
-  });
-  assert.equal(result, 2);
+  const { values, warnings } = await useCache(dir.path, [1]);
+  assert.deepEqual(values, [{ x: 1 }]);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /Cannot open the cache at .*kept in memory/);
 });
