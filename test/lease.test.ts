@@ -103,6 +103,20 @@ test("a holder killed with SIGKILL loses its lease when it expires, and another 
   assert.deepEqual(warnings, []);
 });
 
+test("a hung holder (its event loop blocked) loses its lease when it expires, and another process computes the call", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const holder = startFixture("node", "holder.ts", [dir.path, "300", "block"]);
+  t.after(() => void holder.child.kill("SIGKILL"));
+  assert.equal(await holder.firstLine, "computing");
+  const memory = await Memory.open(dir.path, { log: "warn" });
+  t.after(() => memory.close());
+  const hold = memory.fn("hold", (x: number) => `computed here ${x}`, { version: "1" });
+  const { result, warnings } = await captureConsole(() => hold(1));
+  assert.equal(result, "computed here 1");
+  assert.deepEqual(warnings, []); // taken over at expiry, not after lockTimeout
+});
+
 test("a live holder keeps its lease past its duration by heartbeats: others wait until lockTimeout", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
