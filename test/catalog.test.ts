@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Catalog, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { root, tempDir } from "./helpers.ts";
+import { immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
+import { downgradeToSchema1, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -45,11 +46,8 @@ test("a catalog of schema version 1 is migrated in place, keeping its entries", 
   const square = memory.fn("square", (x: number) => x * x, { version: "1" });
   assert.equal(await square(3), 9);
   await memory.close();
-  // Back to what schema 1 was: no leases table, no checksum column.
   const path = join(dir.path, "catalog.sqlite");
-  const old = new DatabaseSync(path);
-  old.exec("DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; PRAGMA user_version = 1");
-  old.close();
+  downgradeToSchema1(path);
 
   const reopened = await Memory.open(dir.path, { log: "silent" });
   t.after(() => reopened.close());
@@ -63,6 +61,23 @@ test("a catalog of schema version 1 is migrated in place, keeping its entries", 
   assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
   assert.deepEqual(db.prepare("SELECT args_preview, checksum IS NOT NULL AS summed FROM entries ORDER BY args_preview").all()
     .map((row) => [row.args_preview, row.summed]), [["3", 0], ["4", 1]]);
+});
+
+test("a write that finds the catalog locked by another process retries until it succeeds, even with no busy timeout", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const db = openDatabase(path);
+  t.after(() => db.close());
+  db.exec("CREATE TABLE t (x)");
+  db.exec("PRAGMA busy_timeout = 0"); // only nbmemo's own retries are left
+  const holder = startFixture("node", "lock-holder.ts", [path, "300"]);
+  assert.equal(await holder.firstLine, "locked");
+  assert.throws(() => db.exec("INSERT INTO t VALUES (0)"), /database is locked/); // the lock is really held
+  immediate(db, () => db.exec("INSERT INTO t VALUES (1)"));
+  prepare(db, "INSERT INTO t VALUES (2)").run();
+  assert.deepEqual(db.prepare("SELECT x FROM t ORDER BY x").all().map((row) => row.x), [1, 2]);
+  assert.equal((await holder.done).code, 0);
 });
 
 test("entries are stored, read, touched and replaced", (t) => {
@@ -123,6 +138,6 @@ test("a version-1 catalog is migrated: entries kept, remembered sources dropped,
   catalog.setArgsShape(key, '{"[0]":["ab","1"]}');
   assert.deepEqual(catalog.argsShapes("f", "v1"), [{ argsHash: "a1", argsPreview: "1", shape: '{"[0]":["ab","1"]}' }]);
   const db = new DatabaseSync(path);
-  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, 2);
+  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
   db.close();
 });

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
+import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/config.ts";
 import type { LogLevel } from "../lib/log.ts";
@@ -113,4 +114,12 @@ export function lastJson<T>(run: { code: number; stdout: string; stderr: string 
 /** Memory.open options with nbmemo's internal testing seams (a store to use, a lease duration) added. */
 export function withSeams(options: MemoryOptions, seams: TestingSeams): MemoryOptions {
   return { ...options, [testingSeams]: seams } as MemoryOptions;
+}
+
+/** Turns the catalog at `path` back into what schema 1 was (as test/fixtures/catalog-v1.sqlite is), keeping its rows. */
+export function downgradeToSchema1(path: string): void {
+  const db = new DatabaseSync(path);
+  db.exec(`DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; ALTER TABLE entries DROP COLUMN args_shape;
+           ALTER TABLE sources DROP COLUMN free; PRAGMA user_version = 1`);
+  db.close();
 }
