@@ -72,7 +72,7 @@ export interface EntryKey {
 export interface Entry extends EntryKey {
   readonly object: string | null;
   readonly inline: Uint8Array | null;
-  /** SHA-256 of the payload, checked when it is read; null for entries written before schema 2. */
+  /** SHA-256 of the payload, checked when it is read; null for entries written before schema 3. */
   readonly checksum: string | null;
   readonly bytes: number;
   readonly createdAt: number;
