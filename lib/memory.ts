@@ -387,18 +387,10 @@ export class Memory {
   // use (onChange), once per change and process; tell its free identifiers once per version and process;
   // record the use.
   async #meetVersion(name: string, version: Version, config: FnConfig, use: { kind: "fn" } | { kind: "cell"; deps: number }): Promise<void> {
-    const versions = config.onChange === "ignore" ? [] : this.#catalog.functions(name);
-    const previous = changedFrom(versions, version.id);
-    if (previous) {
-      const known = versions.find((v) => v.version === version.id);
-      const { summary, diff } = describeChange(name, previous, version, Date.now(), known);
-      let outcome = `Results of other versions are kept: going back to their code hits them again (onChange: "clear" deletes them, "ignore" hides this).`;
-      if (config.onChange === "clear") {
-        let deleted = 0;
-        for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
-        outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
-      }
-      this.#log.warnOnce(`change:${name}\0${previous.version}\0${version.id}`, `${summary}\n${outcome}\n${diff}`);
+    try {
+      if (config.onChange !== "ignore") await this.#tellChange(name, version, config);
+    } catch (error) {
+      this.#log.debug(`could not compare ${name} with its earlier versions: ${describe(error)}`);
     }
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
@@ -414,6 +406,21 @@ export class Memory {
     } catch (error) {
       this.#log.debug(`could not record the use of ${name}: ${describe(error)}`);
     }
+  }
+
+  async #tellChange(name: string, version: Version, config: FnConfig): Promise<void> {
+    const versions = this.#catalog.functions(name);
+    const previous = changedFrom(versions, version.id);
+    if (!previous) return;
+    const known = versions.find((v) => v.version === version.id);
+    const { summary, diff } = describeChange(name, previous, version, Date.now(), known);
+    let outcome = `Results of other versions are kept: going back to their code hits them again (onChange: "clear" deletes them, "ignore" hides this).`;
+    if (config.onChange === "clear") {
+      let deleted = 0;
+      for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
+      outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
+    }
+    this.#log.warnOnce(`change:${name}\0${previous.version}\0${version.id}`, `${summary}\n${outcome}\n${diff}`);
   }
 
   // The fingerprint explain() compares; a failure only makes explain() less precise.
