@@ -129,3 +129,10 @@ test("the README's inspection example runs as written", async (t) => {
   assert.equal(memory!.stats().entries, 0);
   assert.deepEqual(memory!.stats().limits, { maxBytes: 2e9, maxEntries: null, maxAgeMs: 30 * 86_400_000 });
 });
+
+test("open with create: false fails on a damaged catalog instead of falling back to memory", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeFileSync(join(dir.path, "catalog.sqlite"), "this is not a database, and long enough to be read as one".repeat(20));
+  await assert.rejects(Memory.open(dir.path, { create: false, log: "silent" }), /not a database/);
+});
