@@ -1,5 +1,6 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
 import { isAbsolute, resolve } from "node:path";
+import { ENTRY_SORTS, type EntrySort } from "./catalog/catalog.ts";
 import { NbmemoError } from "./errors.ts";
 import { type LogLevel, resolveLogLevel } from "./log.ts";
 import type { Store } from "./store/store.ts";
@@ -29,6 +30,25 @@ export interface MemoryOptions {
    * value itself. A process that crashed loses its claim sooner (within 30 s). Default: 600000 (10 min).
    */
   lockTimeout?: number;
+  /**
+   * Keep the cache's stored outputs under this many bytes: a number, or a string such as "500 MB" or
+   * "2 GiB" (kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB powers of 1024). When a store crosses it,
+   * the least recently used entries are evicted down to 90% of it. Default: no limit.
+   */
+  maxBytes?: number | string;
+  /** Keep at most this many entries; crossing it evicts the least recently used down to 90%. Default: no limit. */
+  maxEntries?: number;
+  /**
+   * Results older than this (since they were computed) are not returned but recomputed, and are removed
+   * by eviction and {@link Memory.prune}: milliseconds, or a string such as "7d", "12h", "30 min".
+   * Default: no limit.
+   */
+  maxAge?: number | string;
+  /**
+   * Create the cache if `dir` holds none. With `false`, a directory without a cache is refused with
+   * `NOT_A_CACHE` (the CLI opens caches this way). Default: true.
+   */
+  create?: boolean;
 }
 
 /** Options of {@link kvStore}. */
@@ -104,6 +124,60 @@ export interface FnConfig {
   readonly onChange: OnChange;
 }
 
+/**
+ * The size and age limits in force; null where there is none.
+ *
+ * @example
+ * ```ts
+ * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GiB", maxAge: "7d" });
+ * memory.stats().limits; // { maxBytes: 2147483648, maxEntries: null, maxAgeMs: 604800000 }
+ * ```
+ */
+export interface Limits {
+  readonly maxBytes: number | null;
+  readonly maxEntries: number | null;
+  readonly maxAgeMs: number | null;
+}
+
+/**
+ * Options of {@link Memory.prune}.
+ *
+ * @example
+ * ```ts
+ * await memory.prune({ oldVersionsUnusedFor: "1d" });
+ * ```
+ */
+export interface PruneOptions {
+  /**
+   * Old versions of a function (every version but its most recently used one) that were not used for
+   * this long lose their entries and are forgotten: milliseconds or a duration such as "7d"; 0 drops
+   * every old version now. Default: "7d".
+   */
+  oldVersionsUnusedFor?: number | string;
+}
+
+/**
+ * Which entries {@link Memory.entries} lists, in which order, how many.
+ *
+ * @example
+ * ```ts
+ * const largest = memory.entries({ fn: "load_counties", sort: "bytes", limit: 3 });
+ * ```
+ */
+export interface EntryFilter {
+  /** Only this function's entries. */
+  fn?: string;
+  /** Only this version's entries (a version as {@link Memory.functions} reports it). */
+  version?: string;
+  /**
+   * Order, largest or most recent first: `"accessed"` (default), `"created"`, `"bytes"`, `"hits"`,
+   * `"computeMs"`.
+   */
+  sort?: EntrySort;
+  /** At most this many. Default: all. */
+  limit?: number;
+}
+
 export interface Config {
   readonly dir: string;
   readonly log: LogLevel;
@@ -113,6 +187,8 @@ export interface Config {
   readonly lock: boolean;
   readonly lockTimeout: number;
   readonly leaseMs: number;
+  readonly limits: Limits;
+  readonly create: boolean;
 }
 
 export interface KvStoreConfig {
@@ -120,7 +196,7 @@ export interface KvStoreConfig {
   readonly expireIn: number | undefined;
 }
 
-const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout"] as const satisfies readonly (keyof MemoryOptions)[];
+const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout", "maxBytes", "maxEntries", "maxAge", "create"] as const satisfies readonly (keyof MemoryOptions)[];
 const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
 const KV_PREFIX_BYTES = 256;
 const fnOptionNames = ["version", "deps", "onChange"] as const satisfies readonly (keyof FnOptions)[];
@@ -157,11 +233,75 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   if (typeof lockTimeout !== "number" || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
     throw invalid(`Cannot use lockTimeout=${String(options.lockTimeout)}: it must be a number of milliseconds, 0 or more, such as 60000.`);
   }
+  if (options.create !== undefined && typeof options.create !== "boolean") {
+    throw invalid(`Cannot use create=${JSON.stringify(options.create)}: it must be true or false.`);
+  }
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS,
+    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true,
   };
+}
+
+/** Parses the options of Memory.prune into milliseconds. */
+export function parsePruneOptions(options: PruneOptions): { oldVersionsUnusedForMs: number } {
+  if (typeof options !== "object" || options === null) {
+    throw invalid("Cannot read the options of memory.prune: pass an object, such as { oldVersionsUnusedFor: \"7d\" }.");
+  }
+  checkKnown(options, ["oldVersionsUnusedFor"], "memory.prune");
+  return { oldVersionsUnusedForMs: parseDuration(options.oldVersionsUnusedFor ?? "7d", "oldVersionsUnusedFor") };
+}
+
+/** Parses the three limits, as Memory.open and the CLI's prune take them. */
+export function parseLimits(options: Pick<MemoryOptions, "maxBytes" | "maxEntries" | "maxAge">): Limits {
+  const maxEntries = options.maxEntries ?? null;
+  if (maxEntries !== null && (!Number.isSafeInteger(maxEntries) || maxEntries < 1)) {
+    throw invalid(`Cannot use maxEntries=${JSON.stringify(maxEntries)}: it must be a whole number of entries, 1 or more.`);
+  }
+  return {
+    maxBytes: options.maxBytes === undefined ? null : parseBytes(options.maxBytes, "maxBytes"),
+    maxEntries,
+    maxAgeMs: options.maxAge === undefined ? null : parseDuration(options.maxAge, "maxAge"),
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+/** Parses a size: a number of bytes, or "500 MB", "2 GiB", "1.5GB" (units are case-insensitive). */
+export function parseBytes(value: unknown, option: string): number {
+  const fail = () =>
+    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be a number of bytes, 1 or more, or a size such as "500 MB" or "2 GiB".`);
+  const bytes = parseWithUnit(value, BYTE_UNITS, fail);
+  if (!Number.isSafeInteger(Math.floor(bytes)) || bytes < 1) throw fail();
+  return Math.floor(bytes);
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000, d: 86_400_000, w: 604_800_000,
+};
+
+/** Parses a duration: milliseconds, or "500ms", "45s", "30 min" (or "30m"), "12h", "7d", "2w". */
+export function parseDuration(value: unknown, option: string): number {
+  const fail = () =>
+    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be milliseconds, 0 or more, or a duration such as "30 min", "12h" or "7d".`);
+  const ms = parseWithUnit(value, DURATION_UNITS, fail);
+  if (!Number.isFinite(ms) || ms < 0) throw fail();
+  return ms;
+}
+
+function parseWithUnit(value: unknown, units: Record<string, number>, fail: () => NbmemoError): number {
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) throw fail();
+    return value;
+  }
+  if (typeof value !== "string") throw fail();
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
+  // A bare number in a string is in the base unit (bytes, milliseconds).
+  const unit = match ? (match[2] === "" ? 1 : units[match[2]!.toLowerCase()]) : undefined;
+  if (!match || unit === undefined) throw fail();
+  return Number(match[1]) * unit;
 }
 
 function parseStore(store: unknown, dir: string): Store | string | undefined {
@@ -220,4 +360,33 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
     throw invalid(`Cannot use onChange=${JSON.stringify(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
   }
   return { version: options.version, deps, onChange };
+}
+
+/** Checks the filter of memory.entries. */
+export function parseEntryFilter(filter: EntryFilter): EntryFilter {
+  const bad = (what: string) => invalid(`Cannot list entries: ${what}.`);
+  if (typeof filter !== "object" || filter === null) throw bad("the filter must be an object such as { fn: \"load\", limit: 10 }");
+  checkKnown(filter, ["fn", "version", "sort", "limit"], "memory.entries");
+  const sorts = Object.keys(ENTRY_SORTS);
+  if (filter.sort !== undefined && !Object.hasOwn(ENTRY_SORTS, filter.sort)) throw bad(`sort=${JSON.stringify(filter.sort)} is not one of ${sorts.join(", ")}`);
+  if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
+    throw bad(`limit=${JSON.stringify(filter.limit)} must be a whole number, 0 or more`);
+  }
+  return filter;
+}
+
+/** Checks the options of memory.delete. */
+export function parseDeleteOptions(options: { version?: string }, name: string): { version?: string } {
+  if (typeof options !== "object" || options === null || (options.version !== undefined && typeof options.version !== "string")) {
+    throw invalid(`Cannot delete ${name}: the options must be an object such as { version: "pinned:2" }.`);
+  }
+  return options;
+}
+
+/** Checks the options of memory.verify. */
+export function parseVerifyOptions(options: { repair?: boolean }): { repair: boolean } {
+  if (typeof options !== "object" || options === null || (options.repair !== undefined && typeof options.repair !== "boolean")) {
+    throw invalid("Cannot verify the cache: the options must be an object such as { repair: true }.");
+  }
+  return { repair: options.repair ?? false };
 }

@@ -2,12 +2,17 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { AccessLog } from "./access.ts";
 import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import { checksum } from "./checksum.ts";
 import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
-import { type Config, type FnConfig, type FnOptions, type MemoryOptions, parseFnOptions, parseMemoryOptions } from "./config.ts";
+import {
+  type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
+} from "./config.ts";
 import { describe, NbmemoError } from "./errors.ts";
+import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
@@ -25,14 +30,17 @@ import { display, runtime } from "./runtime.ts";
 import { fileStore } from "./store/file.ts";
 import { kvStore } from "./store/kv.ts";
 import type { ObjectInfo, Store } from "./store/store.ts";
+import { verify, type VerifyReport } from "./verify.ts";
 
 /** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
 export type EntryInfo = Omit<Entry, "inline">;
 
-/** What {@link Memory.stats} reports: the cache's totals, and this process's hits and misses. */
+/** What {@link Memory.stats} reports: the cache's totals, the limits in force, and this process's hits and misses. */
 export interface Stats extends CatalogTotals {
-  /** Hits and misses of calls made through this Memory since it was opened. */
-  readonly session: { readonly hits: number; readonly misses: number };
+  /** The limits this Memory was opened with (null: none). */
+  readonly limits: Limits;
+  /** Hits, misses and evicted entries of this Memory since it was opened. */
+  readonly session: { readonly hits: number; readonly misses: number; readonly evicted: number };
 }
 
 /** A memoized function: same parameters, always returns a Promise. */
@@ -87,7 +95,8 @@ export class Memory {
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #usedVersions = new Set<string>();
   readonly #definitions = new Map<string, Definition>();
-  readonly #session = { hits: 0, misses: 0 };
+  readonly #session = { hits: 0, misses: 0, evicted: 0 };
+  readonly #accesses: AccessLog;
   #closed = false;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
@@ -98,10 +107,11 @@ export class Memory {
     this.#log = createLogger(config.log);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
+    this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
   }
 
   /**
-   * Opens the cache in `dir`, creating it if needed (mode 0700). A cache that cannot be opened for
+   * Opens the cache in `dir`, creating it if needed (mode 0700; `{ create: false }` refuses instead). A cache that cannot be opened for
    * writing (a read-only or full disk, no permission, a damaged catalog file) is not an error: calls then
    * compute and keep their results in memory for this process only, after one warning.
    *
@@ -114,10 +124,11 @@ export class Memory {
     let catalog: Catalog | undefined;
     let unusable: unknown;
     try {
-      prepareDirectory(config.dir);
+      prepareDirectory(config.dir, config.create);
       catalog = Catalog.open(join(config.dir, CATALOG_FILE));
     } catch (error) {
       if (error instanceof NbmemoError) throw error; // not a cache, or too new: never to be written over
+      if (!config.create) throw error; // the caller wants the cache that is there, not an empty stand-in
       unusable = error;
     }
     let store: Store;
@@ -260,21 +271,26 @@ export class Memory {
    */
   functions(): FunctionVersion[] {
     this.#checkOpen("list functions");
+    this.#accesses.flush();
     return this.#catalog.functions();
   }
 
   /**
-   * The stored results, most recently used first; `fn` and `version` filter them.
+   * The stored results, most recently used first; `fn` and `version` filter them, `sort` and `limit`
+   * choose which come first and how many.
    *
    * @example
    * ```ts
    * const memory = await Memory.open(".nbmemo");
-   * const recent = memory.entries({ fn: "load_counties" }).slice(0, 5);
+   * const recent = memory.entries({ fn: "load_counties", limit: 5 });
+   * const largest = memory.entries({ sort: "bytes", limit: 10 });
    * ```
    */
-  entries(filter: { fn?: string; version?: string } = {}): EntryInfo[] {
+  entries(filter: EntryFilter = {}): EntryInfo[] {
     this.#checkOpen("list entries");
-    return this.#catalog.entries({ name: filter.fn, version: filter.version }).map(({ inline: _, ...info }) => info);
+    const { fn, version, sort, limit } = parseEntryFilter(filter);
+    this.#accesses.flush();
+    return this.#catalog.entries({ name: fn, version, sort, limit }).map(({ inline: _, ...info }) => info);
   }
 
   /**
@@ -289,7 +305,78 @@ export class Memory {
    */
   stats(): Stats {
     this.#checkOpen("read stats");
-    return { ...this.#catalog.totals(), session: { ...this.#session } };
+    this.#accesses.flush();
+    return { ...this.#catalog.totals(), limits: this.#config.limits, session: { ...this.#session } };
+  }
+
+  /**
+   * Deletes the stored results of `name`, of every version or of one; resolves to how many were deleted.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * await memory.delete("load_counties");                  // every version
+   * await memory.delete("fit", { version: "pinned:2" });  // one version, as memory.functions() names it
+   * ```
+   */
+  async delete(name: string, options: { version?: string } = {}): Promise<number> {
+    checkName(name, "memory.delete");
+    return await this.#deleteEntries({ name, version: parseDeleteOptions(options, name).version });
+  }
+
+  /**
+   * Deletes every stored result and forgets every function version; resolves to how many results were deleted.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * await memory.clear();
+   * ```
+   */
+  async clear(): Promise<number> {
+    this.#checkOpen("clear the cache");
+    const { count, objects } = this.#catalog.clear();
+    for (const object of objects) await this.#store.delete(object);
+    return count;
+  }
+
+  /**
+   * Tidies the cache: removes results past `maxAge`, evicts the least recently used down to 90% of a
+   * crossed `maxBytes` / `maxEntries` (as after a store), and removes the results of old versions of
+   * each function (any version but its most recently used) not used for `oldVersionsUnusedFor`
+   * (default "7d"), forgetting those versions.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GB" });
+   * const { evicted, oldVersionEntries, bytes } = await memory.prune({ oldVersionsUnusedFor: "1d" });
+   * ```
+   */
+  async prune(options: PruneOptions = {}): Promise<PruneReport> {
+    const { oldVersionsUnusedForMs } = parsePruneOptions(options);
+    this.#checkOpen("prune the cache");
+    this.#accesses.flush();
+    return await prune(this.#catalog, this.#store, this.#config.limits, oldVersionsUnusedForMs, Date.now());
+  }
+
+  /**
+   * Checks the cache: reads back and decodes every stored result, looks for stored outputs no entry
+   * refers to (older than a minute, so that another process's store in progress is left alone) and for
+   * running totals that are off. With `{ repair: true }`, removes the broken entries and the orphan
+   * outputs and fixes the totals.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo");
+   * const report = await memory.verify({ repair: true });
+   * for (const p of report.problems) console.log(p.kind, p.name ?? p.object, p.detail);
+   * ```
+   */
+  async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
+    const { repair } = parseVerifyOptions(options);
+    this.#checkOpen("verify the cache");
+    this.#accesses.flush();
+    return await verify(this.#catalog, this.#store, repair, Date.now());
   }
 
   /**
@@ -313,6 +400,7 @@ export class Memory {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled(this.#inflight.values());
+    this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
   }
@@ -443,6 +531,12 @@ export class Memory {
       return undefined;
     }
     if (!entry) return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
+    const now = Date.now();
+    const { maxAgeMs } = this.#config.limits;
+    if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
+      this.#log.debug(`${key.name}(${entry.argsPreview}) is older than maxAge: recomputing it`);
+      return undefined;
+    }
     let value: unknown;
     try {
       const bytes = entry.inline ?? (entry.object ? await this.#store.get(entry.object) : undefined);
@@ -459,11 +553,7 @@ export class Memory {
       if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
       return undefined;
     }
-    try {
-      this.#catalog.touch(key, Date.now());
-    } catch (error) {
-      this.#log.debug(`could not record the access to ${key.name}: ${describe(error)}`);
-    }
+    this.#accesses.record(key, now);
     return { value, computeMs: entry.computeMs };
   }
 
@@ -488,7 +578,7 @@ export class Memory {
       this.#catalog.put({
         ...key, object, inline: null, checksum: checksum([bytes]), bytes: bytes.byteLength, computeMs, argsPreview: preview(values).slice(1, -1), runtime: info?.runtime ?? "unknown",
       }, Date.now());
-      this.#catalog.touch(key, Date.now());
+      this.#accesses.record(key, Date.now());
     } catch (error) {
       this.#log.debug(`could not record ${key.name} from the shared store: ${describe(error)}`);
     }
@@ -510,6 +600,8 @@ export class Memory {
       return notStored(describe(error));
     }
     const bytes = byteLength(chunks);
+    const { maxBytes } = this.#config.limits;
+    if (maxBytes !== null && bytes > maxBytes) return notStored(`it takes ${formatBytes(bytes)}, more than maxBytes (${formatBytes(maxBytes)})`);
     // Outputs in a shared store must all be there, where other machines can see them.
     const inline = bytes <= this.#config.inlineBytes && !this.#store.flags?.shared ? concat(chunks) : null;
     const object = inline ? null : objectId(key);
@@ -528,7 +620,24 @@ export class Memory {
     } catch (error) {
       this.#log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
     }
+    await this.#evictIfOver();
     return bytes;
+  }
+
+  // After a store: one eviction pass when a limit is crossed. Never throws: the value is stored already.
+  async #evictIfOver(): Promise<void> {
+    const { limits } = this.#config;
+    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
+    try {
+      const now = Date.now();
+      if (!overLimits(limits, this.#catalog, now)) return;
+      this.#accesses.flush(); // so that what this process read recently is not taken for unused
+      const removed = await evict(this.#catalog, this.#store, limits, now);
+      this.#session.evicted += removed.count;
+      if (removed.count > 0) this.#log.info(`evicted ${removed.count} least recently used or expired entries (${formatBytes(removed.bytes)})`);
+    } catch (error) {
+      this.#log.warn(`Cannot evict entries from ${this.dir}: ${describe(error)}. The cache may stay over its limits until the next store.`);
+    }
   }
 
   async #deleteEntries(filter: { name: string; version?: string }): Promise<number> {
@@ -565,19 +674,24 @@ function tolerant(known: KnownSources, log: Logger): KnownSources {
   };
 }
 
-// The cache directory is created if missing; an existing one must be empty or hold a catalog.
-function prepareDirectory(dir: string): void {
+// The cache directory is created if missing (unless `create` is false); an existing one must be empty or
+// hold a catalog.
+function prepareDirectory(dir: string, create: boolean): void {
+  const notACache = (reason: string) =>
+    new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: ${reason}. Choose a new or empty directory, such as ".nbmemo".`);
   let stats;
   try {
     stats = statSync(dir);
   } catch {
+    if (!create) throw new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: there is no such directory. Check the path.`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return;
   }
-  const notACache = (reason: string) =>
-    new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: ${reason}. Choose a new or empty directory, such as ".nbmemo".`);
   if (!stats.isDirectory()) throw notACache("it is a file, not a directory");
   const names = readdirSync(dir);
+  if (!create && !names.includes(CATALOG_FILE)) {
+    throw new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: the directory holds no ${CATALOG_FILE}, so it is not an nbmemo cache. Check the path.`);
+  }
   if (names.length > 0 && !names.includes(CATALOG_FILE)) {
     throw notACache(`the directory holds other files (${names.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
   }

@@ -16,8 +16,10 @@
  * @module
  */
 export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory.ts";
-export type { CatalogTotals, FunctionVersion } from "./catalog/catalog.ts";
-export type { FnOptions, KvStoreOptions, MemoryOptions, OnChange } from "./config.ts";
+export type { PruneReport } from "./eviction.ts";
+export type { VerifyProblem, VerifyReport } from "./verify.ts";
+export type { CatalogTotals, EntrySort, FunctionVersion } from "./catalog/catalog.ts";
+export type { EntryFilter, FnOptions, KvStoreOptions, Limits, MemoryOptions, OnChange, PruneOptions } from "./config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./explain.ts";

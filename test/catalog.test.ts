@@ -80,7 +80,7 @@ test("a write that finds the catalog locked by another process retries until it 
   assert.equal((await holder.done).code, 0);
 });
 
-test("entries are stored, read, touched and replaced", (t) => {
+test("entries are stored, read, accessed in batches and replaced", (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
@@ -89,10 +89,11 @@ test("entries are stored, read, touched and replaced", (t) => {
   const stored = catalog.get({ name: "f", version: "v1", argsHash: "a" })!;
   assert.equal(stored.object, "ab".repeat(32));
   assert.equal(stored.createdAt, 1000);
-  catalog.touch(stored, 2000);
+  catalog.recordAccesses([{ key: stored, at: 2000, count: 3 }, { key: { ...stored, argsHash: "gone" }, at: 2000, count: 1 }]);
+  catalog.recordAccesses([{ key: stored, at: 1500, count: 1 }]); // a late flush never moves the time back
   const touched = catalog.get(stored)!;
   assert.equal(touched.accessedAt, 2000);
-  assert.equal(touched.accessCount, 1);
+  assert.equal(touched.accessCount, 4);
   // Replacing a file entry by an inline one hands back the file to delete.
   assert.equal(catalog.put(entry("a", null), 3000), "ab".repeat(32));
   assert.deepEqual(catalog.get(stored)!.inline, new Uint8Array([1, 2]));
@@ -108,6 +109,41 @@ test("deleting a name returns its count and the objects to remove", (t) => {
   catalog.put({ ...entry("c", null), name: "other" }, 1);
   assert.deepEqual(catalog.delete({ name: "f" }), { count: 2, objects: ["cd".repeat(32)] });
   assert.equal(catalog.entries().length, 1);
+});
+
+test("the running totals stay exact through inserts, replacements and deletions", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  catalog.put({ ...entry("a", null), bytes: 10 }, 1);
+  catalog.put({ ...entry("b", null), bytes: 20 }, 1);
+  catalog.put({ ...entry("a", null), bytes: 15 }, 2); // replaces a
+  assert.deepEqual(catalog.usage(), { entries: 2, bytes: 35 });
+  catalog.delete({ name: "f", argsHash: "b" });
+  assert.deepEqual(catalog.usage(), { entries: 1, bytes: 15 });
+  const { recorded, actual } = catalog.recount(false);
+  assert.deepEqual(recorded, actual);
+});
+
+test("a schema 3 catalog is migrated to running totals that match its entries", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const current = Catalog.open(path);
+  current.put({ ...entry("a", null), bytes: 10 }, 1);
+  current.put({ ...entry("b", "ef".repeat(32)), bytes: 300 }, 1);
+  current.close();
+  // Schema 4 only adds to schema 3: taking its additions away gives a schema 3 catalog with entries.
+  const db = new DatabaseSync(path);
+  db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize;
+           DROP TABLE usage; DROP INDEX entries_by_creation; PRAGMA user_version = 3`);
+  db.close();
+  const migrated = Catalog.open(path);
+  t.after(() => migrated.close());
+  assert.deepEqual(migrated.usage(), { entries: 2, bytes: 310 });
+  migrated.put({ ...entry("c", null), bytes: 5 }, 2);
+  assert.deepEqual(migrated.usage(), { entries: 3, bytes: 315 });
 });
 
 test("sources are remembered by the hash of their raw text", (t) => {
@@ -137,6 +173,7 @@ test("a version-1 catalog is migrated: entries kept, remembered sources dropped,
   assert.equal(catalog.getSource("rawhash-v1"), undefined);
   catalog.setArgsShape(key, '{"[0]":["ab","1"]}');
   assert.deepEqual(catalog.argsShapes("f", "v1"), [{ argsHash: "a1", argsPreview: "1", shape: '{"[0]":["ab","1"]}' }]);
+  assert.deepEqual(catalog.usage(), { entries: 1, bytes: catalog.get(key)!.bytes });
   const db = new DatabaseSync(path);
   assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
   db.close();

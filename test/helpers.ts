@@ -27,15 +27,20 @@ export function tempDir(prefix = "nbmemo-test-"): { path: string; remove: () => 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A Memory on a fresh temp directory, closed and removed after the test. */
+/** A Memory on a fresh temp directory with the suite's store, closed and removed after the test. */
 export async function openTemp(t: { after: (fn: () => void) => void }, log: LogLevel = "silent"): Promise<Memory> {
+  return (await openTempMemory(t, withTestStore({ log }))).memory;
+}
+
+/** A Memory on a fresh temp directory (silent unless `options.log` says otherwise) and that directory, both removed after the test. */
+export async function openTempMemory(t: { after: (fn: () => void) => void }, options: MemoryOptions = {}) {
   const dir = tempDir();
-  const memory = await Memory.open(dir.path, withTestStore({ log }));
+  const memory = await Memory.open(dir.path, { log: "silent", ...options });
   t.after(async () => {
     await memory.close();
     dir.remove();
   });
-  return memory;
+  return { memory, dir: dir.path };
 }
 
 /** Runs `work` while recording what console.log / console.warn / console.error print. */
@@ -76,7 +81,12 @@ export interface Fixture {
 export function startFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}): Fixture {
   const script = join(root, "test", "fixtures", fixture);
   const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [script, ...args];
-  const child = spawn(runtimePath(which), argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", ...env } });
+  return startProcess(runtimePath(which), argv, { env });
+}
+
+/** Starts `executable` with `argv` in a new OS process (in the repository, or in `cwd`). */
+export function startProcess(executable: string, argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Fixture {
+  const child = spawn(executable, argv, { cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: "1", ...options.env } });
   let stdout = "";
   let stderr = "";
   let lineSeen: (line: string) => void;
@@ -119,7 +129,8 @@ export function withSeams(options: MemoryOptions, seams: TestingSeams): MemoryOp
 /** Turns the catalog at `path` back into what schema 1 was (as test/fixtures/catalog-v1.sqlite is), keeping its rows. */
 export function downgradeToSchema1(path: string): void {
   const db = new DatabaseSync(path);
-  db.exec(`DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; ALTER TABLE entries DROP COLUMN args_shape;
+  db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize; DROP TABLE usage;
+           DROP INDEX entries_by_creation; DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; ALTER TABLE entries DROP COLUMN args_shape;
            ALTER TABLE sources DROP COLUMN free; PRAGMA user_version = 1`);
   db.close();
 }

@@ -40,7 +40,7 @@ test("a call another holder is computing waits for it and reads its result back"
   assert.equal(await first, "from a");
   assert.equal(await second, "from a");
   assert.equal(computedByB, 0);
-  assert.deepEqual(b.stats().session, { hits: 1, misses: 0 });
+  assert.deepEqual(b.stats().session, { hits: 1, misses: 0, evicted: 0 });
 });
 
 test("with lock: false a call computes at once, even while another holder computes it", async (t) => {

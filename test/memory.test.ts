@@ -297,5 +297,5 @@ test("functions(), entries() and stats() describe what the cache holds", async (
   assert.equal(stats.functions, 2);
   assert.equal(stats.entries, 3);
   assert.equal(stats.hits, 1);
-  assert.deepEqual(stats.session, { hits: 1, misses: 3 });
+  assert.deepEqual(stats.session, { hits: 1, misses: 3, evicted: 0 });
 });

@@ -38,7 +38,7 @@ test("arguments that look like paths or SQL are only hashed: every file stays in
   for (const s of hostile) assert.deepEqual(await echo(s), { s }); // read back
   assert.deepEqual(readdirSync(dir.path), ["cache"]);
   assert.equal(memory.stats().entries, hostile.length); // the entries table is intact
-  assert.deepEqual(memory.stats().session, { hits: hostile.length, misses: hostile.length });
+  assert.deepEqual(memory.stats().session, { hits: hostile.length, misses: hostile.length, evicted: 0 });
 });
 
 // A payload as the codec lays it out (magic, version 1, mode, JSON length, no binary sections), with

@@ -4,7 +4,7 @@ import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Database, immediate, openDatabase, prepare, type Row, type Statement } from "./sqlite.ts";
 
 /** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const migrations: Record<number, string> = {
   1: `
@@ -58,6 +58,25 @@ const migrations: Record<number, string> = {
       PRIMARY KEY (name, version, args_hash)
     ) WITHOUT ROWID;
     ALTER TABLE entries ADD COLUMN checksum TEXT;  -- sha256 of the payload; NULL in older rows
+  `,
+  // Running totals kept by triggers, so that the check after every store is O(1); an index for maxAge.
+  4: `
+    CREATE TABLE usage (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      entries INTEGER NOT NULL,
+      bytes INTEGER NOT NULL
+    );
+    INSERT INTO usage (id, entries, bytes) SELECT 1, count(*), coalesce(sum(bytes), 0) FROM entries;
+    CREATE TRIGGER usage_on_insert AFTER INSERT ON entries BEGIN
+      UPDATE usage SET entries = entries + 1, bytes = bytes + new.bytes WHERE id = 1;
+    END;
+    CREATE TRIGGER usage_on_delete AFTER DELETE ON entries BEGIN
+      UPDATE usage SET entries = entries - 1, bytes = bytes - old.bytes WHERE id = 1;
+    END;
+    CREATE TRIGGER usage_on_resize AFTER UPDATE OF bytes ON entries BEGIN
+      UPDATE usage SET bytes = bytes - old.bytes + new.bytes WHERE id = 1;
+    END;
+    CREATE INDEX entries_by_creation ON entries (created_at);
   `,
 };
 
@@ -115,6 +134,57 @@ export interface CatalogTotals {
   readonly bytes: number;
   readonly hits: number;
   readonly savedMs: number;
+}
+
+/** Reads of one entry not yet written to the catalog: the latest time and how many. */
+export interface Access {
+  readonly key: EntryKey;
+  readonly at: number;
+  readonly count: number;
+}
+
+/** What the entries hold right now, read in O(1) from the totals the triggers keep. */
+export interface Usage {
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+/** How far an eviction pass goes: remove what was created before `createdBefore`, then the least
+ * recently used entries until at most `entries` entries and `bytes` bytes are left. */
+export interface EvictionTarget {
+  readonly createdBefore: number | null;
+  readonly entries: number | null;
+  readonly bytes: number | null;
+}
+
+/** What a removal took out of the catalog; `objects` are to be removed from the store after the commit. */
+export interface Removed {
+  readonly count: number;
+  readonly bytes: number;
+  readonly objects: string[];
+}
+
+/** How {@link Catalog.entries} orders entries (always largest or most recent first). */
+export const ENTRY_SORTS = {
+  accessed: "accessed_at",
+  created: "created_at",
+  bytes: "bytes",
+  hits: "access_count",
+  computeMs: "compute_ms",
+} as const;
+export type EntrySort = keyof typeof ENTRY_SORTS;
+
+/** Which entries {@link Catalog.entries} lists. */
+export interface EntryQuery {
+  readonly name?: string;
+  readonly version?: string;
+  readonly sort?: EntrySort;
+  readonly limit?: number;
+}
+
+/** An entry as {@link Catalog.entryPage} returns it for a full scan, with its rowid for paging. */
+export interface ScannedEntry extends Entry {
+  readonly rowid: number;
 }
 
 function toEntry(row: Row): Entry {
@@ -189,11 +259,16 @@ export class Catalog implements KnownSources {
     return row ? toEntry(row) : undefined;
   }
 
-  /** Marks an entry as just read (what LRU eviction orders by). */
-  touch(key: EntryKey, now: number): void {
-    this.#sql(`UPDATE entries SET accessed_at = ?, access_count = access_count + 1
-               WHERE name = ? AND version = ? AND args_hash = ?`)
-      .run(now, key.name, key.version, key.argsHash);
+  /**
+   * Records a batch of reads in one transaction (what LRU eviction orders by). An access never moves
+   * `accessed_at` back, and an entry deleted meanwhile is skipped.
+   */
+  recordAccesses(accesses: Iterable<Access>): void {
+    immediate(this.#db, () => {
+      const update = this.#sql(`UPDATE entries SET accessed_at = max(accessed_at, ?), access_count = access_count + ?
+                                WHERE name = ? AND version = ? AND args_hash = ?`);
+      for (const { key, at, count } of accesses) update.run(at, count, key.name, key.version, key.argsHash);
+    });
   }
 
   /**
@@ -321,11 +396,142 @@ export class Catalog implements KnownSources {
       }));
   }
 
-  /** Entries, most recently used first. */
-  entries(filter: { name?: string; version?: string } = {}): Entry[] {
+  /** Entries, most recently used first (or largest first by `sort`), at most `limit` of them. */
+  entries(query: EntryQuery = {}): Entry[] {
+    const column = ENTRY_SORTS[query.sort ?? "accessed"];
     const rows = this.#sql(`SELECT * FROM entries WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR version = ?2)
-                            ORDER BY accessed_at DESC`).all(filter.name ?? null, filter.version ?? null);
+                            ORDER BY ${column} DESC, rowid DESC LIMIT ?3`)
+      .all(query.name ?? null, query.version ?? null, query.limit ?? -1);
     return rows.map(toEntry);
+  }
+
+  /** The entries' count and bytes, from the running totals. */
+  usage(): Usage {
+    const row = this.#sql("SELECT entries, bytes FROM usage WHERE id = 1").get()!;
+    return { entries: Number(row.entries), bytes: Number(row.bytes) };
+  }
+
+  /** When the oldest entry was created, or null for an empty catalog (an index lookup). */
+  oldestCreatedAt(): number | null {
+    const row = this.#sql("SELECT min(created_at) AS at FROM entries").get()!;
+    return row.at === null ? null : Number(row.at);
+  }
+
+  /**
+   * One eviction pass in one transaction: `decide` sees the usage inside the transaction (so two
+   * processes that both saw the cache over a limit do not both evict) and returns how far to go, or
+   * undefined to do nothing.
+   */
+  evict(decide: (usage: Usage) => EvictionTarget | undefined): Removed {
+    return immediate(this.#db, () => {
+      const usage = this.usage();
+      const target = decide(usage);
+      if (!target) return { count: 0, bytes: 0, objects: [] };
+      const expired = target.createdBefore === null
+        ? { count: 0, bytes: 0, objects: [] }
+        : this.#removeWhere("created_at < ?", [target.createdBefore]);
+      let entries = usage.entries - expired.count;
+      let bytes = usage.bytes - expired.bytes;
+      // The most recently used entry always stays (it is usually the one just stored, and no single entry
+      // is over a limit), so a small limit whose 90% rounds down to nothing does not empty the cache.
+      const over = () => entries > 1 && ((target.entries !== null && entries > target.entries) || (target.bytes !== null && bytes > target.bytes));
+      const oldest = this.#sql("SELECT rowid, object, bytes FROM entries ORDER BY accessed_at, rowid LIMIT 512");
+      const remove = this.#sql("DELETE FROM entries WHERE rowid = ?");
+      const objects = expired.objects;
+      let count = expired.count;
+      let freed = expired.bytes;
+      while (over()) {
+        const batch = oldest.all();
+        if (batch.length === 0) break;
+        for (const row of batch) {
+          if (!over()) break;
+          remove.run(row.rowid as number);
+          if (row.object !== null) objects.push(row.object as string);
+          entries--, bytes -= Number(row.bytes), freed += Number(row.bytes), count++;
+        }
+      }
+      return { count, bytes: freed, objects };
+    });
+  }
+
+  /**
+   * Removes the entries of every version of a name that is not its most recently used one and was last
+   * used before `unusedBefore`, and those versions' rows.
+   */
+  removeOldVersions(unusedBefore: number): Removed & { versions: number } {
+    const old = `SELECT f.name, f.version FROM functions f WHERE f.last_used_at < ?1 AND EXISTS (
+                   SELECT 1 FROM functions g WHERE g.name = f.name AND g.last_used_at > f.last_used_at)`;
+    return immediate(this.#db, () => {
+      const removed = this.#removeWhere(`(name, version) IN (${old})`, [unusedBefore]);
+      const { changes } = this.#sql(`DELETE FROM functions WHERE (name, version) IN (${old})`).run(unusedBefore);
+      return { ...removed, versions: Number(changes) };
+    });
+  }
+
+  /** Removes every entry and every function version. */
+  clear(): Removed {
+    return immediate(this.#db, () => {
+      const removed = this.#removeWhere("1", []);
+      this.#sql("DELETE FROM functions").run();
+      return removed;
+    });
+  }
+
+  /** Up to `limit` entries after `afterRowid`, in rowid order: a full scan in pages, without a long transaction. */
+  entryPage(afterRowid: number, limit: number): ScannedEntry[] {
+    return this.#sql("SELECT rowid, * FROM entries WHERE rowid > ? ORDER BY rowid LIMIT ?").all(afterRowid, limit)
+      .map((row) => ({ ...toEntry(row), rowid: Number(row.rowid) }));
+  }
+
+  /** True if some entry refers to the stored object `id`. */
+  hasObject(id: string): boolean {
+    return this.#sql("SELECT 1 FROM entries WHERE object = ? LIMIT 1").get(id) !== undefined;
+  }
+
+  /**
+   * Removes the given entries, each only if it is still the row that was examined (same creation time),
+   * so that an entry another process rewrote meanwhile is kept.
+   */
+  removeExact(entries: readonly Entry[]): Removed {
+    return immediate(this.#db, () => {
+      const remove = this.#sql("DELETE FROM entries WHERE name = ? AND version = ? AND args_hash = ? AND created_at = ?");
+      let count = 0;
+      let bytes = 0;
+      const objects: string[] = [];
+      for (const e of entries) {
+        if (Number(remove.run(e.name, e.version, e.argsHash, e.createdAt).changes) === 0) continue;
+        count++, bytes += e.bytes;
+        if (e.object) objects.push(e.object);
+      }
+      return { count, bytes, objects };
+    });
+  }
+
+  /** The running totals and a fresh count of the entries; with `fix`, the totals are set to the count. */
+  recount(fix: boolean): { recorded: Usage; actual: Usage } {
+    const read = () => {
+      const row = this.#sql(`SELECT entries, bytes, (SELECT count(*) FROM entries) AS actual_entries,
+                               (SELECT coalesce(sum(bytes), 0) FROM entries) AS actual_bytes FROM usage WHERE id = 1`).get()!;
+      return {
+        recorded: { entries: Number(row.entries), bytes: Number(row.bytes) },
+        actual: { entries: Number(row.actual_entries), bytes: Number(row.actual_bytes) },
+      };
+    };
+    if (!fix) return read();
+    return immediate(this.#db, () => {
+      const counts = read();
+      this.#sql("UPDATE usage SET entries = ?, bytes = ? WHERE id = 1").run(counts.actual.entries, counts.actual.bytes);
+      return counts;
+    });
+  }
+
+  // Call inside a transaction.
+  #removeWhere(condition: string, params: (string | number)[]): Removed {
+    const row = this.#sql(`SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM entries WHERE ${condition}`).get(...params)!;
+    const objects = this.#sql(`SELECT object FROM entries WHERE (${condition}) AND object IS NOT NULL`)
+      .all(...params).map((r) => r.object as string);
+    this.#sql(`DELETE FROM entries WHERE ${condition}`).run(...params);
+    return { count: Number(row.count), bytes: Number(row.bytes), objects };
   }
 }
 

@@ -1,8 +1,8 @@
 // The default store: one file per output under objects/ab/<id>, written to a temp name and renamed.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { checkObjectId, type Store } from "./store.ts";
+import { checkObjectId, isObjectId, type Store, type StoredObject } from "./store.ts";
 
 /**
  * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
@@ -38,7 +38,30 @@ export function fileStore(dir: string): Store {
     delete(id) {
       rmSync(pathOf(id), { force: true });
     },
+    list() {
+      const found: StoredObject[] = [];
+      for (const prefix of readdirOrEmpty(dir)) {
+        for (const rest of readdirOrEmpty(join(dir, prefix))) {
+          const id = prefix + rest;
+          if (!isObjectId(id)) continue; // temp files of writes in progress
+          try {
+            found.push({ id, modifiedAt: statSync(join(dir, prefix, rest)).mtimeMs });
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+      return found;
+    },
   };
+}
+
+function readdirOrEmpty(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
 }
 
 // No fsync: the rename publishes only complete files to other processes, and a process crash keeps

@@ -22,6 +22,13 @@ export interface ObjectInfo {
   readonly runtime: string;
 }
 
+/** A payload as {@link Store.list} reports it. */
+export interface StoredObject {
+  readonly id: string;
+  /** When it was last written, in ms since the epoch. */
+  readonly modifiedAt: number;
+}
+
 /**
  * Where encoded outputs live, by object id (a hex digest). Writes must be atomic: a reader sees the
  * whole old value, the whole new one, or none, never a part.
@@ -44,14 +51,21 @@ export interface Store {
   delete(id: string): MaybePromise<void>;
   /** The info written with the payload under `id` (shared stores keep it), or undefined. */
   info?(id: string): MaybePromise<ObjectInfo | undefined>;
+  /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
+  list?(): MaybePromise<StoredObject[]>;
   /** Releases what the store holds open. */
   close?(): MaybePromise<void>;
 }
 
 const OBJECT_ID = /^[0-9a-f]{16,128}$/;
 
+/** True if `id` is a hex digest, as every object id is. */
+export function isObjectId(id: string): boolean {
+  return OBJECT_ID.test(id);
+}
+
 /** Checks that `id` is a hex digest, so that no id can name a path or key outside the store's own. */
 export function checkObjectId(id: string): string {
-  if (!OBJECT_ID.test(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
+  if (!isObjectId(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
   return id;
 }

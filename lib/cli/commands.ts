@@ -1,0 +1,256 @@
+// The nbmemo commands: what each takes, what it prints for people and for scripts (--json).
+import type { ParseArgsOptionsConfig } from "node:util";
+import type { FunctionVersion } from "../catalog/catalog.ts";
+import type { MemoryOptions } from "../config.ts";
+import { formatBytes, formatDuration } from "../format.ts";
+import type { Memory } from "../memory.ts";
+import { ago, shortVersion, table } from "./table.ts";
+
+/** Exit codes, documented in the README and `nbmemo --help`. */
+export const EXIT = {
+  /** Done. */
+  OK: 0,
+  /** Done, and what it found needs attention: `verify` found problems it did not repair; `show`/`rm` a name the cache does not hold. */
+  FOUND: 1,
+  /** The command line is wrong (unknown command or option, missing or bad value). */
+  USAGE: 2,
+  /** The directory is not an nbmemo cache (or is missing, or written by a newer nbmemo). */
+  NOT_A_CACHE: 3,
+  /** Anything else failed (I/O, a locked catalog, a bug). */
+  FAILED: 4,
+} as const;
+
+/** A wrong command line: reported with the command's usage, exit code 2. */
+export class UsageError extends Error {}
+
+export interface Context {
+  readonly memory: Memory;
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly args: string[];
+  readonly json: boolean;
+  readonly now: number;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Command {
+  readonly summary: string;
+  /** The synopsis after "nbmemo ", e.g. "rm NAME [--version V]". */
+  readonly usage: string;
+  /** Paragraphs after the synopsis in `--help`. */
+  readonly help: string;
+  readonly options: ParseArgsOptionsConfig;
+  /** Positional arguments: how many the command takes. */
+  readonly positionals: number;
+  /** Extra options for Memory.open, from the command's flags. */
+  openOptions?(values: Context["values"]): MemoryOptions;
+  run(context: Context): Promise<number>;
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/** The versions of `name`, narrowed to the one `--version` names (exactly or by a unique prefix). */
+function versionsOf(context: Context, name: string): FunctionVersion[] {
+  const all = context.memory.functions().filter((f) => f.name === name);
+  const wanted = context.values.version as string | undefined;
+  if (wanted === undefined) return all;
+  const exact = all.filter((f) => f.version === wanted || f.version === `pinned:${wanted}`);
+  if (exact.length > 0) return exact;
+  const byPrefix = all.filter((f) => f.version.startsWith(wanted));
+  if (byPrefix.length > 1) {
+    throw new UsageError(`--version ${wanted} matches ${byPrefix.length} versions of ${name}: give more of it.`);
+  }
+  return byPrefix;
+}
+
+const versionOption = { version: { type: "string" } } as const satisfies ParseArgsOptionsConfig;
+
+export const commands: Record<string, Command> = {
+  ls: {
+    summary: "list the memoized functions, one line per version",
+    usage: "ls",
+    help: "Lists every function version the cache knows, most recently used first: its entries, their size, the hits\n" +
+      "recorded on them and the compute time those hits saved.",
+    options: {},
+    positionals: 0,
+    async run(context) {
+      const fns = context.memory.functions();
+      if (context.json) return context.out(json(fns)), EXIT.OK;
+      if (fns.length === 0) return context.out(`No functions in ${context.memory.dir}.\n`), EXIT.OK;
+      context.out(table(
+        [{ heading: "NAME", max: 40 }, { heading: "VERSION" }, { heading: "ENTRIES", right: true }, { heading: "SIZE", right: true },
+          { heading: "HITS", right: true }, { heading: "SAVED", right: true }, { heading: "LAST USED" }],
+        fns.map((f) => [f.name, shortVersion(f.version), String(f.entries), formatBytes(f.bytes), String(f.hits),
+          formatDuration(f.savedMs), ago(f.lastUsedAt, context.now)]),
+      ));
+      return EXIT.OK;
+    },
+  },
+
+  show: {
+    summary: "show one function: its versions, source and stored results",
+    usage: "show NAME [--version V] [--sort accessed|created|bytes|hits|computeMs] [--limit N]",
+    help: "Shows the versions of NAME, the normalized source of the most recent one (or of --version V: the full\n" +
+      "version, or its first digits as `ls` prints them), and its stored results, most recently used first\n" +
+      "(--sort to order otherwise, --limit to show fewer; default 50).\n" +
+      "Exits with 1 when the cache holds no function NAME.",
+    options: { ...versionOption, sort: { type: "string" }, limit: { type: "string", default: "50" } },
+    positionals: 1,
+    async run(context) {
+      const name = context.args[0]!;
+      const versions = versionsOf(context, name);
+      const limit = Number(context.values.limit);
+      if (!Number.isSafeInteger(limit) || limit < 0) throw new UsageError(`--limit ${String(context.values.limit)} is not a whole number.`);
+      if (versions.length === 0) return notFound(context, name);
+      const sort = context.values.sort as "accessed" | undefined;
+      const version = context.values.version === undefined ? undefined : versions[0]!.version;
+      const shown = context.memory.entries({ fn: name, version, sort, limit });
+      if (context.json) return context.out(json({ name, versions, entries: shown })), EXIT.OK;
+      context.out(`${name}\n\n`);
+      context.out(table(
+        [{ heading: "VERSION" }, { heading: "ENTRIES", right: true }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
+          { heading: "SAVED", right: true }, { heading: "CREATED" }, { heading: "LAST USED" }],
+        versions.map((v) => [shortVersion(v.version), String(v.entries), formatBytes(v.bytes), String(v.hits), formatDuration(v.savedMs),
+          ago(v.createdAt, context.now), ago(v.lastUsedAt, context.now)]),
+      ));
+      const source = versions[0]!.source;
+      context.out(`\nsource of ${shortVersion(versions[0]!.version)}:\n${source === null ? "(pinned version: no source kept)" : indent(source)}\n\n`);
+      if (shown.length === 0) return context.out("No stored results.\n"), EXIT.OK;
+      context.out(table(
+        [{ heading: "ARGUMENTS", max: 48 }, { heading: "VERSION" }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
+          { heading: "COMPUTE", right: true }, { heading: "CREATED" }, { heading: "LAST USED" }, { heading: "RUNTIME" }],
+        shown.map((e) => [e.argsPreview || "()", shortVersion(e.version), formatBytes(e.bytes), String(e.accessCount),
+          formatDuration(e.computeMs), ago(e.createdAt, context.now), ago(e.accessedAt, context.now), e.runtime]),
+      ));
+      return EXIT.OK;
+    },
+  },
+
+  stats: {
+    summary: "totals: functions, versions, entries, size, hits, time saved",
+    usage: "stats",
+    help: "Prints the cache's totals: functions, versions, stored results and their size, the hits recorded and the\n" +
+      "compute time those hits saved.",
+    options: {},
+    positionals: 0,
+    async run(context) {
+      const { session: _, limits: __, ...totals } = context.memory.stats();
+      if (context.json) return context.out(json({ dir: context.memory.dir, ...totals })), EXIT.OK;
+      context.out(table([{ heading: "" }, { heading: "" }], [
+        ["directory", context.memory.dir],
+        ["functions", String(totals.functions)],
+        ["versions", String(totals.versions)],
+        ["entries", String(totals.entries)],
+        ["size", formatBytes(totals.bytes)],
+        ["hits", String(totals.hits)],
+        ["time saved", formatDuration(totals.savedMs)],
+      ]).split("\n").slice(1).join("\n"));
+      return EXIT.OK;
+    },
+  },
+
+  rm: {
+    summary: "delete the stored results of one function (or of one version)",
+    usage: "rm NAME [--version V]",
+    help: "Deletes the stored results of NAME, of every version or of --version V (the full version, or its first\n" +
+      "digits as `ls` prints them). Exits with 1 when the cache holds no function NAME.",
+    options: versionOption,
+    positionals: 1,
+    async run(context) {
+      const name = context.args[0]!;
+      const versions = versionsOf(context, name);
+      if (versions.length === 0) return notFound(context, name);
+      let removed = 0;
+      for (const v of versions) removed += await context.memory.delete(name, { version: v.version });
+      if (context.json) return context.out(json({ name, versions: versions.map((v) => v.version), removed })), EXIT.OK;
+      const which = context.values.version === undefined ? "" : ` (version ${shortVersion(versions[0]!.version)})`;
+      context.out(`Removed ${removed} ${removed === 1 ? "entry" : "entries"} of ${name}${which}.\n`);
+      return EXIT.OK;
+    },
+  },
+
+  prune: {
+    summary: "remove expired and over-limit results, and old versions not used for a while",
+    usage: "prune [--max-bytes SIZE] [--max-entries N] [--max-age DURATION] [--old-versions DURATION]",
+    help: "Removes results older than --max-age, evicts the least recently used results down to 90% of --max-bytes /\n" +
+      "--max-entries when the cache is over them, and removes the results of old versions of each function (every\n" +
+      "version but its most recently used one) not used for --old-versions (default 7d; 0 removes them all).\n" +
+      "Sizes: 500MB, 2GiB, or bytes. Durations: 30min, 12h, 7d, or milliseconds.",
+    options: {
+      "max-bytes": { type: "string" },
+      "max-entries": { type: "string" },
+      "max-age": { type: "string" },
+      "old-versions": { type: "string", default: "7d" },
+    },
+    positionals: 0,
+    openOptions(values) {
+      const entries = values["max-entries"] as string | undefined;
+      if (entries !== undefined && !/^\d+$/.test(entries)) throw new UsageError(`--max-entries ${entries} is not a whole number.`);
+      const maxEntries = entries === undefined ? undefined : Number(entries);
+      return {
+        ...(values["max-bytes"] === undefined ? {} : { maxBytes: values["max-bytes"] as string }),
+        ...(maxEntries === undefined ? {} : { maxEntries }),
+        ...(values["max-age"] === undefined ? {} : { maxAge: values["max-age"] as string }),
+      };
+    },
+    async run(context) {
+      const report = await context.memory.prune({ oldVersionsUnusedFor: context.values["old-versions"] as string });
+      if (context.json) return context.out(json(report)), EXIT.OK;
+      const total = report.evicted + report.oldVersionEntries;
+      context.out(`Removed ${total} ${total === 1 ? "entry" : "entries"} (${formatBytes(report.bytes)}): ` +
+        `${report.evicted} expired or over the limits, ${report.oldVersionEntries} of old versions; ` +
+        `forgot ${report.versions} old ${report.versions === 1 ? "version" : "versions"}.\n`);
+      return EXIT.OK;
+    },
+  },
+
+  verify: {
+    summary: "check every stored result; --repair removes what is broken",
+    usage: "verify [--repair]",
+    help: "Reads back every stored result, and looks for stored outputs no entry refers to (older than a minute)\n" +
+      "and for running totals that are off. Exits with 1 when it finds problems and --repair was not given;\n" +
+      "with --repair, removes the broken entries and the orphan outputs, fixes the totals, and exits with 0.",
+    options: { repair: { type: "boolean", default: false } },
+    positionals: 0,
+    async run(context) {
+      const repair = context.values.repair === true;
+      const report = await context.memory.verify({ repair });
+      const code = report.problems.length > 0 && !repair ? EXIT.FOUND : EXIT.OK;
+      if (context.json) return context.out(json(report)), code;
+      if (report.problems.length > 0) {
+        context.out(table(
+          [{ heading: "PROBLEM" }, { heading: "FUNCTION" }, { heading: "ARGUMENTS / OBJECT", max: 48 }, { heading: "DETAIL" }],
+          report.problems.map((p) => [p.kind, p.name ?? "", p.argsPreview ?? p.object ?? "", p.detail]),
+        ));
+      }
+      context.out(`Checked ${report.entries} ${report.entries === 1 ? "entry" : "entries"} and ${report.objects} stored outputs: ` +
+        (report.problems.length === 0 ? "no problems.\n" : `${report.problems.length} problems` +
+          (repair ? `, ${report.repaired} repaired.\n` : ". Run `nbmemo verify --repair` to remove what is broken.\n")));
+      return code;
+    },
+  },
+
+  clear: {
+    summary: "delete every stored result",
+    usage: "clear",
+    help: "Deletes every stored result and forgets every function version. The directory stays a cache.",
+    options: {},
+    positionals: 0,
+    async run(context) {
+      const removed = await context.memory.clear();
+      if (context.json) return context.out(json({ removed })), EXIT.OK;
+      context.out(`Removed ${removed} ${removed === 1 ? "entry" : "entries"}.\n`);
+      return EXIT.OK;
+    },
+  },
+};
+
+function notFound(context: Context, name: string): number {
+  const version = context.values.version === undefined ? "" : ` with version ${String(context.values.version)}`;
+  context.err(`nbmemo: no function ${JSON.stringify(name)}${version} in ${context.memory.dir}. \`nbmemo ls\` lists what it holds.\n`);
+  return EXIT.FOUND;
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => `  ${line}`).join("\n");
+}

@@ -1,0 +1,118 @@
+// Verification of a cache: every entry's payload is read back, every stored payload must belong to an
+// entry, and the running totals must match the entries; with `repair`, what is wrong is removed.
+import type { Catalog, Entry } from "./catalog/catalog.ts";
+import { CorruptPayload, decode } from "./codec.ts";
+import type { Store } from "./store/store.ts";
+
+/** A payload written this recently may still be waiting for its entry's commit in another process. */
+export const ORPHAN_GRACE_MS = 60_000;
+
+/**
+ * One thing {@link Memory.verify} found wrong.
+ *
+ * @example
+ * ```ts
+ * for (const p of (await memory.verify()).problems) console.log(p.kind, p.name ?? p.object, p.detail);
+ * ```
+ */
+export interface VerifyProblem {
+  /**
+   * `missing`: an entry whose output file is gone; `unreadable`: an entry whose output does not decode;
+   * `orphan`: a stored output no entry refers to; `totals`: the catalog's running totals were off.
+   */
+  readonly kind: "missing" | "unreadable" | "orphan" | "totals";
+  /** The entry's function name, for `missing` and `unreadable`. */
+  readonly name?: string;
+  readonly version?: string;
+  readonly argsPreview?: string;
+  /** The stored object id, when there is one. */
+  readonly object?: string;
+  /** What is wrong, in words. */
+  readonly detail: string;
+}
+
+/**
+ * What {@link Memory.verify} checked, found and repaired.
+ *
+ * @example
+ * ```ts
+ * const { entries, problems, repaired } = await memory.verify({ repair: true });
+ * ```
+ */
+export interface VerifyReport {
+  /** Entries whose payload was read back and decoded. */
+  readonly entries: number;
+  /** Stored payloads compared with the catalog (0 when the store cannot list them). */
+  readonly objects: number;
+  readonly problems: VerifyProblem[];
+  /** How many of the problems were repaired (0 without `repair`). */
+  readonly repaired: number;
+}
+
+const PAGE = 500;
+
+export async function verify(catalog: Catalog, store: Store, repair: boolean, now: number): Promise<VerifyReport> {
+  const problems: VerifyProblem[] = [];
+  const broken: Entry[] = [];
+  const referenced = new Set<string>();
+  let entries = 0;
+  for (let after = 0; ;) {
+    const page = catalog.entryPage(after, PAGE);
+    if (page.length === 0) break;
+    after = page.at(-1)!.rowid;
+    for (const entry of page) {
+      entries++;
+      if (entry.object) referenced.add(entry.object);
+      const problem = await check(entry, store);
+      if (problem) problems.push(problem), broken.push(entry);
+    }
+  }
+  // Listed after the entries were read: a payload written since then is young and skipped.
+  const stored = (await store.list?.()) ?? [];
+  const orphans = stored.filter((o) => !referenced.has(o.id) && o.modifiedAt < now - ORPHAN_GRACE_MS && !catalog.hasObject(o.id));
+  for (const o of orphans) problems.push({ kind: "orphan", object: o.id, detail: "a stored output that no entry refers to" });
+  const { recorded, actual } = catalog.recount(repair);
+  if (recorded.entries !== actual.entries || recorded.bytes !== actual.bytes) {
+    problems.push({
+      kind: "totals",
+      detail: `the running totals said ${recorded.entries} entries and ${recorded.bytes} bytes, not ${actual.entries} and ${actual.bytes}`,
+    });
+  }
+  if (!repair) return { entries, objects: stored.length, problems, repaired: 0 };
+
+  const removed = catalog.removeExact(broken);
+  for (const object of removed.objects) await store.delete(object);
+  // recount(true) already fixed the totals; removeExact keeps them right through the triggers.
+  let repaired = removed.count + problems.filter((p) => p.kind === "totals").length;
+  for (const o of orphans) {
+    if (catalog.hasObject(o.id)) continue; // claimed meanwhile
+    await store.delete(o.id);
+    repaired++;
+  }
+  return { entries, objects: stored.length, problems, repaired };
+}
+
+async function check(entry: Entry, store: Store): Promise<VerifyProblem | undefined> {
+  const about = { name: entry.name, version: entry.version, argsPreview: entry.argsPreview, ...(entry.object ? { object: entry.object } : {}) };
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = entry.inline ?? (entry.object ? await store.get(entry.object) : undefined);
+  } catch (error) {
+    return { kind: "unreadable", ...about, detail: `its output cannot be read: ${describe(error)}` };
+  }
+  if (!bytes) {
+    return entry.object
+      ? { kind: "missing", ...about, detail: "its output file is missing" }
+      : { kind: "unreadable", ...about, detail: "it has no output at all" };
+  }
+  try {
+    decode(bytes);
+  } catch (error) {
+    return { kind: "unreadable", ...about, detail: error instanceof CorruptPayload ? error.message : `it does not decode: ${describe(error)}` };
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,136 @@
+// The nbmemo CLI as users run it, in real child processes: under the Node suite the built
+// dist/cli/main.js (what `npx nbmemo` runs), under the Deno suite `deno run -A lib/cli/main.ts`.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Memory } from "../lib/mod.ts";
+import { isDeno, root, runtimePath, startProcess, tempDir } from "./helpers.ts";
+
+const entry = isDeno
+  ? { runtime: runtimePath("deno"), argv: ["run", "-A", "--quiet", join(root, "lib", "cli", "main.ts")] }
+  : { runtime: runtimePath("node"), argv: [join(root, "dist", "cli", "main.js")] };
+
+function nbmemo(cwd: string, ...args: string[]) {
+  if (!isDeno && !existsSync(entry.argv[0]!)) throw new Error("dist/cli/main.js is missing: run `npm test` (it builds dist/ first)");
+  return startProcess(entry.runtime, [...entry.argv, ...args], { cwd }).done;
+}
+
+// A cache in <dir>/.nbmemo with two functions: "load" (two entries, one hit) and "fit" at two pinned versions.
+async function sampleCache(t: { after: (fn: () => void) => void }) {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(join(dir.path, ".nbmemo"), { log: "silent", inlineBytes: 64 });
+  const load = memory.fn("load", (state: string) => ({ state, rows: new Float64Array(100).fill(1) }));
+  await load("CA"), await load("CA"), await load("NY");
+  await memory.fn("fit", (xs: number[]) => xs.length, { version: "1" })([1, 2]);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await memory.fn("fit", (xs: number[]) => xs.length, { version: "2" })([1, 2]);
+  await memory.close();
+  return dir.path;
+}
+
+test("the CLI refuses a directory that is not a cache with exit code 3, and creates nothing", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const missing = await nbmemo(dir.path, "ls");
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /Cannot open the cache at .*\.nbmemo: there is no such directory/);
+  mkdirSync(join(dir.path, "notes"));
+  writeFileSync(join(dir.path, "notes", "a.txt"), "hello");
+  const other = await nbmemo(dir.path, "stats", "--dir", "notes");
+  assert.equal(other.code, 3);
+  assert.match(other.stderr, /holds no catalog\.sqlite, so it is not an nbmemo cache/);
+  assert.deepEqual(readdirSync(dir.path).sort(), ["notes"]);
+  assert.deepEqual(readdirSync(join(dir.path, "notes")), ["a.txt"]);
+});
+
+test("ls, show and stats print tables for people and the same facts as JSON for scripts", async (t) => {
+  const cwd = await sampleCache(t);
+  const ls = await nbmemo(cwd, "ls");
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /^NAME +VERSION +ENTRIES +SIZE +HITS +SAVED +LAST USED$/m);
+  assert.match(ls.stdout, /^fit +pinned:2 +1 +\d+ B +0 /m);
+  assert.match(ls.stdout, /^load +[0-9a-f]{12} +2 +\d\.\d kB +1 /m);
+  const lsJson = JSON.parse((await nbmemo(cwd, "ls", "--json")).stdout) as { name: string; entries: number }[];
+  assert.deepEqual(lsJson.map((f) => [f.name, f.entries]).sort(), [["fit", 1], ["fit", 1], ["load", 2]]);
+
+  const show = await nbmemo(cwd, "show", "load");
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /source of [0-9a-f]{12}:\n  \(?state\)? => \(\{\s+state,\s+rows: new Float64Array\(100\)\.fill\(1\)\s+\}\)/);
+  assert.match(show.stdout, /^"CA" +[0-9a-f]{12} +\d+ B +1 /m);
+  const shown = JSON.parse((await nbmemo(cwd, "show", "fit", "--version", "1", "--json")).stdout) as { versions: { version: string }[]; entries: unknown[] };
+  assert.deepEqual(shown.versions.map((v) => v.version), ["pinned:1"]);
+  assert.equal(shown.entries.length, 1);
+
+  const stats = await nbmemo(cwd, "stats");
+  assert.match(stats.stdout, /^entries +4$/m);
+  assert.match(stats.stdout, /^hits +1$/m);
+  const totals = JSON.parse((await nbmemo(cwd, "stats", "--json")).stdout) as { functions: number; versions: number; entries: number };
+  assert.deepEqual([totals.functions, totals.versions, totals.entries], [2, 3, 4]);
+});
+
+test("rm removes one version or a whole name, and exits with 1 for a name the cache does not hold", async (t) => {
+  const cwd = await sampleCache(t);
+  const one = await nbmemo(cwd, "rm", "fit", "--version", "1");
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(one.stdout, "Removed 1 entry of fit (version pinned:1).\n");
+  const all = JSON.parse((await nbmemo(cwd, "rm", "load", "--json")).stdout) as { removed: number };
+  assert.equal(all.removed, 2);
+  const unknown = await nbmemo(cwd, "rm", "nothing_here");
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no function "nothing_here"/);
+});
+
+test("verify exits with 1 when it finds problems, and --repair fixes them and exits with 0", async (t) => {
+  const cwd = await sampleCache(t);
+  const objects = join(cwd, ".nbmemo", "objects");
+  const [prefix] = readdirSync(objects);
+  rmSync(join(objects, prefix!, readdirSync(join(objects, prefix!))[0]!));
+  const found = await nbmemo(cwd, "verify");
+  assert.equal(found.code, 1, found.stderr);
+  assert.match(found.stdout, /^missing +load +"(CA|NY)" +its output file is missing$/m);
+  assert.match(found.stdout, /1 problems\. Run `nbmemo verify --repair`/);
+  const repaired = JSON.parse((await nbmemo(cwd, "verify", "--repair", "--json")).stdout) as { repaired: number };
+  assert.equal(repaired.repaired, 1);
+  const clean = await nbmemo(cwd, "verify");
+  assert.equal(clean.code, 0);
+  assert.match(clean.stdout, /Checked 3 entries and 1 stored outputs: no problems\./);
+});
+
+test("prune applies the limits given on the command line and drops old versions", async (t) => {
+  const cwd = await sampleCache(t);
+  const pruned = JSON.parse((await nbmemo(cwd, "prune", "--max-entries", "3", "--old-versions", "0", "--json")).stdout) as Record<string, number>;
+  assert.equal(pruned.evicted, 2); // 4 entries > 3: down to 90% of 3, i.e. 2
+  assert.equal(pruned.versions, 1);
+  const bad = await nbmemo(cwd, "prune", "--max-bytes", "lots");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Cannot use maxBytes="lots"/);
+});
+
+test("clear removes every result and leaves a cache", async (t) => {
+  const cwd = await sampleCache(t);
+  const cleared = await nbmemo(cwd, "clear");
+  assert.equal(cleared.stdout, "Removed 4 entries.\n");
+  const after = await nbmemo(cwd, "ls");
+  assert.equal(after.code, 0);
+  assert.match(after.stdout, /^No functions in /);
+});
+
+test("--help describes the CLI and each command; a wrong command line exits with 2", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const help = await nbmemo(dir.path, "--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Commands:\n  ls +list the memoized functions/m);
+  assert.match(help.stdout, /Exit codes: 0 done; 1 /);
+  const rmHelp = await nbmemo(dir.path, "rm", "--help");
+  assert.equal(rmHelp.code, 0);
+  assert.match(rmHelp.stdout, /^Usage: nbmemo rm NAME \[--version V\]/);
+  for (const args of [[], ["frobnicate"], ["ls", "--frob"], ["rm"], ["show", "a", "b"]]) {
+    const wrong = await nbmemo(dir.path, ...args);
+    assert.equal(wrong.code, 2, `nbmemo ${args.join(" ")}: ${wrong.stderr}`);
+    assert.match(wrong.stderr, /nbmemo/);
+  }
+  assert.deepEqual(readdirSync(dir.path), []);
+});

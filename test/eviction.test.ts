@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { test } from "node:test";
+import { concat } from "../lib/codec.ts";
+import { parseBytes, parseDuration } from "../lib/config.ts";
+import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
+import { captureConsole, isDeno, lastJson, openTempMemory, runFixture, tempDir } from "./helpers.ts";
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+
+function objectFiles(dir: string): string[] {
+  const objects = join(dir, "objects");
+  try {
+    return readdirSync(objects).flatMap((prefix) => readdirSync(join(objects, prefix)).map((rest) => prefix + rest));
+  } catch {
+    return [];
+  }
+}
+
+test("sizes and durations accept numbers and strings with units, and refuse anything else", () => {
+  assert.equal(parseBytes(1234, "maxBytes"), 1234);
+  assert.equal(parseBytes("500 MB", "maxBytes"), 500_000_000);
+  assert.equal(parseBytes("2 GiB", "maxBytes"), 2 * 2 ** 30);
+  assert.equal(parseBytes("1.5gb", "maxBytes"), 1_500_000_000);
+  assert.equal(parseBytes("64 KiB", "maxBytes"), 65536);
+  assert.equal(parseDuration("7d", "maxAge"), 7 * 86_400_000);
+  assert.equal(parseDuration("30 min", "maxAge"), 1_800_000);
+  assert.equal(parseDuration("12h", "maxAge"), 43_200_000);
+  assert.equal(parseDuration(250, "maxAge"), 250);
+  for (const bad of [-1, 0, "lots", "5 XB", "", NaN, "1e3 MB"]) {
+    assert.throws(() => parseBytes(bad, "maxBytes"), (e: NbmemoError) => e.code === "INVALID_OPTION" && /maxBytes=.*"500 MB"/.test(e.message));
+  }
+  assert.throws(() => parseDuration("soon", "maxAge"), /maxAge="soon": it must be milliseconds.*"7d"/);
+});
+
+test("Memory.open refuses bad limits with a clear error", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  await assert.rejects(Memory.open(dir.path, { maxBytes: -1 }), /Cannot use maxBytes=-1/);
+  await assert.rejects(Memory.open(dir.path, { maxEntries: 2.5 }), /Cannot use maxEntries=2.5: it must be a whole number/);
+  await assert.rejects(Memory.open(dir.path, { maxAge: "a week" }), /Cannot use maxAge="a week"/);
+});
+
+test("crossing maxEntries evicts the least recently used entries down to 90%, counting recent hits", async (t) => {
+  const { memory } = await openTempMemory(t, { maxEntries: 10 });
+  const f = memory.fn("f", (x: number) => ({ x }), { version: "1" });
+  for (let i = 0; i < 10; i++) await f(i), await tick();
+  await f(0); // a hit: recorded in memory only, yet eviction must see it
+  await tick();
+  await f(10); // 11 entries > 10: evict down to 9
+  const left = memory.entries({ fn: "f" }).map((e) => Number(e.argsPreview)).sort((a, b) => a - b);
+  assert.deepEqual(left, [0, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(memory.stats().session.evicted, 2);
+});
+
+test("crossing maxBytes evicts down to 90% of it and removes the evicted files", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent", maxBytes: 10_000, inlineBytes: 0 });
+  t.after(() => memory.close());
+  const blob = memory.fn("blob", (i: number) => new Uint8Array(1000).fill(i), { version: "1" });
+  for (let i = 0; i < 12; i++) await blob(i), await tick();
+  const { bytes, entries } = memory.stats();
+  assert.ok(bytes <= 10_000, `${bytes} bytes left`);
+  assert.ok(bytes <= 9_000 + 1100, `evicted down to about 90%: ${bytes}`);
+  assert.equal(objectFiles(dir.path).length, entries);
+  assert.ok(memory.entries().every((e) => Number(e.argsPreview) >= 12 - entries), "the oldest went first");
+});
+
+test("old versions of a function count like any other entry and go first when unused", async (t) => {
+  const { memory } = await openTempMemory(t, { maxEntries: 4 });
+  const v1 = memory.fn("g", (x: number) => x, { version: "1" });
+  const v2 = memory.fn("g", (x: number) => x, { version: "2" });
+  for (let i = 0; i < 3; i++) await v1(i), await tick();
+  for (let i = 0; i < 2; i++) await v2(i), await tick();
+  const versions = memory.entries({ fn: "g" }).map((e) => e.version).sort();
+  assert.deepEqual(versions, ["pinned:1", "pinned:2", "pinned:2"]);
+});
+
+test("a result older than maxAge is recomputed, not returned", async (t) => {
+  const { memory } = await openTempMemory(t, { maxAge: 30 });
+  let calls = 0;
+  const now = memory.fn("now", () => ++calls, { version: "1" });
+  assert.equal(await now(), 1);
+  assert.equal(await now(), 1);
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(await now(), 2);
+  assert.equal(memory.entries().length, 1);
+});
+
+test("a value larger than maxBytes is returned, not stored, and evicts nothing", async (t) => {
+  const dir = tempDir();
+  const memory = await Memory.open(dir.path, { log: "warn", maxBytes: "2 kB" });
+  t.after(async () => {
+    await memory.close();
+    dir.remove();
+  });
+  const small = memory.fn("small", () => "x", { version: "1" });
+  const huge = memory.fn("huge", () => new Uint8Array(5000), { version: "1" });
+  await small();
+  const { result, warnings } = await captureConsole(() => huge());
+  assert.equal(result.length, 5000);
+  assert.match(warnings.join("\n"), /Cannot store the result of huge: it takes 5\.\d kB, more than maxBytes \(2\.0 kB\)/);
+  assert.deepEqual(memory.entries().map((e) => e.name), ["small"]);
+});
+
+test("hits are not written one by one: the catalog sees them on close", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  const f = memory.fn("f", (x: number) => x + 1, { version: "1" });
+  await f(1);
+  for (let i = 0; i < 5; i++) await f(1);
+  const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+  t.after(() => db.close());
+  const count = () => Number(db.prepare("SELECT access_count FROM entries").get()!.access_count);
+  assert.equal(count(), 0);
+  await memory.close();
+  assert.equal(count(), 5);
+});
+
+for (const which of ["node", "deno"] as const) {
+  test(`hits of a ${which} process that exits without close are recorded at exit`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const first = lastJson<{ session: { hits: number } }>(await runFixture(which, "hit-and-exit.ts", [dir.path, "1"]));
+    assert.equal(first.session.hits, 0);
+    const second = lastJson<{ session: { hits: number } }>(await runFixture(which, "hit-and-exit.ts", [dir.path, "4"]));
+    assert.equal(second.session.hits, 4);
+    const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+    t.after(() => db.close());
+    assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 4);
+  });
+}
+
+test("entries another process hit are kept when this process evicts", async (t) => {
+  const { memory, dir } = await openTempMemory(t, { maxEntries: 6 });
+  const triple = memory.fn("triple", (x: number) => x * 3, { version: "1" }); // the fixture's function
+  await triple(7), await tick();
+  for (let i = 0; i < 5; i++) await triple(i), await tick();
+  const child = await runFixture(isDeno ? "deno" : "node", "hit-and-exit.ts", [dir, "1"]);
+  assert.equal(lastJson<{ session: { hits: number } }>(child).session.hits, 1);
+  await tick();
+  await triple(100); // 7 entries > 6: evict the 2 least recently used, down to 5
+  const left = memory.entries().map((e) => Number(e.argsPreview)).sort((a, b) => a - b);
+  assert.deepEqual(left, [2, 3, 4, 7, 100]);
+});
+
+test("an eviction pass keeps the most recently used entry, even when 90% of the limit rounds to nothing", async (t) => {
+  const { memory } = await openTempMemory(t, { maxEntries: 1, maxBytes: 1000 });
+  const f = memory.fn("f", (n: number) => "z".repeat(n), { version: "1" });
+  await f(10), await tick();
+  await f(20);
+  assert.deepEqual(memory.entries().map((e) => e.argsPreview), ["20"]);
+  await tick();
+  await f(950); // alone over 90% of maxBytes, yet within it
+  assert.deepEqual(memory.entries().map((e) => e.argsPreview), ["950"]);
+});
+
+test("eviction on a shared store drops this machine's rows and leaves the outputs to the others", async (t) => {
+  const objects = new Map<string, Uint8Array>();
+  const shared: Store = {
+    flags: { shared: true },
+    get: (id) => objects.get(id),
+    set: (id, chunks) => void objects.set(id, concat(chunks)),
+    delete: (id) => void objects.delete(id),
+  };
+  const { memory } = await openTempMemory(t, { maxEntries: 2, store: shared });
+  const f = memory.fn("f", (x: number) => x, { version: "1" });
+  for (let i = 0; i < 3; i++) await f(i), await tick();
+  assert.equal(memory.stats().entries, 1);
+  assert.equal(objects.size, 3);
+  await memory.delete("f");
+  assert.equal(objects.size, 2);
+});

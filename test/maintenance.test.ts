@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { test } from "node:test";
+import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
+import { openTempMemory, root, tempDir } from "./helpers.ts";
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+
+test("entries() filters by function and version, sorts and limits", async (t) => {
+  const { memory } = await openTempMemory(t);
+  const sized = memory.fn("sized", (n: number) => "x".repeat(n), { version: "1" });
+  const other = memory.fn("other", (n: number) => n, { version: "1" });
+  for (const n of [10, 300, 20]) await sized(n), await tick();
+  await other(1);
+  assert.deepEqual(memory.entries({ fn: "sized", limit: 2 }).map((e) => e.argsPreview), ["20", "300"]);
+  assert.deepEqual(memory.entries({ sort: "bytes", limit: 1 }).map((e) => e.argsPreview), ["300"]);
+  assert.deepEqual(memory.entries({ fn: "sized", version: "pinned:2" }), []);
+  assert.throws(() => memory.entries({ sort: "size" as "bytes" }), /sort="size" is not one of accessed, created, bytes/);
+});
+
+test("delete() removes one version or every version of a name", async (t) => {
+  const { memory } = await openTempMemory(t);
+  const v1 = memory.fn("h", (x: number) => x, { version: "1" });
+  const v2 = memory.fn("h", (x: number) => x, { version: "2" });
+  await v1(1), await v1(2), await v2(1);
+  assert.equal(await memory.delete("h", { version: "pinned:1" }), 2);
+  assert.deepEqual(memory.entries().map((e) => e.version), ["pinned:2"]);
+  assert.equal(await memory.delete("h"), 1);
+  assert.equal(await memory.delete("never_stored"), 0);
+});
+
+test("clear() removes every result and file and forgets every function", async (t) => {
+  const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
+  const f = memory.fn("f", (x: number) => [x], { version: "1" });
+  await f(1), await f(2);
+  assert.equal(await memory.clear(), 2);
+  assert.equal(memory.stats().entries, 0);
+  assert.deepEqual(memory.functions(), []);
+  assert.deepEqual(readdirSync(join(dir, "objects")).flatMap((p) => readdirSync(join(dir, "objects", p))), []);
+});
+
+test("prune() drops old versions not used for a while and keeps the current one", async (t) => {
+  const { memory } = await openTempMemory(t);
+  const old = memory.fn("k", (x: number) => x, { version: "1" });
+  await old(1), await old(2);
+  await tick();
+  const current = memory.fn("k", (x: number) => x, { version: "2" });
+  await current(1);
+  assert.deepEqual(await memory.prune(), { evicted: 0, oldVersionEntries: 0, versions: 0, bytes: 0 });
+  const report = await memory.prune({ oldVersionsUnusedFor: 0 });
+  assert.equal(report.oldVersionEntries, 2);
+  assert.equal(report.versions, 1);
+  assert.ok(report.bytes > 0);
+  assert.deepEqual(memory.functions().map((f) => f.version), ["pinned:2"]);
+  assert.equal(await current(1), 1);
+});
+
+test("prune() removes results past maxAge", async (t) => {
+  const { memory } = await openTempMemory(t, { maxAge: 20 });
+  const f = memory.fn("f", (x: number) => x, { version: "1" });
+  await f(1);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.equal((await memory.prune()).evicted, 1);
+  assert.equal(memory.stats().entries, 0);
+});
+
+test("verify() finds missing, corrupt and orphan outputs and wrong totals, and repairs them", async (t) => {
+  const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
+  const f = memory.fn("f", (x: number) => ({ x, data: new Float64Array(4).fill(x) }), { version: "1" });
+  for (let i = 0; i < 4; i++) await f(i);
+  assert.deepEqual((await memory.verify()).problems, []);
+  const objects = memory.entries().map((e) => e.object!);
+  const pathOf = (id: string) => join(dir, "objects", id.slice(0, 2), id.slice(2));
+  writeFileSync(pathOf(objects[0]!), "not a payload");
+  rmSync(pathOf(objects[1]!));
+  const orphan = "ab".repeat(32);
+  mkdirSync(join(dir, "objects", "ab"), { recursive: true });
+  writeFileSync(pathOf(orphan), "left behind");
+  utimesSync(pathOf(orphan), new Date(0), new Date(0));
+  const young = "cd".repeat(32);
+  mkdirSync(join(dir, "objects", "cd"), { recursive: true });
+  writeFileSync(pathOf(young), "a store in progress elsewhere");
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  db.exec("UPDATE usage SET entries = 99");
+  db.close();
+
+  const report = await memory.verify();
+  assert.equal(report.entries, 4);
+  assert.deepEqual(report.problems.map((p) => p.kind).sort(), ["missing", "orphan", "totals", "unreadable"]);
+  assert.equal(report.problems.find((p) => p.kind === "orphan")!.object, orphan);
+  assert.equal(report.repaired, 0);
+
+  const repaired = await memory.verify({ repair: true });
+  assert.equal(repaired.repaired, 4);
+  assert.deepEqual((await memory.verify()).problems, []);
+  assert.equal(memory.stats().entries, 2);
+  assert.equal(await f(0).then((v) => v.x), 0); // recomputed and stored again
+});
+
+test("open with create: false refuses a directory that holds no cache, and creates nothing", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  await assert.rejects(Memory.open(join(dir.path, "missing"), { create: false }), (e: NbmemoError) =>
+    e.code === "NOT_A_CACHE" && /no such directory/.test(e.message));
+  await assert.rejects(Memory.open(dir.path, { create: false }), /holds no catalog.sqlite, so it is not an nbmemo cache/);
+  assert.deepEqual(readdirSync(dir.path), []);
+});
+
+test("the README's inspection example runs as written", async (t) => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("### Inspecting and managing the cache"));
+  const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+  const dir = tempDir();
+  t.after(dir.remove);
+  const seed = await Memory.open(dir.path, { log: "silent" });
+  await seed.fn("load_counties", (state: string) => ({ state }))("CA");
+  await seed.fn("fit", (x: number) => x, { version: "2" })(1);
+  await seed.close();
+  // The example's `Memory.open(".nbmemo", ...)` opens the temp cache; its `loadCounties` is memoized there.
+  let memory: Memory | undefined;
+  const open = async (_: string, options: MemoryOptions) => (memory = await Memory.open(dir.path, { ...options, log: "silent" }));
+  const loadCounties = { clear: () => memory!.fn("load_counties", (state: string) => ({ state })).clear() };
+  const AsyncFunction = (async () => {}).constructor as new (...params: string[]) => (...args: unknown[]) => Promise<void>;
+  const example = new AsyncFunction("Memory", "loadCounties", code);
+  await example({ open }, loadCounties);
+  t.after(() => memory!.close());
+  assert.equal(memory!.stats().entries, 0);
+  assert.deepEqual(memory!.stats().limits, { maxBytes: 2e9, maxEntries: null, maxAgeMs: 30 * 86_400_000 });
+});
+
+test("open with create: false fails on a damaged catalog instead of falling back to memory", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeFileSync(join(dir.path, "catalog.sqlite"), "this is not a database, and long enough to be read as one".repeat(20));
+  await assert.rejects(Memory.open(dir.path, { create: false, log: "silent" }), /not a database/);
+});
