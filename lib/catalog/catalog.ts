@@ -189,6 +189,15 @@ export class Catalog implements KnownSources {
     return row ? toEntry(row) : undefined;
   }
 
+  /** What a hit needs of an entry, in one narrow query: every hit runs it. */
+  lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs"> | undefined {
+    const row = this.#sql("SELECT object, inline, checksum, compute_ms FROM entries WHERE name = ? AND version = ? AND args_hash = ?")
+      .get(key.name, key.version, key.argsHash);
+    return row
+      ? { object: row.object as string | null, inline: row.inline as Uint8Array | null, checksum: row.checksum as string | null, computeMs: Number(row.compute_ms) }
+      : undefined;
+  }
+
   /** Marks an entry as just read (what LRU eviction orders by). */
   touch(key: EntryKey, now: number): void {
     this.#sql(`UPDATE entries SET accessed_at = ?, access_count = access_count + 1

@@ -1,24 +1,23 @@
 // The default store: one file per output under objects/ab/<id>, written to a temp name and renamed.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { checkObjectId, type Store } from "./store.ts";
+import { checkObjectId, type PayloadReader, type Store } from "./store.ts";
 
 /**
  * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
- * outside `dir`.
+ * outside `dir`. It declares {@link Store.open}: payloads are read at offsets with plain reads.
  */
 export function fileStore(dir: string): Store {
   let counter = 0;
   const pathOf = (id: string) => join(dir, checkObjectId(id).slice(0, 2), id.slice(2));
   return {
     get(id) {
-      try {
-        return readFileSync(pathOf(id));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw error;
-      }
+      return ifExists(() => readFileSync(pathOf(id)));
+    },
+    open(id) {
+      const fd = ifExists(() => openSync(pathOf(id), "r"));
+      return fd === undefined ? undefined : fileReader(fd);
     },
     set(id, chunks) {
       const path = pathOf(id);
@@ -37,6 +36,38 @@ export function fileStore(dir: string): Store {
     },
     delete(id) {
       rmSync(pathOf(id), { force: true });
+    },
+  };
+}
+
+function ifExists<T>(work: () => T): T | undefined {
+  try {
+    return work();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function fileReader(fd: number): PayloadReader {
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return {
+    size,
+    read(offset, into) {
+      for (let done = 0; done < into.byteLength;) {
+        const n = readSync(fd, into, done, into.byteLength - done, offset + done);
+        if (n === 0) throw new Error(`Cannot read the payload: it ended at ${offset + done} bytes, before ${offset + into.byteLength}`);
+        done += n;
+      }
+    },
+    close() {
+      closeSync(fd);
     },
   };
 }

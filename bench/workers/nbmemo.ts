@@ -1,0 +1,69 @@
+// Benchmarks nbmemo in this process (run under Node or Deno): small hits, small misses, 1 MB and 80 MB
+// Float64Array outputs, argument hashing. Prints one JSON line of results (times in ms).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hashValues } from "../../lib/keys/args.ts";
+import { Memory } from "../../lib/mod.ts";
+import { Catalog } from "../../lib/catalog/catalog.ts";
+import { floats, median, percentile, report, timeRuns } from "../measure.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "nbmemo-bench-"));
+try {
+  const memory = await Memory.open(dir, { log: "silent" });
+  const small = memory.fn("small", (a: number, b: string) => ({ a, b, sum: a + 1, tags: ["x", "y"] }));
+  await small(1, "x");
+  const hits = await timeRuns(20_000, () => small(1, "x"), 2_000);
+  const misses = await timeRuns(2_000, (i) => small(i, "miss"), 100);
+  // The per-hit access-time write's share: the same hits with Catalog.touch turned off.
+  const touch = Catalog.prototype.touch;
+  Catalog.prototype.touch = () => {};
+  const hitsNoTouch = await timeRuns(20_000, () => small(1, "x"), 2_000);
+  Catalog.prototype.touch = touch;
+
+  // Each nbmemo store and hit is followed by a raw write and read of the same bytes, so that both meet the
+  // same page cache and writeback state (on a busy disk that matters more than anything measured here).
+  const sized = async (bytes: number, reps: number) => {
+    const value = floats(bytes);
+    const big = memory.fn(`big${bytes}`, (_i: number) => value);
+    const raw = join(dir, "raw");
+    const times = { store: [] as number[], hit: [] as number[], rawWrite: [] as number[], rawRead: [] as number[] };
+    for (let i = -1; i < reps; i++) {
+      const keep = i >= 0;
+      await big.clear();
+      let started = performance.now();
+      await big(0);
+      if (keep) times.store.push(performance.now() - started);
+      started = performance.now();
+      writeFileSync(raw, new Uint8Array(value.buffer));
+      if (keep) times.rawWrite.push(performance.now() - started);
+      rmSync(raw);
+      started = performance.now();
+      const back = await big(0);
+      if (keep) times.hit.push(performance.now() - started);
+      if (back.length !== value.length) throw new Error("wrong value read back");
+      const object = memory.entries({ fn: `big${bytes}` })[0]!.object!;
+      started = performance.now();
+      readFileSync(join(dir, "objects", object.slice(0, 2), object.slice(2)));
+      if (keep) times.rawRead.push(performance.now() - started);
+    }
+    await big.clear();
+    return { store: median(times.store), hit: median(times.hit), rawWrite: median(times.rawWrite), rawRead: median(times.rawRead) };
+  };
+  const mb1 = await sized(1_000_000, 21);
+  const mb80 = await sized(80_000_000, 7);
+
+  const data = floats(80_000_000);
+  const hashMs = median(await timeRuns(5, () => hashValues([data], "args", () => ""), 1));
+  await memory.close();
+  report({
+    smallHitP50: percentile(hits, 50), smallHitP99: percentile(hits, 99),
+    smallHitNoTouchP50: percentile(hitsNoTouch, 50),
+    smallMiss: median(misses),
+    store1MB: mb1.store, hit1MB: mb1.hit, store80MB: mb80.store, hit80MB: mb80.hit,
+    rawWrite1MB: mb1.rawWrite, rawRead1MB: mb1.rawRead, rawWrite80MB: mb80.rawWrite, rawRead80MB: mb80.rawRead,
+    hashMBps: 80 / (hashMs / 1000),
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
