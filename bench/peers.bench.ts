@@ -67,11 +67,11 @@ const noPython = "python3-joblib, python3-diskcache and python3-numpy are not in
 // Each tool's measurement, one round's worth; a tool that cannot run here says why.
 const tools: [string, () => Result][] = [
   ["nbmemo (Node)", () => ({
-    ...lastJson(run(node, [join(workers, "nbmemo.ts")]).stdout),
+    ...lastJson(run(node, ["--expose-gc", join(workers, "nbmemo.ts")]).stdout),
     ...cold(node, (mode) => [coldScript, mode, "nbmemo", nodeLib]),
   })],
   ["nbmemo (Deno)", () => ({
-    ...lastJson(run(deno, [...denoRun, join(workers, "nbmemo.ts")]).stdout),
+    ...lastJson(run(deno, [...denoRun, "--v8-flags=--expose-gc", join(workers, "nbmemo.ts")]).stdout),
     ...cold(deno, (mode) => [...denoRun, coldScript, mode, "nbmemo", denoLib]),
   })],
   ["memoize-fs", () => ({

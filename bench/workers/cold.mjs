@@ -2,7 +2,9 @@
 // Plain JavaScript so that nothing is type-stripped on the way. Usage (Node or Deno):
 //   cold.mjs prime|hit <nbmemo|memoize-fs> <module specifier> <cache dir>
 // "prime" stores the result; "hit" prints one JSON line: what it cost, and whether TypeScript was loaded.
-const [mode, tool, specifier, dir] = (globalThis.Deno ? globalThis.Deno.args : process.argv.slice(2));
+import process from "node:process";
+
+const [mode, tool, specifier, dir] = process.argv.slice(2);
 const started = performance.now();
 const lib = await import(specifier);
 const imported = performance.now();
