@@ -39,7 +39,7 @@ try {
     const raw = join(dir, "raw");
     const times = { store: [] as number[], hit: [] as number[], rawWrite: [] as number[], rawRead: [] as number[] };
     const timed = async (into: number[] | undefined, work: () => unknown) => {
-      await settle();
+      if (bytes >= 10_000_000) await settle(); // at 1 MB the pause would only cool the caches
       const started = performance.now();
       await work();
       into?.push(performance.now() - started);
