@@ -15,10 +15,9 @@ const HEADER_BYTES = 16; // magic, version, mode, compression, 1 spare, JSON len
 const MODE_JSON = 0;
 const MODE_SUPERJSON = 1;
 const COMPRESSION_IDS: readonly (Compression | undefined)[] = [undefined, "gzip", "zstd"];
-// A stored payload up to this size is read whole; above it, the first PREFIX_BYTES are read, and every
-// section that does not lie within them is read straight into its own buffer.
-const WHOLE_READ_BYTES = 64 * 1024;
-const PREFIX_BYTES = 64 * 1024;
+// A stored payload up to this size is read whole; of a larger one, this much is read first, and every
+// section that does not lie within it is read straight into its own buffer.
+const FIRST_READ_BYTES = 64 * 1024;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
@@ -267,8 +266,8 @@ async function decodeFrom(reader: PayloadReader): Promise<unknown> {
     await reader.read(offset, into);
     return into;
   };
-  if (reader.size <= WHOLE_READ_BYTES) return decode(await readAt(0, new Uint8Array(reader.size)));
-  let prefix = await readAt(0, new Uint8Array(PREFIX_BYTES));
+  if (reader.size <= FIRST_READ_BYTES) return decode(await readAt(0, new Uint8Array(reader.size)));
+  let prefix = await readAt(0, new Uint8Array(FIRST_READ_BYTES));
   const headerBytes = headerLength(prefix);
   if (prefix.byteLength < headerBytes) prefix = await readAt(0, new Uint8Array(headerBytes));
   const layout = readLayout(prefix);
