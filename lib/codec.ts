@@ -242,15 +242,20 @@ function inflate(body: Uint8Array, layout: Layout): Uint8Array {
 /**
  * Decodes the payload a store holds under `id`. When the store can read at offsets ({@link Store.open}),
  * a large payload's binary sections are read straight into the buffers the decoded values keep: an
- * 80 MB Float64Array is one read into its final buffer, with no copy of the payload.
+ * 80 MB Float64Array is one read into its final buffer, with no copy of the payload. If `pieces` is
+ * given, it receives the payload's bytes in order, as views on what was read (for a checksum).
  *
  * @throws CorruptPayload when the payload is missing or does not check out.
  */
-export async function decodeStored(store: Store, id: string): Promise<unknown> {
-  if (!store.open) return decode(await store.get(id) ?? missing());
+export async function decodeStored(store: Store, id: string, pieces?: Uint8Array[]): Promise<unknown> {
+  if (!store.open) {
+    const bytes = await store.get(id) ?? missing();
+    pieces?.push(bytes);
+    return decode(bytes);
+  }
   const reader = await store.open(id) ?? missing();
   try {
-    return await decodeFrom(reader);
+    return await decodeFrom(reader, pieces);
   } finally {
     await reader.close();
   }
@@ -260,18 +265,23 @@ function missing(): never {
   throw new MissingPayload("its output is missing");
 }
 
-async function decodeFrom(reader: PayloadReader): Promise<unknown> {
+async function decodeFrom(reader: PayloadReader, pieces?: Uint8Array[]): Promise<unknown> {
   const readAt = async (offset: number, into: Uint8Array) => {
     if (offset + into.byteLength > reader.size) throw new CorruptPayload("truncated payload");
     await reader.read(offset, into);
     return into;
   };
-  if (reader.size <= FIRST_READ_BYTES) return decode(await readAt(0, new Uint8Array(reader.size)));
+  const whole = async () => {
+    const bytes = await readAt(0, new Uint8Array(reader.size));
+    pieces?.push(bytes);
+    return decode(bytes);
+  };
+  if (reader.size <= FIRST_READ_BYTES) return await whole();
   let prefix = await readAt(0, new Uint8Array(FIRST_READ_BYTES));
   const headerBytes = headerLength(prefix);
   if (prefix.byteLength < headerBytes) prefix = await readAt(0, new Uint8Array(headerBytes));
   const layout = readLayout(prefix);
-  if (layout.compression) return decode(await readAt(0, new Uint8Array(reader.size)));
+  if (layout.compression) return await whole();
   if (layout.end !== reader.size) throw new CorruptPayload("payload length does not match its header");
   const jsonEnd = layout.jsonStart + layout.jsonLength;
   if (prefix.byteLength < jsonEnd) prefix = await readAt(0, new Uint8Array(jsonEnd));
@@ -281,7 +291,24 @@ async function decodeFrom(reader: PayloadReader): Promise<unknown> {
       ? copyBuffer(prefix.subarray(offset, offset + length))
       : (await readAt(offset, uninitialized(length))).buffer as ArrayBuffer);
   }
+  if (pieces) inOrder(prefix, layout, buffers, pieces);
   return decodeParts(layout, prefix.subarray(layout.jsonStart, jsonEnd), buffers);
+}
+
+// The payload's bytes in order, from the first read and the sections read on their own. What lies
+// between them beyond the first read is alignment padding, which encode() writes as zeros.
+function inOrder(prefix: Uint8Array, layout: Layout, buffers: readonly ArrayBuffer[], pieces: Uint8Array[]): void {
+  let at = 0;
+  layout.sections.forEach(({ offset, length }, i) => {
+    if (offset + length <= prefix.byteLength) return; // copied out of the first read
+    const fromPrefix = Math.min(offset, prefix.byteLength);
+    if (at < fromPrefix) pieces.push(prefix.subarray(at, fromPrefix));
+    at = Math.max(at, fromPrefix);
+    if (offset > at) pieces.push(new Uint8Array(offset - at));
+    pieces.push(new Uint8Array(buffers[i]!));
+    at = offset + length;
+  });
+  if (at < prefix.byteLength) pieces.push(prefix.subarray(at));
 }
 
 // Not zero-filled, since a read fills it whole or fails (and then the buffer is dropped); allocUnsafeSlow

@@ -198,3 +198,13 @@ test("a stored payload whose header and document outgrow the first read decodes 
   t.after(remove);
   assert.deepEqual(await decodeStored(store, id), value);
 });
+
+test("a large stored payload is handed out in pieces that add up to its bytes, for its checksum", async (t) => {
+  for (const value of [largeValue(), { text: "long ".repeat(30_000), arrays: [new Int8Array(3), new Float64Array(20_000)] }]) {
+    const { store, id, path, remove } = await storeHolding(encode(value));
+    t.after(remove);
+    const pieces: Uint8Array[] = [];
+    await decodeStored(store, id, pieces);
+    assert.deepEqual(concat(pieces), readFileSync(path));
+  }
+});
