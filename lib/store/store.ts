@@ -54,7 +54,20 @@ export interface Store {
   close?(): MaybePromise<void>;
 }
 
-/** One stored payload, opened for reads at offsets (see {@link Store.open}). */
+/**
+ * One stored payload, opened for reads at offsets (see {@link Store.open}).
+ *
+ * @example
+ * ```ts
+ * import { fileStore } from "./file.ts";
+ * const reader = await fileStore(".nbmemo/objects").open?.("ab".repeat(32));
+ * if (reader) {
+ *   const header = new Uint8Array(16);
+ *   await reader.read(0, header);
+ *   await reader.close();
+ * }
+ * ```
+ */
 export interface PayloadReader {
   /** The payload's length in bytes. */
   readonly size: number;
