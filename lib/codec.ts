@@ -2,13 +2,24 @@
 // data (typed arrays, ArrayBuffer, DataView, Buffer) kept as raw, aligned sections beside the document.
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
+import { type Compression, compressChunks, decompress } from "./compression.ts";
+import type { PayloadReader, Store } from "./store/store.ts";
 
-/** Bump when the layout changes; old payloads stay readable by the branch that knows their version. */
-export const CODEC_VERSION = 1;
+/**
+ * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
+ * byte 6 naming the compression of everything after the header.
+ */
+export const CODEC_VERSION = 2;
 const MAGIC = [0x4e, 0x42, 0x4d, 0x4f]; // "NBMO"
-const HEADER_BYTES = 16; // magic, version, mode, 2 spare, JSON length (u32), section count (u32)
+const HEADER_BYTES = 16; // magic, version, mode, compression, 1 spare, JSON length (u32), section count (u32)
 const MODE_JSON = 0;
 const MODE_SUPERJSON = 1;
+const COMPRESSION_IDS: readonly (Compression | undefined)[] = [undefined, "gzip", "zstd"];
+// A stored payload up to this size is read whole; of a larger one, this much is read first, and every
+// section that does not lie within it is read straight into its own buffer.
+const FIRST_READ_BYTES = 64 * 1024;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 /** The output holds something superjson cannot bring back as it was. */
 export class UnstorableValue extends Error {
@@ -22,6 +33,9 @@ export class UnstorableValue extends Error {
 /** The bytes are not a payload this codec wrote (truncated, garbled, or from another format). */
 export class CorruptPayload extends Error {}
 
+/** The payload is not there at all (a shared store may have expired or cleared it). */
+export class MissingPayload extends CorruptPayload {}
+
 const binaryTypes = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
@@ -33,15 +47,17 @@ type BinaryValue = ArrayBufferView | ArrayBuffer;
 type BinaryRef = { t: string; i: number };
 
 // superjson calls transformers synchronously inside one serialize/deserialize call, so the sections of
-// the payload being processed can live here for that call's duration.
+// the payload being processed can live here for that call's duration: the values' bytes while encoding,
+// buffers of their own (copied, or read straight from the store) while decoding.
 let sections: Uint8Array[] = [];
+let decoded: ArrayBuffer[] = [];
 
 const superjson = new SuperJSON();
 superjson.registerCustom<BinaryValue, BinaryRef>(
   {
     isApplicable: (v): v is BinaryValue => ArrayBuffer.isView(v) || v instanceof ArrayBuffer,
     serialize: (v) => ({ t: binaryTypeName(v), i: sections.push(asBytes(v)) - 1 }),
-    deserialize: ({ t, i }) => fromBytes(t, sections[i]!),
+    deserialize: ({ t, i }) => fromBuffer(t, decoded[i]!),
   },
   "nbmemo.binary",
 );
@@ -67,26 +83,25 @@ function asBytes(v: BinaryValue): Uint8Array {
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-// Every value gets a buffer of its own: a view onto the payload would expose the other sections (or,
-// for a pooled Buffer, unrelated memory) through `.buffer`.
-function fromBytes(type: string, bytes: Uint8Array): BinaryValue {
-  const own = new Uint8Array(bytes.byteLength);
-  own.set(bytes);
+// `buffer` is the value's own (a view onto the payload would expose the other sections, or for a pooled
+// Buffer unrelated memory, through `.buffer`).
+function fromBuffer(type: string, buffer: ArrayBuffer): BinaryValue {
   switch (type) {
     case "ArrayBuffer":
-      return own.buffer;
+      return buffer;
     case "DataView":
-      return new DataView(own.buffer);
+      return new DataView(buffer);
     case "Buffer":
-      return Buffer.from(own.buffer);
+      return Buffer.from(buffer);
   }
   const Type = binaryTypes.find((t) => t.name === type);
-  if (!Type) throw new CorruptPayload(`unknown binary type ${type}`);
-  return new Type(own.buffer, 0, own.byteLength / Type.BYTES_PER_ELEMENT);
+  if (!Type || buffer.byteLength % Type.BYTES_PER_ELEMENT !== 0) throw new CorruptPayload(`bad binary section of type ${type}`);
+  return new Type(buffer, 0, buffer.byteLength / Type.BYTES_PER_ELEMENT);
 }
 
 /**
- * Encodes `value` as chunks to be written in order (no giant concatenation for large binary data).
+ * Encodes `value` as chunks to be written in order (no giant concatenation for large binary data: a
+ * typed array's own bytes are one of the chunks).
  *
  * @throws UnstorableValue naming the path of a value that would not read back as it is.
  */
@@ -101,7 +116,7 @@ export function encode(value: unknown): Uint8Array[] {
   } finally {
     sections = [];
   }
-  const jsonBytes = new TextEncoder().encode(json);
+  const jsonBytes = utf8Encoder.encode(json);
   const header = new Uint8Array(HEADER_BYTES + 8 * found.length);
   const view = new DataView(header.buffer);
   header.set(MAGIC, 0);
@@ -121,6 +136,16 @@ export function encode(value: unknown): Uint8Array[] {
   return chunks;
 }
 
+/**
+ * Compresses an encoded payload: the header stays as it is (with the method stamped in it), everything
+ * after it is compressed as one stream.
+ */
+export async function compress(chunks: readonly Uint8Array[], method: Compression): Promise<Uint8Array[]> {
+  const header = chunks[0]!.slice();
+  header[6] = COMPRESSION_IDS.indexOf(method);
+  return [header, ...await compressChunks(chunks.slice(1), method)];
+}
+
 /** Joins chunks into one buffer (for payloads small enough to keep inline). */
 export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(chunks);
@@ -130,39 +155,181 @@ export function byteLength(chunks: readonly Uint8Array[]): number {
   return chunks.reduce((sum, c) => sum + c.byteLength, 0);
 }
 
-/** Decodes a payload written by {@link encode}. @throws CorruptPayload when the bytes do not check out. */
-export function decode(bytes: Uint8Array): unknown {
-  if (bytes.byteLength < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) {
+// Where everything sits in a payload, as its header says (offsets from the start of the payload).
+interface Layout {
+  readonly superjson: boolean;
+  readonly compression: Compression | undefined;
+  readonly jsonStart: number;
+  readonly jsonLength: number;
+  readonly sections: readonly { readonly offset: number; readonly length: number }[];
+  /** The payload's length, uncompressed. */
+  readonly end: number;
+}
+
+// The fixed part of the header is HEADER_BYTES; the whole header needs `headerLength(bytes)`.
+// (Plain byte reads, not a DataView: every small hit decodes a header.)
+function headerLength(bytes: Uint8Array): number {
+  if (bytes.byteLength < HEADER_BYTES || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2] || bytes[3] !== MAGIC[3]) {
     throw new CorruptPayload("not an nbmemo payload");
   }
-  if (bytes[4] !== CODEC_VERSION) throw new CorruptPayload(`unknown codec version ${bytes[4]}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const jsonLength = view.getUint32(8, true);
-  const count = view.getUint32(12, true);
-  let offset = HEADER_BYTES + 8 * count + jsonLength;
-  if (offset > bytes.byteLength) throw new CorruptPayload("truncated payload");
-  const found: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const length = view.getFloat64(HEADER_BYTES + 8 * i, true);
+  if (bytes[4] !== 1 && bytes[4] !== CODEC_VERSION) throw new CorruptPayload(`unknown codec version ${bytes[4]}`);
+  return HEADER_BYTES + 8 * u32(bytes, 12);
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 2 ** 24;
+}
+
+function readLayout(bytes: Uint8Array): Layout {
+  const headerBytes = headerLength(bytes);
+  if (bytes.byteLength < headerBytes) throw new CorruptPayload("truncated payload");
+  const compressionId = bytes[4] === 1 ? 0 : bytes[6]!;
+  if (compressionId >= COMPRESSION_IDS.length) throw new CorruptPayload(`unknown compression ${compressionId}`);
+  const jsonLength = u32(bytes, 8);
+  let offset = headerBytes + jsonLength;
+  const sections: { offset: number; length: number }[] = [];
+  for (let i = HEADER_BYTES; i < headerBytes; i += 8) {
+    const length = new DataView(bytes.buffer, bytes.byteOffset + i, 8).getFloat64(0, true);
+    if (!Number.isSafeInteger(length) || length < 0) throw new CorruptPayload("garbled header");
     offset += (8 - (offset % 8)) % 8;
-    if (!Number.isSafeInteger(length) || offset + length > bytes.byteLength) throw new CorruptPayload("truncated payload");
-    found.push(bytes.subarray(offset, offset + length));
+    sections.push({ offset, length });
     offset += length;
   }
-  if (offset !== bytes.byteLength) throw new CorruptPayload("payload length does not match its header");
-  const jsonStart = HEADER_BYTES + 8 * count;
+  return {
+    superjson: bytes[5] === MODE_SUPERJSON,
+    compression: COMPRESSION_IDS[compressionId],
+    jsonStart: headerBytes,
+    jsonLength,
+    sections,
+    end: offset,
+  };
+}
+
+function copyBuffer(bytes: Uint8Array): ArrayBuffer {
+  const own = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(own).set(bytes);
+  return own;
+}
+
+/** Decodes a payload written by {@link encode} (or {@link compress}). @throws CorruptPayload when the bytes do not check out. */
+export function decode(bytes: Uint8Array): unknown {
+  const layout = readLayout(bytes);
+  let whole = bytes;
+  if (layout.compression) {
+    const body = inflate(bytes.subarray(layout.jsonStart), layout);
+    whole = new Uint8Array(layout.end);
+    whole.set(bytes.subarray(0, layout.jsonStart));
+    whole.set(body, layout.jsonStart);
+  } else if (layout.end !== bytes.byteLength) {
+    throw new CorruptPayload(layout.end > bytes.byteLength ? "truncated payload" : "payload length does not match its header");
+  }
+  return decodeParts(layout, whole.subarray(layout.jsonStart, layout.jsonStart + layout.jsonLength),
+    layout.sections.map(({ offset, length }) => copyBuffer(whole.subarray(offset, offset + length))));
+}
+
+function inflate(body: Uint8Array, layout: Layout): Uint8Array {
+  const expected = layout.end - layout.jsonStart;
+  let out: Uint8Array;
+  try {
+    out = decompress(body, layout.compression!, expected);
+  } catch (error) {
+    throw new CorruptPayload(`its ${layout.compression} stream is truncated or garbled`, { cause: error });
+  }
+  if (out.byteLength !== expected) throw new CorruptPayload("payload length does not match its header");
+  return out;
+}
+
+/**
+ * Decodes the payload a store holds under `id`. When the store can read at offsets ({@link Store.open}),
+ * a large payload's binary sections are read straight into the buffers the decoded values keep: an
+ * 80 MB Float64Array is one read into its final buffer, with no copy of the payload. If `pieces` is
+ * given, it receives the payload's bytes in order, as views on what was read (for a checksum).
+ *
+ * @throws CorruptPayload when the payload is missing or does not check out.
+ */
+export async function decodeStored(store: Store, id: string, pieces?: Uint8Array[]): Promise<unknown> {
+  if (!store.open) {
+    const bytes = await store.get(id) ?? missing();
+    pieces?.push(bytes);
+    return decode(bytes);
+  }
+  const reader = await store.open(id) ?? missing();
+  try {
+    return await decodeFrom(reader, pieces);
+  } finally {
+    await reader.close();
+  }
+}
+
+function missing(): never {
+  throw new MissingPayload("its output is missing");
+}
+
+async function decodeFrom(reader: PayloadReader, pieces?: Uint8Array[]): Promise<unknown> {
+  const readAt = async (offset: number, into: Uint8Array) => {
+    if (offset + into.byteLength > reader.size) throw new CorruptPayload("truncated payload");
+    await reader.read(offset, into);
+    return into;
+  };
+  const whole = async () => {
+    const bytes = await readAt(0, new Uint8Array(reader.size));
+    pieces?.push(bytes);
+    return decode(bytes);
+  };
+  if (reader.size <= FIRST_READ_BYTES) return await whole();
+  let prefix = await readAt(0, new Uint8Array(FIRST_READ_BYTES));
+  const headerBytes = headerLength(prefix);
+  if (prefix.byteLength < headerBytes) prefix = await readAt(0, new Uint8Array(headerBytes));
+  const layout = readLayout(prefix);
+  if (layout.compression) return await whole();
+  if (layout.end !== reader.size) throw new CorruptPayload("payload length does not match its header");
+  const jsonEnd = layout.jsonStart + layout.jsonLength;
+  if (prefix.byteLength < jsonEnd) prefix = await readAt(0, new Uint8Array(jsonEnd));
+  const buffers: ArrayBuffer[] = [];
+  for (const { offset, length } of layout.sections) {
+    buffers.push(offset + length <= prefix.byteLength
+      ? copyBuffer(prefix.subarray(offset, offset + length))
+      : (await readAt(offset, uninitialized(length))).buffer as ArrayBuffer);
+  }
+  if (pieces) inOrder(prefix, layout, buffers, pieces);
+  return decodeParts(layout, prefix.subarray(layout.jsonStart, jsonEnd), buffers);
+}
+
+// The payload's bytes in order, from the first read and the sections read on their own. What lies
+// between them beyond the first read is alignment padding, which encode() writes as zeros.
+function inOrder(prefix: Uint8Array, layout: Layout, buffers: readonly ArrayBuffer[], pieces: Uint8Array[]): void {
+  let at = 0;
+  layout.sections.forEach(({ offset, length }, i) => {
+    if (offset + length <= prefix.byteLength) return; // copied out of the first read
+    const fromPrefix = Math.min(offset, prefix.byteLength);
+    if (at < fromPrefix) pieces.push(prefix.subarray(at, fromPrefix));
+    at = Math.max(at, fromPrefix);
+    if (offset > at) pieces.push(new Uint8Array(offset - at));
+    pieces.push(new Uint8Array(buffers[i]!));
+    at = offset + length;
+  });
+  if (at < prefix.byteLength) pieces.push(prefix.subarray(at));
+}
+
+// Not zero-filled, since a read fills it whole or fails (and then the buffer is dropped); allocUnsafeSlow
+// gives a buffer of its own, never a slice of Node's shared pool.
+function uninitialized(length: number): Uint8Array {
+  return Buffer.allocUnsafeSlow(length);
+}
+
+function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuffer[]): unknown {
   let document: unknown;
   try {
-    document = JSON.parse(new TextDecoder().decode(bytes.subarray(jsonStart, jsonStart + jsonLength)));
+    document = JSON.parse(utf8Decoder.decode(json));
   } catch (error) {
     throw new CorruptPayload("garbled document", { cause: error });
   }
-  if (bytes[5] === MODE_JSON) return document;
-  sections = found;
+  if (!layout.superjson) return document;
+  decoded = buffers;
   try {
     return superjson.deserialize(document as Parameters<typeof superjson.deserialize>[0]);
   } finally {
-    sections = [];
+    decoded = [];
   }
 }
 

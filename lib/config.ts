@@ -1,6 +1,7 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
 import { isAbsolute, resolve } from "node:path";
 import { ENTRY_SORTS, type EntrySort } from "./catalog/catalog.ts";
+import { type Compression, COMPRESSIONS, compressionSupported } from "./compression.ts";
 import { NbmemoError } from "./errors.ts";
 import { type LogLevel, resolveLogLevel } from "./log.ts";
 import type { Store } from "./store/store.ts";
@@ -49,6 +50,18 @@ export interface MemoryOptions {
    * `NOT_A_CACHE` (the CLI opens caches this way). Default: true.
    */
   create?: boolean;
+  /**
+   * Compresses outputs of at least `compressMinBytes` with gzip or zstd (zstd needs Node >= 22.15 or
+   * Deno 2). Reading needs no option: every payload says how it was written. Default: false.
+   *
+   * @example
+   * ```ts
+   * const memory = await Memory.open(".nbmemo", { compress: "zstd" });
+   * ```
+   */
+  compress?: Compression | false;
+  /** Outputs smaller than this are stored uncompressed even with `compress`. Default: 65536. */
+  compressMinBytes?: number;
 }
 
 /** Options of {@link kvStore}. */
@@ -189,6 +202,8 @@ export interface Config {
   readonly leaseMs: number;
   readonly limits: Limits;
   readonly create: boolean;
+  readonly compress: Compression | false;
+  readonly compressMinBytes: number;
 }
 
 export interface KvStoreConfig {
@@ -196,7 +211,7 @@ export interface KvStoreConfig {
   readonly expireIn: number | undefined;
 }
 
-const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout", "maxBytes", "maxEntries", "maxAge", "create"] as const satisfies readonly (keyof MemoryOptions)[];
+const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout", "maxBytes", "maxEntries", "maxAge", "create", "compress", "compressMinBytes"] as const satisfies readonly (keyof MemoryOptions)[];
 const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
 const KV_PREFIX_BYTES = 256;
 const fnOptionNames = ["version", "deps", "onChange"] as const satisfies readonly (keyof FnOptions)[];
@@ -239,7 +254,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true,
+    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
   };
 }
 
@@ -342,6 +357,21 @@ export function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
     throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
   }
   return { prefix: [...prefix], expireIn };
+}
+
+function parseCompression(options: MemoryOptions): Pick<Config, "compress" | "compressMinBytes"> {
+  const compress = options.compress ?? false;
+  if (compress !== false && !(COMPRESSIONS as readonly unknown[]).includes(compress)) {
+    throw invalid(`Cannot use compress=${JSON.stringify(compress)}: it must be ${COMPRESSIONS.map((c) => `"${c}"`).join(", ")} or false.`);
+  }
+  if (compress && !compressionSupported(compress)) {
+    throw invalid(`Cannot use compress="${compress}": this runtime's node:zlib has no ${compress} (it needs Node >= 22.15 or Deno 2). Use "gzip", or a newer runtime.`);
+  }
+  const compressMinBytes = options.compressMinBytes ?? 64 * 1024;
+  if (!Number.isSafeInteger(compressMinBytes) || compressMinBytes < 0) {
+    throw invalid(`Cannot use compressMinBytes=${String(options.compressMinBytes)}: it must be a whole number of bytes, 0 or more.`);
+  }
+  return { compress, compressMinBytes };
 }
 
 export function parseFnOptions(options: FnOptions, where: string): FnConfig {

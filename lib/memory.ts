@@ -5,8 +5,8 @@ import { join, resolve } from "node:path";
 import { AccessLog } from "./access.ts";
 import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
-import { checksum } from "./checksum.ts";
-import { byteLength, concat, CorruptPayload, decode, encode, UnstorableValue } from "./codec.ts";
+import { checksum, matchesChecksum } from "./checksum.ts";
+import { byteLength, compress, concat, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "./codec.ts";
 import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
@@ -523,9 +523,9 @@ export class Memory {
   // A corrupt or missing payload, or an unreadable catalog, is a miss (with a warning if `warn`), never
   // an error.
   async #read(key: EntryKey, values: readonly unknown[], warn: boolean): Promise<Outcome | undefined> {
-    let entry: Entry | undefined;
+    let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
     try {
-      entry = this.#catalog.get(key);
+      entry = this.#catalog.lookup(key);
     } catch (error) {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
       return undefined;
@@ -534,23 +534,25 @@ export class Memory {
     const now = Date.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
-      this.#log.debug(`${key.name}(${entry.argsPreview}) is older than maxAge: recomputing it`);
+      this.#log.debug(`${key.name} ${preview(values)} is older than maxAge: recomputing it`);
       return undefined;
     }
     let value: unknown;
     try {
-      const bytes = entry.inline ?? (entry.object ? await this.#store.get(entry.object) : undefined);
-      if (!bytes && this.#store.flags?.shared) {
-        this.#log.debug(`${key.name}(${entry.argsPreview}) is gone from the shared store (expired, or cleared elsewhere)`);
-        return undefined;
-      }
-      if (!bytes) throw new CorruptPayload("its output is missing");
       // In a shared store another machine may rightly have rewritten the object since: only the codec checks it.
       const checked = entry.checksum !== null && !(entry.object && this.#store.flags?.shared);
-      if (checked && checksum([bytes]) !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
-      value = decode(bytes);
+      const pieces: Uint8Array[] = []; // the payload's bytes, in order, as read (views, no copies)
+      if (entry.inline) value = decode(pieces[0] = entry.inline);
+      else if (entry.object) value = await decodeStored(this.#store, entry.object, checked ? pieces : undefined);
+      else throw new MissingPayload("its output is missing");
+      if (checked && !matchesChecksum(pieces, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
     } catch (error) {
-      if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${entry.argsPreview}): ${describe(error)}. Recomputing it.`);
+      const args = this.#catalog.get(key)?.argsPreview ?? "…";
+      if (error instanceof MissingPayload && this.#store.flags?.shared) {
+        this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
+        return undefined;
+      }
+      if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${args}): ${describe(error)}. Recomputing it.`);
       return undefined;
     }
     this.#accesses.record(key, now);
@@ -595,6 +597,8 @@ export class Memory {
     let chunks: Uint8Array[];
     try {
       chunks = encode(value);
+      const { compress: method, compressMinBytes } = this.#config;
+      if (method && byteLength(chunks) >= compressMinBytes) chunks = await compress(chunks, method);
     } catch (error) {
       if (error instanceof UnstorableValue) return notStored(`${error.message} (superjson cannot encode it)`);
       return notStored(describe(error));

@@ -24,6 +24,6 @@ export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./explain.ts";
 export { type KvClient, kvStore } from "./store/kv.ts";
-export type { Store } from "./store/store.ts";
+export type { PayloadReader, Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

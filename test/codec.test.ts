@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { concat, CorruptPayload, decode, encode, UnstorableValue } from "../lib/codec.ts";
-import { root } from "./helpers.ts";
+import { compress, concat, CorruptPayload, decode, decodeStored, encode, UnstorableValue } from "../lib/codec.ts";
+import { type Compression, compressionSupported } from "../lib/compression.ts";
+import { fileStore } from "../lib/store/file.ts";
+import type { Store } from "../lib/store/store.ts";
+import { root, tempDir } from "./helpers.ts";
 
 const roundTrip = (value: unknown) => decode(concat(encode(value)));
 
@@ -97,4 +101,110 @@ test("a payload written by codec version 1 still reads back", () => {
     values: new Float64Array([1.5, -0, NaN]),
     tags: new Set(["a", "b"]),
   });
+});
+
+const compressions: Compression[] = ["gzip", "zstd"];
+
+for (const method of compressions) {
+  test(`${method}-compressed payloads round-trip exactly and are smaller`, { skip: !compressionSupported(method) && `no ${method} here` }, async () => {
+    const value = { zeros: new Float64Array(100_000), nan: NaN, negZero: -0, text: "x".repeat(10_000) };
+    const plain = encode(value);
+    const packed = await compress(plain, method);
+    const bytes = concat(packed);
+    assert.ok(bytes.byteLength < concat(plain).byteLength / 10, `compressed to ${bytes.byteLength} bytes`);
+    const back = decode(bytes) as typeof value;
+    assert.deepEqual(back, value);
+    assert.ok(Object.is(back.negZero, -0));
+  });
+
+  test(`a truncated ${method} payload is reported as corrupt`, { skip: !compressionSupported(method) && `no ${method} here` }, async () => {
+    const bytes = concat(await compress(encode({ data: new Float64Array(10_000).fill(1.5) }), method));
+    assert.throws(() => decode(bytes.subarray(0, bytes.byteLength - 8)), CorruptPayload);
+    const garbled = bytes.slice();
+    garbled[bytes.byteLength - 20]! ^= 0xff;
+    assert.throws(() => decode(garbled), CorruptPayload);
+  });
+}
+
+// A payload over 1 MiB, with sections small enough to sit in the first read and large ones beyond it.
+function largeValue() {
+  const nanWithPayload = new Float64Array(new BigUint64Array([0x7ff0_0000_0000_0001n]).buffer)[0]!;
+  const big = new Float64Array(300_000).map((_, i) => i / 3);
+  big[0] = nanWithPayload;
+  big[1] = -0;
+  return {
+    small: new Int16Array([-1, 2, -3]),
+    big,
+    bytes: new Uint8Array(200_000).map((_, i) => i % 251),
+    view: new DataView(new Uint8Array([9, 8, 7]).buffer),
+    raw: new Uint32Array([1, 2, 3]).buffer,
+    buffer: Buffer.from("a Buffer stays a Buffer"),
+    f32: new Float32Array([NaN, -0, 1e-45]),
+    when: new Date(0),
+  };
+}
+
+const sameBytes = (a: ArrayBufferView | ArrayBuffer, b: ArrayBufferView | ArrayBuffer) => {
+  const bytes = (v: ArrayBufferView | ArrayBuffer) => v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  assert.deepEqual(bytes(a), bytes(b));
+};
+
+async function storeHolding(chunks: Uint8Array[]): Promise<{ store: Store; id: string; path: string; remove: () => void }> {
+  const dir = tempDir();
+  const store = fileStore(dir.path);
+  const id = "ab".repeat(32);
+  await store.set(id, chunks);
+  return { store, id, path: join(dir.path, "ab", "ab".repeat(31)), remove: dir.remove };
+}
+
+test("a large payload read from a store with offset reads is exact, and each value owns just its bytes", async (t) => {
+  const value = largeValue();
+  const { store, id, remove } = await storeHolding(encode(value));
+  t.after(remove);
+  const back = await decodeStored(store, id) as ReturnType<typeof largeValue>;
+  for (const key of ["small", "big", "bytes", "view", "raw", "f32"] as const) {
+    assert.equal(back[key].constructor, value[key].constructor, key);
+    sameBytes(back[key], value[key]);
+    const buffer = back[key] instanceof ArrayBuffer ? back[key] : back[key].buffer;
+    assert.equal(buffer.byteLength, value[key].byteLength, `${key} owns a buffer of exactly its bytes`);
+  }
+  assert.ok(Buffer.isBuffer(back.buffer));
+  assert.equal(back.buffer.toString(), "a Buffer stays a Buffer");
+  assert.deepEqual(back.when, value.when);
+});
+
+test("a store without offset reads decodes the same payload through get", async (t) => {
+  const value = largeValue();
+  const { store, id, remove } = await storeHolding(encode(value));
+  t.after(remove);
+  const plainStore: Store = { get: (i) => store.get(i), set: (i, c) => store.set(i, c), delete: (i) => store.delete(i) };
+  const back = await decodeStored(plainStore, id) as ReturnType<typeof largeValue>;
+  sameBytes(back.big, value.big);
+  assert.equal(back.big.buffer.byteLength, value.big.byteLength);
+});
+
+test("a truncated or missing large payload in a store is reported as corrupt", async (t) => {
+  const { store, id, path, remove } = await storeHolding(encode(largeValue()));
+  t.after(remove);
+  truncateSync(path, statSync(path).size - 1);
+  await assert.rejects(decodeStored(store, id), CorruptPayload);
+  await store.delete(id);
+  await assert.rejects(decodeStored(store, id), /missing/);
+});
+
+test("a stored payload whose header and document outgrow the first read decodes exactly", async (t) => {
+  const value = { text: "long ".repeat(30_000), arrays: Array.from({ length: 9000 }, (_, i) => new Int32Array([i, -i])) };
+  const { store, id, remove } = await storeHolding(encode(value));
+  t.after(remove);
+  assert.deepEqual(await decodeStored(store, id), value);
+});
+
+test("a large stored payload is handed out in pieces that add up to its bytes, for its checksum", async (t) => {
+  for (const value of [largeValue(), { text: "long ".repeat(30_000), arrays: [new Int8Array(3), new Float64Array(20_000)] }]) {
+    const { store, id, path, remove } = await storeHolding(encode(value));
+    t.after(remove);
+    const pieces: Uint8Array[] = [];
+    await decodeStored(store, id, pieces);
+    assert.deepEqual(concat(pieces), readFileSync(path));
+  }
 });

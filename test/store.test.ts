@@ -45,6 +45,22 @@ function storeContract(name: string, make: (dir: string) => Store | Promise<Stor
 storeContract("file store", (dir) => fileStore(join(dir, "objects")));
 storeContract("Deno KV store", (dir) => kvStore(join(dir, "kv.sqlite")));
 
+test("file store: open reads a payload at offsets, and is undefined for a missing id", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const store = fileStore(join(dir.path, "objects"));
+  const id = "cd".repeat(32);
+  assert.equal(await store.open!(id), undefined);
+  await store.set(id, [new Uint8Array([0, 1, 2]), new Uint8Array([3, 4, 5, 6])]);
+  const reader = (await store.open!(id))!;
+  t.after(() => reader.close());
+  assert.equal(reader.size, 7);
+  const into = new Uint8Array(3);
+  await reader.read(2, into);
+  assert.deepEqual(into, new Uint8Array([2, 3, 4]));
+  await assert.rejects(async () => await reader.read(5, new Uint8Array(3)), /ended at 7 bytes/);
+});
+
 test("file store writes leave no temp files and use private modes", { skip: isDeno && "modes checked under Node" }, async (t) => {
   const dir = tempDir();
   t.after(dir.remove);

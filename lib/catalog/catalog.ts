@@ -271,6 +271,21 @@ export class Catalog implements KnownSources {
     });
   }
 
+  /** What a hit needs of an entry, in one narrow query: every hit runs it. */
+  lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
+    const row = this.#sql(`SELECT object, inline, checksum, compute_ms, created_at FROM entries
+                           WHERE name = ? AND version = ? AND args_hash = ?`).get(key.name, key.version, key.argsHash);
+    return row
+      ? {
+        object: row.object as string | null,
+        inline: row.inline as Uint8Array | null,
+        checksum: row.checksum as string | null,
+        computeMs: Number(row.compute_ms),
+        createdAt: Number(row.created_at),
+      }
+      : undefined;
+  }
+
   /**
    * Inserts or replaces an entry. Returns the object id the replaced entry used, if the new one no
    * longer refers to it, so that the caller removes that payload after the commit.

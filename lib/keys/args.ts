@@ -1,6 +1,6 @@
 // The canonical hash of a call's arguments: independent of object key order and of Set/Map insertion
 // order, exact about types, and streaming binary data straight into the hash.
-import { createHash, type Hash } from "node:crypto";
+import { createHash, type Hash as NodeHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
 
 /** Hashes a function met among the arguments (by its normalized source); `path` names where it was. */
@@ -12,16 +12,44 @@ export type FunctionHasher = (fn: Function, path: string) => string;
  * @throws NbmemoError (`UNHASHABLE_ARGUMENT`) naming the path of a value with no stable identity.
  */
 export function hashValues(values: readonly unknown[], root: string, hashFunction: FunctionHasher): string {
-  const hash = createHash("sha256");
+  const hash = new Hash();
   new Encoder(hashFunction).value(hash, values, root, []);
-  return hash.digest("hex");
+  return hash.digest();
+}
+
+// Most arguments are a few short tokens, and each update of a node:crypto hash crosses into native
+// code: text is gathered into one string and hashed in one update, while binary data still goes
+// straight from its own memory into the hash (no copy). The bytes hashed are the same either way.
+class Hash {
+  readonly #hash: NodeHash = createHash("sha256");
+  #text = "";
+
+  update(data: string | Uint8Array): void {
+    if (typeof data === "string") {
+      this.#text += data;
+      if (this.#text.length > 1 << 16) this.#flush();
+      return;
+    }
+    this.#flush();
+    this.#hash.update(data);
+  }
+
+  digest(): string {
+    this.#flush();
+    return this.#hash.digest("hex");
+  }
+
+  #flush(): void {
+    if (this.#text) this.#hash.update(this.#text);
+    this.#text = "";
+  }
 }
 
 /** Hashes one value the way {@link hashValues} hashes each argument; `path` names it in errors. */
 export function hashValue(value: unknown, path: string, hashFunction: FunctionHasher): string {
-  const hash = createHash("sha256");
+  const hash = new Hash();
   new Encoder(hashFunction).value(hash, value, path, []);
-  return hash.digest("hex");
+  return hash.digest();
 }
 
 const unhashable = (path: string, what: string, fix: string) =>
@@ -143,9 +171,9 @@ class Encoder {
     const digests: string[] = [];
     let i = 0;
     for (const item of items) {
-      const sub = createHash("sha256");
+      const sub = new Hash();
       encode(sub, item, i++);
-      digests.push(sub.digest("hex"));
+      digests.push(sub.digest());
     }
     hash.update(`${tag}${size};${digests.sort().join("")}`);
   }

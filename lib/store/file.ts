@@ -1,24 +1,23 @@
 // The default store: one file per output under objects/ab/<id>, written to a temp name and renamed.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { checkObjectId, isObjectId, type Store, type StoredObject } from "./store.ts";
+import { checkObjectId, isObjectId, type PayloadReader, type Store, type StoredObject } from "./store.ts";
 
 /**
  * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
- * outside `dir`.
+ * outside `dir`. It declares {@link Store.open}: payloads are read at offsets with plain reads.
  */
 export function fileStore(dir: string): Store {
   let counter = 0;
   const pathOf = (id: string) => join(dir, checkObjectId(id).slice(0, 2), id.slice(2));
   return {
     get(id) {
-      try {
-        return readFileSync(pathOf(id));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw error;
-      }
+      return ifExists(() => readFileSync(pathOf(id)));
+    },
+    open(id) {
+      const fd = ifExists(() => openSync(pathOf(id), "r"));
+      return fd === undefined ? undefined : fileReader(fd);
     },
     set(id, chunks) {
       const path = pathOf(id);
@@ -62,6 +61,39 @@ function readdirOrEmpty(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+
+function ifExists<T>(work: () => T): T | undefined {
+  try {
+    return work();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function fileReader(fd: number): PayloadReader {
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return {
+    size,
+    read(offset, into) {
+      for (let done = 0; done < into.byteLength;) {
+        const n = readSync(fd, into, done, into.byteLength - done, offset + done);
+        if (n === 0) throw new Error(`Cannot read the payload: it ended at ${offset + done} bytes, before ${offset + into.byteLength}`);
+        done += n;
+      }
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
 }
 
 // No fsync: the rename publishes only complete files to other processes, and a process crash keeps

@@ -53,8 +53,37 @@ export interface Store {
   info?(id: string): MaybePromise<ObjectInfo | undefined>;
   /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
   list?(): MaybePromise<StoredObject[]>;
+  /**
+   * Optional power, declared by stores that can read a payload at offsets: opens the payload under `id`
+   * (undefined if there is none), so that the codec reads large binary sections straight into the
+   * buffers the decoded values keep, instead of reading the whole payload and copying out of it.
+   */
+  open?(id: string): MaybePromise<PayloadReader | undefined>;
   /** Releases what the store holds open. */
   close?(): MaybePromise<void>;
+}
+
+/**
+ * One stored payload, opened for reads at offsets (see {@link Store.open}).
+ *
+ * @example
+ * ```ts
+ * import { fileStore } from "./file.ts";
+ * const reader = await fileStore(".nbmemo/objects").open?.("ab".repeat(32));
+ * if (reader) {
+ *   const header = new Uint8Array(16);
+ *   await reader.read(0, header);
+ *   await reader.close();
+ * }
+ * ```
+ */
+export interface PayloadReader {
+  /** The payload's length in bytes. */
+  readonly size: number;
+  /** Fills all of `into` with the payload's bytes from `offset`; fails if the payload is shorter. */
+  read(offset: number, into: Uint8Array): MaybePromise<void>;
+  /** Releases the payload; called once, after the last read. */
+  close(): MaybePromise<void>;
 }
 
 const OBJECT_ID = /^[0-9a-f]{16,128}$/;
