@@ -19,3 +19,15 @@ export function formatBytes(bytes: number): string {
   while (value >= 1000 && unit < units.length - 1) value /= 1000, unit++;
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
+
+/** How long ago `at` was, seen from `now`: "3 min 5 s ago", "just now", or "never" for a zero time. */
+export function formatAgo(at: number, now: number): string {
+  if (at <= 0) return "never";
+  const ms = now - at;
+  return ms < 1000 ? "just now" : `${formatDuration(ms)} ago`;
+}
+
+/** A version as people read it: a pinned one by its pin, a source hash by its first 12 digits. */
+export function shortVersion(version: string): string {
+  return version.startsWith("pinned:") ? version : version.slice(0, 12);
+}

@@ -2,9 +2,9 @@
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { FunctionVersion } from "../catalog/catalog.ts";
 import type { MemoryOptions } from "../config.ts";
-import { formatBytes, formatDuration } from "../format.ts";
+import { formatAgo, formatBytes, formatDuration, shortVersion } from "../format.ts";
 import type { Memory } from "../memory.ts";
-import { ago, shortVersion, table } from "./table.ts";
+import { table } from "../text-table.ts";
 
 /** Exit codes, documented in the README and `nbmemo --help`. */
 export const EXIT = {
@@ -81,7 +81,7 @@ export const commands: Record<string, Command> = {
         [{ heading: "NAME", max: 40 }, { heading: "VERSION" }, { heading: "ENTRIES", right: true }, { heading: "SIZE", right: true },
           { heading: "HITS", right: true }, { heading: "SAVED", right: true }, { heading: "LAST USED" }],
         fns.map((f) => [f.name, shortVersion(f.version), String(f.entries), formatBytes(f.bytes), String(f.hits),
-          formatDuration(f.savedMs), ago(f.lastUsedAt, context.now)]),
+          formatDuration(f.savedMs), formatAgo(f.lastUsedAt, context.now)]),
       ));
       return EXIT.OK;
     },
@@ -111,7 +111,7 @@ export const commands: Record<string, Command> = {
         [{ heading: "VERSION" }, { heading: "ENTRIES", right: true }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
           { heading: "SAVED", right: true }, { heading: "CREATED" }, { heading: "LAST USED" }],
         versions.map((v) => [shortVersion(v.version), String(v.entries), formatBytes(v.bytes), String(v.hits), formatDuration(v.savedMs),
-          ago(v.createdAt, context.now), ago(v.lastUsedAt, context.now)]),
+          formatAgo(v.createdAt, context.now), formatAgo(v.lastUsedAt, context.now)]),
       ));
       const source = versions[0]!.source;
       context.out(`\nsource of ${shortVersion(versions[0]!.version)}:\n${source === null ? "(pinned version: no source kept)" : indent(source)}\n\n`);
@@ -120,7 +120,7 @@ export const commands: Record<string, Command> = {
         [{ heading: "ARGUMENTS", max: 48 }, { heading: "VERSION" }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
           { heading: "COMPUTE", right: true }, { heading: "CREATED" }, { heading: "LAST USED" }, { heading: "RUNTIME" }],
         shown.map((e) => [e.argsPreview || "()", shortVersion(e.version), formatBytes(e.bytes), String(e.accessCount),
-          formatDuration(e.computeMs), ago(e.createdAt, context.now), ago(e.accessedAt, context.now), e.runtime]),
+          formatDuration(e.computeMs), formatAgo(e.createdAt, context.now), formatAgo(e.accessedAt, context.now), e.runtime]),
       ));
       return EXIT.OK;
     },

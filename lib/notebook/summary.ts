@@ -1,7 +1,7 @@
 // What memory.show() presents, as plain rows of text: one row per function version, the totals, and the
 // bytes each function holds. The HTML table, the SVG chart and the text table all render this.
 import type { CatalogTotals, FunctionVersion } from "../catalog/catalog.ts";
-import { formatBytes, formatDuration } from "../format.ts";
+import { formatAgo, formatBytes, formatDuration, shortVersion } from "../format.ts";
 
 /** The facts a summary is made from, as Memory's inspection methods report them. */
 export interface CacheOverview {
@@ -31,17 +31,16 @@ export interface Summary {
 
 const HEADERS = ["function", "version", "entries", "bytes", "hits", "time saved", "last used"];
 const NUMERIC = [false, false, true, true, true, true, false];
-const VERSION_CHARS = 10;
 
 export function summarize({ dir, functions, stats, now }: CacheOverview): Summary {
   const rows = functions.map((f) => [
     f.name,
-    f.version.slice(0, f.version.startsWith("pinned:") ? undefined : VERSION_CHARS),
+    shortVersion(f.version),
     String(f.entries),
     formatBytes(f.bytes),
     String(f.hits),
     formatDuration(f.savedMs),
-    formatAge(now - f.lastUsedAt),
+    formatAgo(f.lastUsedAt, now),
   ]);
   const perName = new Map<string, number>();
   for (const f of functions) perName.set(f.name, (perName.get(f.name) ?? 0) + f.bytes);
@@ -55,8 +54,4 @@ export function summarize({ dir, functions, stats, now }: CacheOverview): Summar
 
 function count(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
-}
-
-function formatAge(ms: number): string {
-  return ms < 1000 ? "just now" : `${formatDuration(ms)} ago`;
 }

@@ -1,5 +1,4 @@
-// Plain-text tables and relative times for the CLI's human-readable output.
-import { formatDuration } from "../format.ts";
+// Plain-text tables, for the CLI and for memory.show() in a terminal.
 
 /** A column: its heading, and whether its cells line up on the right (numbers, sizes). */
 export interface Column {
@@ -20,16 +19,4 @@ export function table(columns: readonly Column[], rows: readonly (readonly strin
 
 function clip(text: string, max: number | undefined): string {
   return max !== undefined && text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
-/** "3 min 5 s ago", "just now", or "never" for a zero time. */
-export function ago(at: number, now: number): string {
-  if (at <= 0) return "never";
-  const ms = now - at;
-  return ms < 1000 ? "just now" : `${formatDuration(ms)} ago`;
-}
-
-/** A version as people read it: a pinned one by its pin, a source hash by its first 12 digits. */
-export function shortVersion(version: string): string {
-  return version.startsWith("pinned:") ? version : version.slice(0, 12);
 }
