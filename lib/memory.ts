@@ -16,10 +16,10 @@ import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
-import { digestDeps, VERSION_OF, versionAware, withVersions } from "./keys/deps.ts";
+import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "./keys/deps.ts";
 import { checkName } from "./keys/name.ts";
 import { argsShape } from "./keys/shape.ts";
-import { type KnownSources, sha256, SourceHasher } from "./keys/source.ts";
+import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "./keys/source.ts";
 import { Leases } from "./lease.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { htmlTable } from "./notebook/html-table.ts";
@@ -177,13 +177,17 @@ export class Memory {
     };
     this.#definitions.set(name, { versionOf, root: "args" });
     let met: Promise<void> | undefined;
-    const memoized = async (...args: A): Promise<Awaited<R>> => {
-      this.#checkOpen(`call ${name}`);
+    let ready: Version | undefined; // known and met: later calls go straight to #call
+    const prepare = async () => {
       const version = await versionOf();
       met ??= this.#meetVersion(name, version, config, { kind: "fn" });
       met.catch(() => (met = undefined));
       await met;
-      return await this.#call(name, version, args, "args", () => f(...args));
+      return (ready = version);
+    };
+    const memoized = async (...args: A): Promise<Awaited<R>> => {
+      this.#checkOpen(`call ${name}`);
+      return await this.#call(name, ready ?? await prepare(), args, "args", () => f(...args));
     };
     return Object.assign(memoized, {
       memoName: name,
@@ -429,12 +433,20 @@ export class Memory {
   // Functions among arguments: memoized ones by their version, others by their normalized source.
   readonly #hashFunction: FunctionHasher = versionAware((fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash);
 
-  async #argsHash(values: readonly unknown[], root: string): Promise<string> {
-    return await withVersions(() => this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction)));
+  // Synchronous unless the arguments hold a source TypeScript must parse first or a memoized function
+  // whose version is still pending, so that a hit awaits nothing here.
+  #argsHash(values: readonly unknown[], root: string): string | Promise<string> {
+    try {
+      return hashValues(values, root, this.#hashFunction);
+    } catch (error) {
+      if (!(error instanceof ParserNotLoaded || error instanceof VersionPending)) throw error;
+      return withVersions(() => this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction)));
+    }
   }
 
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
-    const argsHash = await this.#argsHash(values, root);
+    const hashed = this.#argsHash(values, root);
+    const argsHash = typeof hashed === "string" ? hashed : await hashed;
     const key: EntryKey = { name, version: version.id, argsHash };
     const id = `${name}\0${version.id}\0${argsHash}`;
     const running = this.#inflight.get(id);

@@ -30,7 +30,7 @@ function isVersioned(value: unknown): value is Versioned {
 }
 
 // Thrown by a synchronous hash that met a memoized function whose version is not computed yet.
-class VersionPending extends Error {
+export class VersionPending extends Error {
   readonly handle: VersionHandle;
 
   constructor(handle: VersionHandle) {
