@@ -256,7 +256,7 @@ export class Memory {
     const version = await definition.versionOf();
     const argsHash = await this.#argsHash(args, definition.root);
     if (this.#catalog.get({ name, version: version.id, argsHash })) return explainHit(name, version.id, argsHash);
-    const given = await withVersions(() => this.#hasher.withParser(() => argsShape(args, this.#hashFunction)));
+    const given = await this.#withKeysReady(() => argsShape(args, this.#hashFunction));
     return explainMiss({
       name, root: definition.root, version, argsHash, versions, given, now: Date.now(),
       cached: this.#catalog.argsShapes(name, version.id),
@@ -440,8 +440,14 @@ export class Memory {
       return hashValues(values, root, this.#hashFunction);
     } catch (error) {
       if (!(error instanceof ParserNotLoaded || error instanceof VersionPending)) throw error;
-      return withVersions(() => this.#hasher.withParser(() => hashValues(values, root, this.#hashFunction)));
+      return this.#withKeysReady(() => hashValues(values, root, this.#hashFunction));
     }
+  }
+
+  // Runs work that hashes functions among values: loads TypeScript and resolves the versions of memoized
+  // functions as it turns out to need them, retrying until it can finish.
+  #withKeysReady<T>(work: () => T): Promise<T> {
+    return withVersions(() => this.#hasher.withParser(work));
   }
 
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
@@ -590,7 +596,7 @@ export class Memory {
     const computeMs = info?.computeMs ?? 0;
     try {
       this.#catalog.put({
-        ...key, object, inline: null, checksum: checksum([bytes]), bytes: bytes.byteLength, computeMs, argsPreview: preview(values).slice(1, -1), runtime: info?.runtime ?? "unknown",
+        ...key, object, inline: null, checksum: checksum([bytes]), bytes: bytes.byteLength, computeMs, argsPreview: argsPreview(values), runtime: info?.runtime ?? "unknown",
       }, Date.now());
       this.#accesses.record(key, Date.now());
     } catch (error) {
@@ -626,7 +632,7 @@ export class Memory {
     try {
       if (object) await this.#store.set(object, chunks, { computeMs, runtime: writer });
       stale = this.#catalog.put({
-        ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview: preview(values).slice(1, -1), runtime: writer,
+        ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview: argsPreview(values), runtime: writer,
       }, Date.now());
     } catch (error) {
       return notStored(describe(error));
@@ -662,6 +668,11 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
+}
+
+// The arguments as the catalog shows them: `"CA", {year: 2020}`, without the brackets of the array.
+function argsPreview(values: readonly unknown[]): string {
+  return preview(values).slice(1, -1);
 }
 
 // Deterministic, so that every machine sharing a store finds an entry under the same id.
