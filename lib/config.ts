@@ -220,6 +220,14 @@ function invalid(message: string): NbmemoError {
   return new NbmemoError("INVALID_OPTION", message);
 }
 
+// An options argument must be an object with known keys only; `example` shows a good one.
+function checkOptions(options: unknown, known: readonly string[], where: string, example: string): void {
+  if (typeof options !== "object" || options === null) {
+    throw invalid(`Cannot read the options of ${where}: pass an object, such as ${example}.`);
+  }
+  checkKnown(options, known, where);
+}
+
 function checkKnown(options: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
@@ -228,18 +236,21 @@ function checkKnown(options: object, known: readonly string[], where: string): v
   }
 }
 
+// A whole number of bytes, 0 or more; `fallback` when not given.
+function byteCount(value: number | undefined, fallback: number, name: string): number {
+  const bytes = value ?? fallback;
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw invalid(`Cannot use ${name}=${String(value)}: it must be a whole number of bytes, 0 or more.`);
+  }
+  return bytes;
+}
+
 export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config {
   if (typeof dir !== "string" || dir.trim() === "") {
     throw invalid(`Cannot open a cache at ${JSON.stringify(dir) ?? String(dir)}: the directory must be a non-empty path string, such as ".nbmemo".`);
   }
-  if (typeof options !== "object" || options === null) {
-    throw invalid("Cannot read the options of Memory.open: pass an object, such as { log: \"info\" }.");
-  }
-  checkKnown(options, memoryOptionNames, "Memory.open");
-  const inlineBytes = options.inlineBytes ?? 16 * 1024;
-  if (!Number.isSafeInteger(inlineBytes) || inlineBytes < 0) {
-    throw invalid(`Cannot use inlineBytes=${String(options.inlineBytes)}: it must be a whole number of bytes, 0 or more.`);
-  }
+  checkOptions(options, memoryOptionNames, "Memory.open", '{ log: "info" }');
+  const inlineBytes = byteCount(options.inlineBytes, 16 * 1024, "inlineBytes");
   const lock = options.lock ?? true;
   if (typeof lock !== "boolean") {
     throw invalid(`Cannot use lock=${JSON.stringify(options.lock)}: it must be true (wait for another process computing the same call) or false.`);
@@ -260,10 +271,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
 
 /** Parses the options of Memory.prune into milliseconds. */
 export function parsePruneOptions(options: PruneOptions): { oldVersionsUnusedForMs: number } {
-  if (typeof options !== "object" || options === null) {
-    throw invalid("Cannot read the options of memory.prune: pass an object, such as { oldVersionsUnusedFor: \"7d\" }.");
-  }
-  checkKnown(options, ["oldVersionsUnusedFor"], "memory.prune");
+  checkOptions(options, ["oldVersionsUnusedFor"], "memory.prune", '{ oldVersionsUnusedFor: "7d" }');
   return { oldVersionsUnusedForMs: parseDuration(options.oldVersionsUnusedFor ?? "7d", "oldVersionsUnusedFor") };
 }
 
@@ -343,10 +351,7 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
 
 /** Validates {@link KvStoreOptions}, filling the defaults. */
 export function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
-  if (typeof options !== "object" || options === null) {
-    throw invalid("Cannot read the options of kvStore: pass an object, such as { expireIn: 86_400_000 }.");
-  }
-  checkKnown(options, kvStoreOptionNames, "kvStore");
+  checkOptions(options, kvStoreOptionNames, "kvStore", "{ expireIn: 86_400_000 }");
   const prefix = options.prefix ?? ["nbmemo"];
   if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
     new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
@@ -367,18 +372,12 @@ function parseCompression(options: MemoryOptions): Pick<Config, "compress" | "co
   if (compress && !compressionSupported(compress)) {
     throw invalid(`Cannot use compress="${compress}": this runtime's node:zlib has no ${compress} (it needs Node >= 22.15 or Deno 2). Use "gzip", or a newer runtime.`);
   }
-  const compressMinBytes = options.compressMinBytes ?? 64 * 1024;
-  if (!Number.isSafeInteger(compressMinBytes) || compressMinBytes < 0) {
-    throw invalid(`Cannot use compressMinBytes=${String(options.compressMinBytes)}: it must be a whole number of bytes, 0 or more.`);
-  }
+  const compressMinBytes = byteCount(options.compressMinBytes, 64 * 1024, "compressMinBytes");
   return { compress, compressMinBytes };
 }
 
 export function parseFnOptions(options: FnOptions, where: string): FnConfig {
-  if (typeof options !== "object" || options === null) {
-    throw invalid(`Cannot read the options of ${where}: pass an object, such as { version: "2" }.`);
-  }
-  checkKnown(options, fnOptionNames, where);
+  checkOptions(options, fnOptionNames, where, '{ version: "2" }');
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
     throw invalid(`Cannot use version=${JSON.stringify(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
