@@ -1,11 +1,7 @@
 // gzip and zstd through node:zlib: which the runtime has, streaming compression of payload chunks, and
 // bounded decompression.
-import process from "node:process";
-
-type Zlib = typeof import("node:zlib");
-let loaded: Zlib | undefined;
-// Loaded on first use: importing node:zlib adds a few ms to every cold start, and most caches never compress.
-const zlib = (): Zlib => loaded ??= process.getBuiltinModule("node:zlib");
+// node:zlib is imported at start-up anyway: every read checks a CRC-32 from it (lib/checksum.ts).
+import * as zlib from "node:zlib";
 
 /** The compression methods an output may be stored with. */
 export const COMPRESSIONS = ["gzip", "zstd"] as const;
@@ -14,7 +10,7 @@ export type Compression = typeof COMPRESSIONS[number];
 /** Whether this runtime's node:zlib can compress and decompress with `method`. */
 export function compressionSupported(method: Compression): boolean {
   // zstd came to node:zlib in Node 22.15 / 23.8; Deno 2.x has it too.
-  return method === "gzip" || (typeof zlib().createZstdCompress === "function" && typeof zlib().zstdDecompressSync === "function");
+  return method === "gzip" || (typeof zlib.createZstdCompress === "function" && typeof zlib.zstdDecompressSync === "function");
 }
 
 /**
@@ -24,7 +20,7 @@ export function compressionSupported(method: Compression): boolean {
 export async function compressChunks(chunks: readonly Uint8Array[], method: Compression): Promise<Uint8Array[]> {
   // gzip carries a CRC-32 by format; zstd's checksum is opt-in, and without it a garbled stream can
   // decompress to wrong bytes of the right length.
-  const { createGzip, createZstdCompress, constants } = zlib();
+  const { createGzip, createZstdCompress, constants } = zlib;
   const stream = method === "gzip" ? createGzip() : createZstdCompress({ params: { [constants.ZSTD_c_checksumFlag]: 1 } });
   const out: Uint8Array[] = [];
   const finished = new Promise<void>((resolve, reject) => {
@@ -46,5 +42,5 @@ export async function compressChunks(chunks: readonly Uint8Array[], method: Comp
  */
 export function decompress(bytes: Uint8Array, method: Compression, expectedLength: number): Uint8Array {
   const options = { maxOutputLength: Math.max(expectedLength, 1) };
-  return method === "gzip" ? zlib().gunzipSync(bytes, options) : zlib().zstdDecompressSync(bytes, options);
+  return method === "gzip" ? zlib.gunzipSync(bytes, options) : zlib.zstdDecompressSync(bytes, options);
 }
