@@ -1,7 +1,7 @@
 // What nbmemo tells about a function's version: that it changed (with a diff of the normalized sources,
 // and what the previous version holds), and which free identifiers its version does not cover.
 import type { FunctionVersion } from "./catalog/catalog.ts";
-import { formatBytes, formatDuration } from "./format.ts";
+import { formatBytes, formatCount, formatDuration } from "./format.ts";
 import { unifiedDiff } from "./keys/diff.ts";
 
 /** A function's version as memory computes it: the id keys entries, `source` is for people. */
@@ -54,8 +54,9 @@ export function freeNotice(name: string, version: Version, kind: "fn" | "cell"):
     `noticed. If that matters, list ${version.free.length === 1 ? "it" : "them"} in deps: { ${names} }.`;
 }
 
-function holds(version: FunctionVersion): string {
-  return `${version.entries} result${version.entries === 1 ? "" : "s"} (${formatBytes(version.bytes)})`;
+/** What a version holds, for people: "2 results (35 B)". */
+export function holds(version: Pick<FunctionVersion, "entries" | "bytes">): string {
+  return `${formatCount(version.entries, "result")} (${formatBytes(version.bytes)})`;
 }
 
 /** A version id for people: a pinned one as given, a hash by its first 8 hex digits. */

@@ -1,8 +1,7 @@
 // Why a call would miss: unknown name, new version (with the diff), or new arguments (with the closest
 // cached argument set and the paths that differ); or that it would hit.
 import type { FunctionVersion } from "./catalog/catalog.ts";
-import { type Version, describeChange, shortId } from "./changes.ts";
-import { formatBytes } from "./format.ts";
+import { type Version, describeChange, holds, shortId } from "./changes.ts";
 import { type ArgsShape, type ArgumentDifference, compareShapes } from "./keys/shape.ts";
 
 export type { ArgumentDifference } from "./keys/shape.ts";
@@ -92,7 +91,7 @@ export function explainMiss(input: {
       .map((d) => ({ ...d, path: input.root + d.path }));
     if (!closest || differences.length < closest.differences.length) closest = { argsPreview: entry.argsPreview, differences };
   }
-  const held = current ? `${current.entries} result${current.entries === 1 ? "" : "s"} (${formatBytes(current.bytes)})` : "no results";
+  const held = current ? holds(current) : "no results";
   const lines = [`${name} would miss: version ${shortId(version.id)} holds ${held}, none for these arguments.`];
   if (closest) {
     lines.push(closest.differences.length === 0

@@ -31,3 +31,8 @@ export function formatAgo(at: number, now: number): string {
 export function shortVersion(version: string): string {
   return version.startsWith("pinned:") ? version : version.slice(0, 12);
 }
+
+/** A count with its noun: "1 entry", "3 entries", "0 hits". */
+export function formatCount(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -2,6 +2,7 @@
 // without ever creating one, runs the command and turns failures into messages and exit codes.
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { NbmemoError } from "../errors.ts";
+import { formatCount } from "../format.ts";
 import { Memory } from "../memory.ts";
 import { type Command, commands, EXIT, UsageError } from "./commands.ts";
 
@@ -90,7 +91,7 @@ export async function run(argv: readonly string[], output: Output): Promise<numb
   if (parsed.positionals.length !== command.positionals) {
     return usage(command.positionals === 0
       ? `it takes no arguments, but got ${parsed.positionals.join(" ")}.`
-      : `it takes ${command.positionals} argument${command.positionals === 1 ? "" : "s"}, but got ${parsed.positionals.length}.`);
+      : `it takes ${formatCount(command.positionals, "argument")}, but got ${parsed.positionals.length}.`);
   }
 
   let memory: Memory;

@@ -2,7 +2,7 @@
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { FunctionVersion } from "../catalog/catalog.ts";
 import type { MemoryOptions } from "../config.ts";
-import { formatAgo, formatBytes, formatDuration, shortVersion } from "../format.ts";
+import { formatAgo, formatBytes, formatCount, formatDuration, shortVersion } from "../format.ts";
 import type { Memory } from "../memory.ts";
 import { table } from "../text-table.ts";
 
@@ -164,7 +164,7 @@ export const commands: Record<string, Command> = {
       for (const v of versions) removed += await context.memory.delete(name, { version: v.version });
       if (context.json) return context.out(json({ name, versions: versions.map((v) => v.version), removed })), EXIT.OK;
       const which = context.values.version === undefined ? "" : ` (version ${shortVersion(versions[0]!.version)})`;
-      context.out(`Removed ${removed} ${removed === 1 ? "entry" : "entries"} of ${name}${which}.\n`);
+      context.out(`Removed ${formatCount(removed, "entry", "entries")} of ${name}${which}.\n`);
       return EXIT.OK;
     },
   },
@@ -197,9 +197,9 @@ export const commands: Record<string, Command> = {
       const report = await context.memory.prune({ oldVersionsUnusedFor: context.values["old-versions"] as string });
       if (context.json) return context.out(json(report)), EXIT.OK;
       const total = report.evicted + report.oldVersionEntries;
-      context.out(`Removed ${total} ${total === 1 ? "entry" : "entries"} (${formatBytes(report.bytes)}): ` +
+      context.out(`Removed ${formatCount(total, "entry", "entries")} (${formatBytes(report.bytes)}): ` +
         `${report.evicted} expired or over the limits, ${report.oldVersionEntries} of old versions; ` +
-        `forgot ${report.versions} old ${report.versions === 1 ? "version" : "versions"}.\n`);
+        `forgot ${formatCount(report.versions, "old version")}.\n`);
       return EXIT.OK;
     },
   },
@@ -223,7 +223,7 @@ export const commands: Record<string, Command> = {
           report.problems.map((p) => [p.kind, p.name ?? "", p.argsPreview ?? p.object ?? "", p.detail]),
         ));
       }
-      context.out(`Checked ${report.entries} ${report.entries === 1 ? "entry" : "entries"} and ${report.objects} stored outputs: ` +
+      context.out(`Checked ${formatCount(report.entries, "entry", "entries")} and ${report.objects} stored outputs: ` +
         (report.problems.length === 0 ? "no problems.\n" : `${report.problems.length} problems` +
           (repair ? `, ${report.repaired} repaired.\n` : ". Run `nbmemo verify --repair` to remove what is broken.\n")));
       return code;
@@ -239,7 +239,7 @@ export const commands: Record<string, Command> = {
     async run(context) {
       const removed = await context.memory.clear();
       if (context.json) return context.out(json({ removed })), EXIT.OK;
-      context.out(`Removed ${removed} ${removed === 1 ? "entry" : "entries"}.\n`);
+      context.out(`Removed ${formatCount(removed, "entry", "entries")}.\n`);
       return EXIT.OK;
     },
   },

@@ -1,7 +1,7 @@
 // What memory.show() presents, as plain rows of text: one row per function version, the totals, and the
 // bytes each function holds. The HTML table, the SVG chart and the text table all render this.
 import type { CatalogTotals, FunctionVersion } from "../catalog/catalog.ts";
-import { formatAgo, formatBytes, formatDuration, shortVersion } from "../format.ts";
+import { formatAgo, formatBytes, formatCount as count, formatDuration, shortVersion } from "../format.ts";
 
 /** The facts a summary is made from, as Memory's inspection methods report them. */
 export interface CacheOverview {
@@ -50,8 +50,4 @@ export function summarize({ dir, functions, stats, now }: CacheOverview): Summar
     `${count(stats.hits, "hit")} saved ${formatDuration(stats.savedMs)}; ` +
     `this session: ${count(stats.session.hits, "hit")}, ${count(stats.session.misses, "miss", "misses")}`;
   return { title: `nbmemo cache ${dir}`, headers: HEADERS, numeric: NUMERIC, rows, totals, bars };
-}
-
-function count(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
