@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
-import { concat, encode } from "../lib/codec.ts";
+import { concat, encode } from "../lib/codec/codec.ts";
 import { hashValues } from "../lib/keys/args.ts";
 import { sha256 } from "../lib/keys/source.ts";
 import { Memory } from "../lib/mod.ts";

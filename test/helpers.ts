@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
-import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/config.ts";
+import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/memory/config.ts";
 import type { LogLevel } from "../lib/log.ts";
 import { Memory } from "../lib/mod.ts";
 

@@ -3,7 +3,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { NbmemoError } from "../errors.ts";
 import { formatCount } from "../format.ts";
-import { Memory } from "../memory.ts";
+import { Memory } from "../memory/memory.ts";
 import { type Command, commands, EXIT, UsageError } from "./commands.ts";
 
 /** Where the CLI writes: stdout for results, stderr for errors. */

@@ -1,9 +1,9 @@
 // The nbmemo commands: what each takes, what it prints for people and for scripts (--json).
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { FunctionVersion } from "../catalog/catalog.ts";
-import type { MemoryOptions } from "../config.ts";
+import type { MemoryOptions } from "../memory/config.ts";
 import { formatAgo, formatBytes, formatCount, formatDuration, shortVersion } from "../format.ts";
-import type { Memory } from "../memory.ts";
+import type { Memory } from "../memory/memory.ts";
 import { table } from "../text-table.ts";
 
 /** Exit codes, documented in the README and `nbmemo --help`. */

@@ -1,7 +1,7 @@
 // The Deno KV shim: a Store over any Deno-KV-shaped client (Deno.openKv under Deno, @deno/kv under Node,
 // a local file or a remote KV Connect URL), with large values chunked and writes batched into atomic commits.
-import { concat } from "../codec.ts";
-import { type KvStoreOptions, parseKvStoreOptions } from "../config.ts";
+import { concat } from "../codec/codec.ts";
+import { type KvStoreOptions, parseKvStoreOptions } from "../memory/config.ts";
 import { firstLine, openKv } from "../runtime.ts";
 import { checkObjectId, type ObjectInfo, type Store } from "./store.ts";
 

@@ -3,33 +3,33 @@
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AccessLog } from "./access.ts";
-import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
+import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "../catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
-import { checksum, matchesChecksum } from "./checksum.ts";
-import { byteLength, compress, concat, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "./codec.ts";
+import { checksum, matchesChecksum } from "../codec/checksum.ts";
+import { byteLength, compress, concat, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "../codec/codec.ts";
 import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
-import { describe, NbmemoError } from "./errors.ts";
+import { describe, NbmemoError } from "../errors.ts";
 import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
-import { formatBytes, formatDuration } from "./format.ts";
-import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
-import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "./keys/deps.ts";
-import { checkName } from "./keys/name.ts";
-import { argsShape } from "./keys/shape.ts";
-import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "./keys/source.ts";
+import { formatBytes, formatDuration } from "../format.ts";
+import { type FunctionHasher, hashValues, preview } from "../keys/args.ts";
+import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
+import { checkName } from "../keys/name.ts";
+import { argsShape } from "../keys/shape.ts";
+import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
 import { Leases } from "./lease.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { htmlTable } from "./notebook/html-table.ts";
-import { summarize } from "./notebook/summary.ts";
-import { svgBarChart } from "./notebook/svg-chart.ts";
-import { textTable } from "./notebook/text-table.ts";
-import { display, runtime } from "./runtime.ts";
-import { fileStore } from "./store/file.ts";
-import { kvStore } from "./store/kv.ts";
-import type { ObjectInfo, Store } from "./store/store.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { htmlTable } from "../notebook/html-table.ts";
+import { summarize } from "../notebook/summary.ts";
+import { svgBarChart } from "../notebook/svg-chart.ts";
+import { textTable } from "../notebook/text-table.ts";
+import { display, runtime } from "../runtime.ts";
+import { fileStore } from "../store/file.ts";
+import { kvStore } from "../store/kv.ts";
+import type { ObjectInfo, Store } from "../store/store.ts";
 import { verify, type VerifyReport } from "./verify.ts";
 
 /** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */

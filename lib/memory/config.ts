@@ -1,10 +1,10 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
 import { isAbsolute, resolve } from "node:path";
-import { ENTRY_SORTS, type EntrySort } from "./catalog/catalog.ts";
-import { type Compression, COMPRESSIONS, compressionSupported } from "./compression.ts";
-import { NbmemoError } from "./errors.ts";
-import { type LogLevel, resolveLogLevel } from "./log.ts";
-import type { Store } from "./store/store.ts";
+import { ENTRY_SORTS, type EntrySort } from "../catalog/catalog.ts";
+import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
+import { NbmemoError } from "../errors.ts";
+import { type LogLevel, resolveLogLevel } from "../log.ts";
+import type { Store } from "../store/store.ts";
 
 /** Options of {@link Memory.open}. */
 export interface MemoryOptions {

@@ -1,8 +1,8 @@
 // Verification of a cache: every entry's payload is read back, every stored payload must belong to an
 // entry, and the running totals must match the entries; with `repair`, what is wrong is removed.
-import type { Catalog, Entry } from "./catalog/catalog.ts";
-import { CorruptPayload, decode } from "./codec.ts";
-import type { Store } from "./store/store.ts";
+import type { Catalog, Entry } from "../catalog/catalog.ts";
+import { CorruptPayload, decode } from "../codec/codec.ts";
+import type { Store } from "../store/store.ts";
 
 /** A payload written this recently may still be waiting for its entry's commit in another process. */
 export const ORPHAN_GRACE_MS = 60_000;

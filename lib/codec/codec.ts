@@ -3,7 +3,7 @@
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
-import type { PayloadReader, Store } from "./store/store.ts";
+import type { PayloadReader, Store } from "../store/store.ts";
 
 /**
  * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
