@@ -19,11 +19,11 @@ export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory/memo
 export type { PruneReport } from "./memory/eviction.ts";
 export type { VerifyProblem, VerifyReport } from "./memory/verify.ts";
 export type { CatalogTotals, EntrySort, FunctionVersion } from "./catalog/catalog.ts";
-export type { EntryFilter, FnOptions, KvStoreOptions, Limits, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
+export type { EntryFilter, FnOptions, Limits, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";
-export { type KvClient, kvStore } from "./store/kv.ts";
+export { type KvClient, kvStore, type KvStoreOptions } from "./store/kv.ts";
 export type { PayloadReader, Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

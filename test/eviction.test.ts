@@ -3,8 +3,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
-import { concat } from "../lib/codec/codec.ts";
-import { parseBytes, parseDuration } from "../lib/memory/config.ts";
+import { concat } from "../lib/bytes.ts";
+import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
 import { captureConsole, isDeno, lastJson, openTempMemory, runFixture, tempDir } from "./helpers.ts";
 

@@ -146,15 +146,6 @@ export async function compress(chunks: readonly Uint8Array[], method: Compressio
   return [header, ...await compressChunks(chunks.slice(1), method)];
 }
 
-/** Joins chunks into one buffer (for payloads small enough to keep inline). */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(chunks);
-}
-
-export function byteLength(chunks: readonly Uint8Array[]): number {
-  return chunks.reduce((sum, c) => sum + c.byteLength, 0);
-}
-
 // Where everything sits in a payload, as its header says (offsets from the start of the payload).
 interface Layout {
   readonly superjson: boolean;

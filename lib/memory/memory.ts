@@ -6,7 +6,8 @@ import { AccessLog } from "./access.ts";
 import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "../catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import { checksum, matchesChecksum } from "../codec/checksum.ts";
-import { byteLength, compress, concat, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "../codec/codec.ts";
+import { byteLength, concat } from "../bytes.ts";
+import { compress, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "../codec/codec.ts";
 import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
