@@ -15,11 +15,11 @@
  *
  * @module
  */
-export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory/memory.ts";
+export { Memory, type Memoized } from "./memory/memory.ts";
 export type { PruneReport } from "./memory/eviction.ts";
 export type { VerifyProblem, VerifyReport } from "./memory/verify.ts";
-export type { CatalogTotals, EntrySort, FunctionVersion } from "./catalog/catalog.ts";
-export type { EntryFilter, FnOptions, Limits, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
+export type { CatalogTotals, EntryInfo, EntrySort, FunctionVersion, Limits, Stats } from "./types.ts";
+export type { EntryFilter, FnOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";

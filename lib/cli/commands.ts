@@ -1,6 +1,6 @@
 // The nbmemo commands: what each takes, what it prints for people and for scripts (--json).
 import type { ParseArgsOptionsConfig } from "node:util";
-import type { FunctionVersion } from "../catalog/catalog.ts";
+import type { FunctionVersion } from "../types.ts";
 import type { MemoryOptions } from "../memory/config.ts";
 import { formatAgo, formatBytes, formatCount, formatDuration, shortVersion } from "../format.ts";
 import type { Memory } from "../memory/memory.ts";

@@ -1,6 +1,6 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
 import { isAbsolute, resolve } from "node:path";
-import { ENTRY_SORTS, type EntrySort } from "../catalog/catalog.ts";
+import { ENTRY_SORTS, type EntrySort, type Limits } from "../types.ts";
 import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
 import { type LogLevel, resolveLogLevel } from "../log.ts";
 import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration } from "../options.ts";
@@ -121,21 +121,6 @@ export interface FnConfig {
   readonly version: string | undefined;
   readonly deps: Readonly<Record<string, unknown>> | undefined;
   readonly onChange: OnChange;
-}
-
-/**
- * The size and age limits in force; null where there is none.
- *
- * @example
- * ```ts
- * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GiB", maxAge: "7d" });
- * memory.stats().limits; // { maxBytes: 2147483648, maxEntries: null, maxAgeMs: 604800000 }
- * ```
- */
-export interface Limits {
-  readonly maxBytes: number | null;
-  readonly maxEntries: number | null;
-  readonly maxAgeMs: number | null;
 }
 
 /**
@@ -297,8 +282,9 @@ export function parseEntryFilter(filter: EntryFilter): EntryFilter {
   const bad = (what: string) => invalid(`Cannot list entries: ${what}.`);
   if (typeof filter !== "object" || filter === null) throw bad("the filter must be an object such as { fn: \"load\", limit: 10 }");
   checkKnown(filter, entryFilterNames, "memory.entries");
-  const sorts = Object.keys(ENTRY_SORTS);
-  if (filter.sort !== undefined && !Object.hasOwn(ENTRY_SORTS, filter.sort)) throw bad(`sort=${JSON.stringify(filter.sort)} is not one of ${sorts.join(", ")}`);
+  if (filter.sort !== undefined && !(ENTRY_SORTS as readonly unknown[]).includes(filter.sort)) {
+    throw bad(`sort=${JSON.stringify(filter.sort)} is not one of ${ENTRY_SORTS.join(", ")}`);
+  }
   if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
     throw bad(`limit=${JSON.stringify(filter.limit)} must be a whole number, 0 or more`);
   }

@@ -3,13 +3,13 @@
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AccessLog } from "./access.ts";
-import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "../catalog/catalog.ts";
+import { Catalog } from "../catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import { checksum, matchesChecksum } from "../codec/checksum.ts";
 import { byteLength, concat } from "../bytes.ts";
 import { compress, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "../codec/codec.ts";
 import {
-  type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { describe, NbmemoError } from "../errors.ts";
@@ -31,18 +31,8 @@ import { display, runtime } from "../runtime.ts";
 import { fileStore } from "../store/file.ts";
 import { kvStore } from "../store/kv.ts";
 import type { ObjectInfo, Store } from "../store/store.ts";
+import type { Entry, EntryInfo, EntryKey, FunctionVersion, Limits, Stats } from "../types.ts";
 import { verify, type VerifyReport } from "./verify.ts";
-
-/** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
-export type EntryInfo = Omit<Entry, "inline">;
-
-/** What {@link Memory.stats} reports: the cache's totals, the limits in force, and this process's hits and misses. */
-export interface Stats extends CatalogTotals {
-  /** The limits this Memory was opened with (null: none). */
-  readonly limits: Limits;
-  /** Hits, misses and evicted entries of this Memory since it was opened. */
-  readonly session: { readonly hits: number; readonly misses: number; readonly evicted: number };
-}
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {

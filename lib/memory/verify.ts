@@ -1,6 +1,7 @@
 // Verification of a cache: every entry's payload is read back, every stored payload must belong to an
 // entry, and the running totals must match the entries; with `repair`, what is wrong is removed.
-import type { Catalog, Entry } from "../catalog/catalog.ts";
+import type { Catalog } from "../catalog/catalog.ts";
+import type { Entry } from "../types.ts";
 import { CorruptPayload, decode } from "../codec/codec.ts";
 import type { Store } from "../store/store.ts";
 
