@@ -136,3 +136,29 @@ test("open with create: false fails on a damaged catalog instead of falling back
   writeFileSync(join(dir.path, "catalog.sqlite"), "this is not a database, and long enough to be read as one".repeat(20));
   await assert.rejects(Memory.open(dir.path, { create: false, log: "silent" }), /not a database/);
 });
+
+test("verify() reads entries through the hit path: one byte flipped inside a stored Float64Array is found", async (t) => {
+  for (const inlineBytes of [0, 1 << 20]) { // an object file, and a payload inline in the catalog
+    const { memory, dir } = await openTempMemory(t, { inlineBytes });
+    const f = memory.fn("f", (n: number) => new Float64Array(n).fill(1.5), { version: "1" });
+    await f(64);
+    assert.deepEqual((await memory.verify()).problems, []);
+    const entry = memory.entries()[0]!;
+    if (entry.object) {
+      const path = join(dir, "objects", entry.object.slice(0, 2), entry.object.slice(2));
+      const bytes = readFileSync(path);
+      bytes[bytes.byteLength - 3]! ^= 0x01; // inside the array's section: the payload still decodes
+      writeFileSync(path, bytes);
+    } else {
+      const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+      const { inline } = db.prepare("SELECT inline FROM entries").get() as { inline: Uint8Array };
+      inline[inline.byteLength - 3]! ^= 0x01;
+      db.prepare("UPDATE entries SET inline = ?").run(inline);
+      db.close();
+    }
+    const { problems } = await memory.verify();
+    assert.equal(problems.length, 1, `inlineBytes=${inlineBytes}`);
+    assert.equal(problems[0]!.kind, "unreadable");
+    assert.match(problems[0]!.detail, /checksum mismatch/);
+  }
+});
