@@ -4,7 +4,7 @@ import { concat } from "../bytes.ts";
 import { NbmemoError } from "../errors.ts";
 import { checkOptions, invalid, optionNames } from "../options.ts";
 import { denoKvOpener, firstLine } from "../runtime.ts";
-import { checkObjectId, type ObjectInfo, type Store } from "./store.ts";
+import { checkObjectId, isObjectId, type ObjectInfo, type Store, type StoredObject } from "./store.ts";
 
 /** One part of a Deno KV key. */
 export type KvKeyPart = string | number | bigint | boolean | symbol | Uint8Array;
@@ -110,6 +110,8 @@ interface Head {
   readonly expiresAt?: number;
   readonly computeMs?: number;
   readonly runtime?: string;
+  /** When it was written, in ms since the epoch (records written before nbmemo 0.2 lack it). */
+  readonly writtenAt?: number;
 }
 
 // A write or delete of one object, waiting for the next batch.
@@ -194,6 +196,7 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
       const record: Head = {
         bytes: payload.byteLength,
         chunks: 0,
+        writtenAt: Date.now(),
         ...(expireIn !== undefined && { expiresAt: Date.now() + expireIn }),
         ...(info && { computeMs: info.computeMs, runtime: info.runtime }),
       };
@@ -214,6 +217,20 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
       const record = (await readHead(id))?.record;
       if (record?.computeMs === undefined || record.runtime === undefined) return undefined;
       return { computeMs: record.computeMs, runtime: record.runtime };
+    },
+    // Every head under the prefix (the chunks beside them are read and skipped: verify is rare, and KV
+    // lists keys with their values).
+    async list(): Promise<StoredObject[]> {
+      await batcher.drain();
+      const found: StoredObject[] = [];
+      for await (const entry of client.list({ prefix })) {
+        const id = entry.key[prefix.length];
+        if (entry.key.length !== prefix.length + 1 || typeof id !== "string" || !isObjectId(id)) continue;
+        const { record } = parseHead(asBytes(entry.value, id), id);
+        if (record.expiresAt !== undefined && record.expiresAt <= Date.now()) continue;
+        found.push({ id, modifiedAt: record.writtenAt ?? 0 });
+      }
+      return found;
     },
     async close() {
       await batcher.drain();
