@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kvStore, Memory } from "../lib/mod.ts";
-import { openKv, runtime } from "../lib/runtime.ts";
+import { runtime } from "../lib/runtime.ts";
+import { openKv } from "../lib/store/kv.ts";
 
 const N = 1000;
 const dir = mkdtempSync(join(tmpdir(), "nbmemo-bench-kv-"));

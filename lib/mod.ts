@@ -15,15 +15,15 @@
  *
  * @module
  */
-export { type EntryInfo, Memory, type Memoized, type Stats } from "./memory.ts";
-export type { PruneReport } from "./eviction.ts";
-export type { VerifyProblem, VerifyReport } from "./verify.ts";
-export type { CatalogTotals, EntrySort, FunctionVersion } from "./catalog/catalog.ts";
-export type { EntryFilter, FnOptions, KvStoreOptions, Limits, MemoryOptions, OnChange, PruneOptions } from "./config.ts";
+export { Memory, type Memoized } from "./memory/memory.ts";
+export type { PruneReport } from "./memory/eviction.ts";
+export type { VerifyProblem, VerifyReport } from "./memory/verify.ts";
+export type { CatalogTotals, EntryInfo, EntrySort, FunctionVersion, Limits, Stats } from "./types.ts";
+export type { EntryFilter, FnOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
-} from "./explain.ts";
-export { type KvClient, kvStore } from "./store/kv.ts";
+} from "./memory/explain.ts";
+export { type KvClient, kvStore, type KvStoreOptions } from "./store/kv.ts";
 export type { PayloadReader, Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

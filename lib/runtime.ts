@@ -1,7 +1,6 @@
 // The one module that knows Node from Deno (and a notebook kernel from a script).
 import process from "node:process";
 import { NbmemoError } from "./errors.ts";
-import type { KvClient } from "./store/kv.ts";
 
 /** Which JavaScript runtime runs nbmemo, as recorded with every entry it writes. */
 export interface RuntimeInfo {
@@ -15,7 +14,7 @@ interface DenoGlobal {
     display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
     broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
   };
-  openKv?: (path?: string) => Promise<KvClient>;
+  openKv?: (path?: string) => Promise<unknown>;
 }
 
 // What tslab's kernel puts on globalThis before it runs a cell: the `require` cells use.
@@ -101,32 +100,12 @@ export function onExit(callback: () => void): () => void {
 }
 
 /**
- * Opens a Deno KV database: a local file path, ":memory:", or a KV Connect URL (http/https, such as a
- * Deno Deploy database or a self-hosted denokv server). Deno's own `Deno.openKv` under Deno, the npm
- * package `@deno/kv` under Node. Both read the access token of a remote database from the environment
- * variable `DENO_KV_ACCESS_TOKEN`.
+ * Under Deno, its own `Deno.openKv` (undefined when Deno KV is off: it needs --unstable-kv); under Node, null.
+ * `T` is the client type the caller declares for what Deno returns.
  */
-export async function openKv(pathOrUrl: string): Promise<KvClient> {
-  const unavailable = (reason: string, cause?: unknown) =>
-    new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Deno KV store ${pathOrUrl}: ${reason}`, { cause });
-  let open: (path: string) => Promise<KvClient>;
-  if (deno) {
-    if (!deno.openKv) {
-      throw unavailable('Deno KV is unstable in Deno and off. Run with --unstable-kv, or add "unstable": ["kv"] to deno.json.');
-    }
-    open = deno.openKv;
-  } else {
-    try {
-      open = (await import("@deno/kv")).openKv;
-    } catch (error) {
-      throw unavailable("the npm package @deno/kv is not installed. Run `npm install @deno/kv`.", error);
-    }
-  }
-  try {
-    return await open(pathOrUrl);
-  } catch (error) {
-    throw unavailable(`${firstLine(error)}. Check the path or URL, and DENO_KV_ACCESS_TOKEN for a remote one.`, error);
-  }
+export function denoKvOpener<T>(): ((path: string) => Promise<T>) | undefined | null {
+  if (!deno) return null;
+  return deno.openKv as ((path: string) => Promise<T>) | undefined;
 }
 
 /** The first line of an error's message (the native @deno/kv errors append a Rust backtrace). */

@@ -159,14 +159,15 @@ function test() {
     testWith(label, tools.node, ["--test", "--test-reporter=spec", ...testFiles], env, { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m });
   const underDeno = (label, testFiles, env) =>
     testWith(label, tools.deno, ["test", "-A", "--quiet", ...testFiles], env, { passed: /(\d+) passed/, failed: /(\d+) failed/ });
-  // The memoizer suite once more with its outputs in Deno KV (Deno.openKv, and @deno/kv under Node).
+  // The memoizer, eviction, failure and maintenance suites once more with their outputs in Deno KV
+  // (Deno.openKv, and @deno/kv under Node); tests of the file store's own files skip themselves there.
   const kvEnv = { ...tools.env, NBMEMO_TEST_STORE: "kv" };
-  const kvSuite = [join("test", "memory.test.ts")];
+  const kvSuite = ["memory", "eviction", "failures", "maintenance"].map((name) => join("test", `${name}.test.ts`));
   const results = [
     underNode(nodeLabel, files, tools.env),
     underDeno(denoLabel, files, tools.env),
-    underNode(`${nodeLabel}, memoizer on Deno KV`, kvSuite, kvEnv),
-    underDeno(`${denoLabel}, memoizer on Deno KV`, kvSuite, kvEnv),
+    underNode(`${nodeLabel}, memoizer suites on Deno KV`, kvSuite, kvEnv),
+    underDeno(`${denoLabel}, memoizer suites on Deno KV`, kvSuite, kvEnv),
   ];
   console.log("\n== summary");
   for (const r of results) console.log(`${r.label}: ${r.passed} passed, ${r.failed} failed`);

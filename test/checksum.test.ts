@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { checksum, matchesChecksum } from "../lib/checksum.ts";
+import { checksum, matchesChecksum } from "../lib/codec/checksum.ts";
 
 const bytes = new TextEncoder().encode("the payload");
 

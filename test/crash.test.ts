@@ -7,7 +7,7 @@ import { join, relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { decode } from "../lib/codec.ts";
+import { decode } from "../lib/codec/codec.ts";
 import { Memory } from "../lib/mod.ts";
 import { captureConsole, startFixture, tempDir } from "./helpers.ts";
 import { valueFor } from "./fixtures/values.ts";

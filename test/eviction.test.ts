@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
-import { concat } from "../lib/codec.ts";
-import { parseBytes, parseDuration } from "../lib/config.ts";
+import { concat } from "../lib/bytes.ts";
+import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
-import { captureConsole, isDeno, lastJson, openTempMemory, runFixture, tempDir } from "./helpers.ts";
+import { captureConsole, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
-function objectFiles(dir: string): string[] {
-  const objects = join(dir, "objects");
-  try {
-    return readdirSync(objects).flatMap((prefix) => readdirSync(join(objects, prefix)).map((rest) => prefix + rest));
-  } catch {
-    return [];
-  }
-}
 
 test("sizes and durations accept numbers and strings with units, and refuse anything else", () => {
   assert.equal(parseBytes(1234, "maxBytes"), 1234);
@@ -44,7 +35,7 @@ test("Memory.open refuses bad limits with a clear error", async (t) => {
 });
 
 test("crossing maxEntries evicts the least recently used entries down to 90%, counting recent hits", async (t) => {
-  const { memory } = await openTempMemory(t, { maxEntries: 10 });
+  const { memory } = await openTempMemory(t, withTestStore({ maxEntries: 10 }));
   const f = memory.fn("f", (x: number) => ({ x }), { version: "1" });
   for (let i = 0; i < 10; i++) await f(i), await tick();
   await f(0); // a hit: recorded in memory only, yet eviction must see it
@@ -55,22 +46,23 @@ test("crossing maxEntries evicts the least recently used entries down to 90%, co
   assert.equal(memory.stats().session.evicted, 2);
 });
 
-test("crossing maxBytes evicts down to 90% of it and removes the evicted files", async (t) => {
+test("crossing maxBytes evicts down to 90% of it and removes the evicted outputs (a shared store's stay, for the others)", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
-  const memory = await Memory.open(dir.path, { log: "silent", maxBytes: 10_000, inlineBytes: 0 });
+  const memory = await Memory.open(dir.path, withTestStore({ log: "silent", maxBytes: 10_000, inlineBytes: 0 }));
   t.after(() => memory.close());
   const blob = memory.fn("blob", (i: number) => new Uint8Array(1000).fill(i), { version: "1" });
   for (let i = 0; i < 12; i++) await blob(i), await tick();
   const { bytes, entries } = memory.stats();
   assert.ok(bytes <= 10_000, `${bytes} bytes left`);
   assert.ok(bytes <= 9_000 + 1100, `evicted down to about 90%: ${bytes}`);
-  assert.equal(objectFiles(dir.path).length, entries);
+  const outputs = (await storedIds(await openSuiteStore(t, dir.path))).length;
+  assert.equal(outputs, testStore === "kv" ? 12 : entries);
   assert.ok(memory.entries().every((e) => Number(e.argsPreview) >= 12 - entries), "the oldest went first");
 });
 
 test("old versions of a function count like any other entry and go first when unused", async (t) => {
-  const { memory } = await openTempMemory(t, { maxEntries: 4 });
+  const { memory } = await openTempMemory(t, withTestStore({ maxEntries: 4 }));
   const v1 = memory.fn("g", (x: number) => x, { version: "1" });
   const v2 = memory.fn("g", (x: number) => x, { version: "2" });
   for (let i = 0; i < 3; i++) await v1(i), await tick();
@@ -80,7 +72,7 @@ test("old versions of a function count like any other entry and go first when un
 });
 
 test("a result older than maxAge is recomputed, not returned", async (t) => {
-  const { memory } = await openTempMemory(t, { maxAge: 30 });
+  const { memory } = await openTempMemory(t, withTestStore({ maxAge: 30 }));
   let calls = 0;
   const now = memory.fn("now", () => ++calls, { version: "1" });
   assert.equal(await now(), 1);
@@ -92,7 +84,7 @@ test("a result older than maxAge is recomputed, not returned", async (t) => {
 
 test("a value larger than maxBytes is returned, not stored, and evicts nothing", async (t) => {
   const dir = tempDir();
-  const memory = await Memory.open(dir.path, { log: "warn", maxBytes: "2 kB" });
+  const memory = await Memory.open(dir.path, withTestStore({ log: "warn", maxBytes: "2 kB" }));
   t.after(async () => {
     await memory.close();
     dir.remove();
@@ -109,7 +101,7 @@ test("a value larger than maxBytes is returned, not stored, and evicts nothing",
 test("hits are not written one by one: the catalog sees them on close", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
-  const memory = await Memory.open(dir.path, { log: "silent" });
+  const memory = await Memory.open(dir.path, withTestStore({ log: "silent" }));
   const f = memory.fn("f", (x: number) => x + 1, { version: "1" });
   await f(1);
   for (let i = 0; i < 5; i++) await f(1);
@@ -136,7 +128,7 @@ for (const which of ["node", "deno"] as const) {
 }
 
 test("entries another process hit are kept when this process evicts", async (t) => {
-  const { memory, dir } = await openTempMemory(t, { maxEntries: 6 });
+  const { memory, dir } = await openTempMemory(t, withTestStore({ maxEntries: 6 }));
   const triple = memory.fn("triple", (x: number) => x * 3, { version: "1" }); // the fixture's function
   await triple(7), await tick();
   for (let i = 0; i < 5; i++) await triple(i), await tick();
@@ -149,7 +141,7 @@ test("entries another process hit are kept when this process evicts", async (t) 
 });
 
 test("an eviction pass keeps the most recently used entry, even when 90% of the limit rounds to nothing", async (t) => {
-  const { memory } = await openTempMemory(t, { maxEntries: 1, maxBytes: 1000 });
+  const { memory } = await openTempMemory(t, withTestStore({ maxEntries: 1, maxBytes: 1000 }));
   const f = memory.fn("f", (n: number) => "z".repeat(n), { version: "1" });
   await f(10), await tick();
   await f(20);
@@ -167,7 +159,7 @@ test("eviction on a shared store drops this machine's rows and leaves the output
     set: (id, chunks) => void objects.set(id, concat(chunks)),
     delete: (id) => void objects.delete(id),
   };
-  const { memory } = await openTempMemory(t, { maxEntries: 2, store: shared });
+  const { memory } = await openTempMemory(t, withTestStore({ maxEntries: 2, store: shared }));
   const f = memory.fn("f", (x: number) => x, { version: "1" });
   for (let i = 0; i < 3; i++) await f(i), await tick();
   assert.equal(memory.stats().entries, 1);

@@ -6,9 +6,11 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
-import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/config.ts";
+import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/memory/config.ts";
 import type { LogLevel } from "../lib/log.ts";
-import { Memory } from "../lib/mod.ts";
+import { kvStore, Memory } from "../lib/mod.ts";
+import { fileStore } from "../lib/store/file.ts";
+import type { Store } from "../lib/store/store.ts";
 
 export const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const isDeno = "Deno" in globalThis;
@@ -19,6 +21,24 @@ export const testStore: "file" | "kv" = process.env.NBMEMO_TEST_STORE === "kv" ?
 /** `options` with the suite's store: with NBMEMO_TEST_STORE=kv, a Deno KV file inside the cache directory. */
 export function withTestStore(options: MemoryOptions): MemoryOptions {
   return testStore === "kv" ? { store: "kv.sqlite", ...options } : options;
+}
+
+/** Set on a test that reads or writes the file store's own files: the Deno KV run of its suite skips it. */
+export const fileStoreOnly = { skip: testStore === "kv" ? "reads the file store's own files (it runs in the file-store run of this suite)" : false };
+
+/**
+ * A second handle on the outputs of the cache in `dir`, in the suite's store (its objects/ folder, or its
+ * Deno KV file), for tests that list or damage stored outputs directly; closed after the test.
+ */
+export async function openSuiteStore(t: { after: (fn: () => unknown) => void }, dir: string): Promise<Store> {
+  const store = testStore === "kv" ? await kvStore(join(dir, "kv.sqlite")) : fileStore(join(dir, "objects"));
+  t.after(() => store.close?.());
+  return store;
+}
+
+/** The ids of the outputs `store` holds. */
+export async function storedIds(store: Store): Promise<string[]> {
+  return ((await store.list?.()) ?? []).map((o) => o.id).sort();
 }
 
 /** A fresh temp directory, removed when the returned disposer runs (use with `t.after`). */

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
 import { type KvClient, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
-import type { KvKey } from "../lib/store/kv.ts";
-import { openKv } from "../lib/runtime.ts";
+import { type KvKey, openKv } from "../lib/store/kv.ts";
 import { captureConsole, isDeno, lastJson, runFixture, tempDir } from "./helpers.ts";
 
 type After = { after: (fn: () => unknown) => void };

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
-import { openTempMemory, root, tempDir } from "./helpers.ts";
+import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
 test("entries() filters by function and version, sorts and limits", async (t) => {
-  const { memory } = await openTempMemory(t);
+  const { memory } = await openTempMemory(t, withTestStore({}));
   const sized = memory.fn("sized", (n: number) => "x".repeat(n), { version: "1" });
   const other = memory.fn("other", (n: number) => n, { version: "1" });
   for (const n of [10, 300, 20]) await sized(n), await tick();
@@ -21,7 +21,7 @@ test("entries() filters by function and version, sorts and limits", async (t) =>
 });
 
 test("delete() removes one version or every version of a name", async (t) => {
-  const { memory } = await openTempMemory(t);
+  const { memory } = await openTempMemory(t, withTestStore({}));
   const v1 = memory.fn("h", (x: number) => x, { version: "1" });
   const v2 = memory.fn("h", (x: number) => x, { version: "2" });
   await v1(1), await v1(2), await v2(1);
@@ -32,17 +32,17 @@ test("delete() removes one version or every version of a name", async (t) => {
 });
 
 test("clear() removes every result and file and forgets every function", async (t) => {
-  const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
+  const { memory, dir } = await openTempMemory(t, withTestStore({ inlineBytes: 0 }));
   const f = memory.fn("f", (x: number) => [x], { version: "1" });
   await f(1), await f(2);
   assert.equal(await memory.clear(), 2);
   assert.equal(memory.stats().entries, 0);
   assert.deepEqual(memory.functions(), []);
-  assert.deepEqual(readdirSync(join(dir, "objects")).flatMap((p) => readdirSync(join(dir, "objects", p))), []);
+  assert.deepEqual(await storedIds(await openSuiteStore(t, dir)), []);
 });
 
 test("prune() drops old versions not used for a while and keeps the current one", async (t) => {
-  const { memory } = await openTempMemory(t);
+  const { memory } = await openTempMemory(t, withTestStore({}));
   const old = memory.fn("k", (x: number) => x, { version: "1" });
   await old(1), await old(2);
   await tick();
@@ -58,7 +58,7 @@ test("prune() drops old versions not used for a while and keeps the current one"
 });
 
 test("prune() removes results past maxAge", async (t) => {
-  const { memory } = await openTempMemory(t, { maxAge: 20 });
+  const { memory } = await openTempMemory(t, withTestStore({ maxAge: 20 }));
   const f = memory.fn("f", (x: number) => x, { version: "1" });
   await f(1);
   await new Promise((resolve) => setTimeout(resolve, 40));
@@ -66,8 +66,8 @@ test("prune() removes results past maxAge", async (t) => {
   assert.equal(memory.stats().entries, 0);
 });
 
-test("verify() finds missing, corrupt and orphan outputs and wrong totals, and repairs them", async (t) => {
-  const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
+test("verify() finds missing, corrupt and orphan outputs and wrong totals, and repairs them", fileStoreOnly, async (t) => {
+  const { memory, dir } = await openTempMemory(t, withTestStore({ inlineBytes: 0 }));
   const f = memory.fn("f", (x: number) => ({ x, data: new Float64Array(4).fill(x) }), { version: "1" });
   for (let i = 0; i < 4; i++) await f(i);
   assert.deepEqual((await memory.verify()).problems, []);
@@ -114,7 +114,7 @@ test("the README's inspection example runs as written", async (t) => {
   const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
   const dir = tempDir();
   t.after(dir.remove);
-  const seed = await Memory.open(dir.path, { log: "silent" });
+  const seed = await Memory.open(dir.path, withTestStore({ log: "silent" }));
   await seed.fn("load_counties", (state: string) => ({ state }))("CA");
   await seed.fn("fit", (x: number) => x, { version: "2" })(1);
   await seed.close();
@@ -135,4 +135,30 @@ test("open with create: false fails on a damaged catalog instead of falling back
   t.after(dir.remove);
   writeFileSync(join(dir.path, "catalog.sqlite"), "this is not a database, and long enough to be read as one".repeat(20));
   await assert.rejects(Memory.open(dir.path, { create: false, log: "silent" }), /not a database/);
+});
+
+test("verify() reads entries through the hit path: one byte flipped inside a stored Float64Array is found", fileStoreOnly, async (t) => {
+  for (const inlineBytes of [0, 1 << 20]) { // an object file, and a payload inline in the catalog
+    const { memory, dir } = await openTempMemory(t, withTestStore({ inlineBytes }));
+    const f = memory.fn("f", (n: number) => new Float64Array(n).fill(1.5), { version: "1" });
+    await f(64);
+    assert.deepEqual((await memory.verify()).problems, []);
+    const entry = memory.entries()[0]!;
+    if (entry.object) {
+      const path = join(dir, "objects", entry.object.slice(0, 2), entry.object.slice(2));
+      const bytes = readFileSync(path);
+      bytes[bytes.byteLength - 3]! ^= 0x01; // inside the array's section: the payload still decodes
+      writeFileSync(path, bytes);
+    } else {
+      const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+      const { inline } = db.prepare("SELECT inline FROM entries").get() as { inline: Uint8Array };
+      inline[inline.byteLength - 3]! ^= 0x01;
+      db.prepare("UPDATE entries SET inline = ?").run(inline);
+      db.close();
+    }
+    const { problems } = await memory.verify();
+    assert.equal(problems.length, 1, `inlineBytes=${inlineBytes}`);
+    assert.equal(problems[0]!.kind, "unreadable");
+    assert.match(problems[0]!.detail, /checksum mismatch/);
+  }
 });

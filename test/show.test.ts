@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { test } from "node:test";
-import type { FunctionVersion } from "../lib/catalog/catalog.ts";
+import type { FunctionVersion } from "../lib/types.ts";
 import { Memory } from "../lib/mod.ts";
 import { htmlTable } from "../lib/notebook/html-table.ts";
 import { type CacheOverview, summarize } from "../lib/notebook/summary.ts";

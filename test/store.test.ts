@@ -4,43 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileStore } from "../lib/store/file.ts";
 import { kvStore } from "../lib/store/kv.ts";
-import type { Store } from "../lib/store/store.ts";
 import { isDeno, tempDir } from "./helpers.ts";
-
-// The contract every store implements; run here against the file store and the Deno KV store.
-function storeContract(name: string, make: (dir: string) => Store | Promise<Store>) {
-  const open = async (t: { after: (fn: () => unknown) => void }) => {
-    const dir = tempDir();
-    const store = await make(dir.path);
-    t.after(async () => {
-      await store.close?.();
-      dir.remove();
-    });
-    return store;
-  };
-
-  test(`${name}: set then get returns the concatenated chunks`, async (t) => {
-    const store = await open(t);
-    const id = "0123456789abcdef0123456789abcdef";
-    assert.equal(await store.get(id), undefined);
-    await store.set(id, [new Uint8Array([1, 2]), new Uint8Array([3])]);
-    assert.deepEqual(new Uint8Array(await store.get(id) as Uint8Array), new Uint8Array([1, 2, 3]));
-    await store.set(id, [new Uint8Array([9])]);
-    assert.deepEqual(new Uint8Array(await store.get(id) as Uint8Array), new Uint8Array([9]));
-    await store.delete(id);
-    await store.delete(id); // deleting twice is fine
-    assert.equal(await store.get(id), undefined);
-  });
-
-  test(`${name}: ids that are not hex digests are refused`, async (t) => {
-    const store = await open(t);
-    for (const id of ["../../etc/passwd", "/abs/path", "ab\0cd", "", "g".repeat(32)]) {
-      await assert.rejects(async () => await store.get(id), /not a hex digest/);
-      await assert.rejects(async () => await store.set(id, []), /not a hex digest/);
-      await assert.rejects(async () => await store.delete(id), /not a hex digest/);
-    }
-  });
-}
+import { storeContract } from "./store-contract.ts";
 
 storeContract("file store", (dir) => fileStore(join(dir, "objects")));
 storeContract("Deno KV store", (dir) => kvStore(join(dir, "kv.sqlite")));

@@ -1,5 +1,6 @@
 // The catalog: schema, migrations and every query over functions, sources and entries.
 import { NbmemoError } from "../errors.ts";
+import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Database, immediate, openDatabase, prepare, type Row, type Statement } from "./sqlite.ts";
 
@@ -80,60 +81,21 @@ const migrations: Record<number, string> = {
   `,
 };
 
-/** A call's key: which function, which version of it, which arguments. */
-export interface EntryKey {
-  readonly name: string;
-  readonly version: string;
-  readonly argsHash: string;
-}
-
-/** One stored result, as the catalog describes it. */
-export interface Entry extends EntryKey {
-  readonly object: string | null;
-  readonly inline: Uint8Array | null;
-  /** SHA-256 of the payload, checked when it is read; null for entries written before schema 3. */
-  readonly checksum: string | null;
-  readonly bytes: number;
-  readonly createdAt: number;
-  readonly accessedAt: number;
-  readonly accessCount: number;
-  readonly computeMs: number;
-  readonly argsPreview: string;
-  readonly runtime: string;
-}
+// Catalog columns by entry order (always largest or most recent first).
+const SORT_COLUMNS: Readonly<Record<EntrySort, string>> = {
+  accessed: "accessed_at",
+  created: "created_at",
+  bytes: "bytes",
+  hits: "access_count",
+  computeMs: "compute_ms",
+};
 
 export type NewEntry = Omit<Entry, "createdAt" | "accessedAt" | "accessCount">;
-
-/** One version of one function, with what its entries hold. */
-export interface FunctionVersion {
-  readonly name: string;
-  readonly version: string;
-  /** Readable normalized source; null for a pinned version. */
-  readonly source: string | null;
-  readonly createdAt: number;
-  readonly lastUsedAt: number;
-  readonly entries: number;
-  readonly bytes: number;
-  /** Hits recorded on its entries. */
-  readonly hits: number;
-  /** Compute time that those hits did not spend, in ms. */
-  readonly savedMs: number;
-}
 
 /** Who holds the lease on a call, and until when. */
 export interface LeaseHolder {
   readonly holder: string;
   readonly expiresAt: number;
-}
-
-/** Totals over the whole cache. */
-export interface CatalogTotals {
-  readonly functions: number;
-  readonly versions: number;
-  readonly entries: number;
-  readonly bytes: number;
-  readonly hits: number;
-  readonly savedMs: number;
 }
 
 /** Reads of one entry not yet written to the catalog: the latest time and how many. */
@@ -163,16 +125,6 @@ export interface Removed {
   readonly bytes: number;
   readonly objects: string[];
 }
-
-/** How {@link Catalog.entries} orders entries (always largest or most recent first). */
-export const ENTRY_SORTS = {
-  accessed: "accessed_at",
-  created: "created_at",
-  bytes: "bytes",
-  hits: "access_count",
-  computeMs: "compute_ms",
-} as const;
-export type EntrySort = keyof typeof ENTRY_SORTS;
 
 /** Which entries {@link Catalog.entries} lists. */
 export interface EntryQuery {
@@ -413,7 +365,7 @@ export class Catalog implements KnownSources {
 
   /** Entries, most recently used first (or largest first by `sort`), at most `limit` of them. */
   entries(query: EntryQuery = {}): Entry[] {
-    const column = ENTRY_SORTS[query.sort ?? "accessed"];
+    const column = SORT_COLUMNS[query.sort ?? "accessed"];
     const rows = this.#sql(`SELECT * FROM entries WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR version = ?2)
                             ORDER BY ${column} DESC, rowid DESC LIMIT ?3`)
       .all(query.name ?? null, query.version ?? null, query.limit ?? -1);

@@ -1,22 +1,15 @@
 // The nbmemo command line: finds the command, parses its options (node:util parseArgs), opens the cache
 // without ever creating one, runs the command and turns failures into messages and exit codes.
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { NbmemoError } from "../errors.ts";
 import { formatCount } from "../format.ts";
-import { Memory } from "../memory.ts";
-import { type Command, commands, EXIT, UsageError } from "./commands.ts";
+import { Memory } from "../memory/memory.ts";
+import { type Command, commands, EXIT, type Invocation, UsageError } from "./commands.ts";
 
 /** Where the CLI writes: stdout for results, stderr for errors. */
 export interface Output {
   out(text: string): void;
   err(text: string): void;
 }
-
-const globalOptions = {
-  dir: { type: "string", short: "d", default: ".nbmemo" },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
-} as const satisfies ParseArgsOptionsConfig;
 
 const GLOBAL_HELP = `  -d, --dir DIR   the cache directory (default: .nbmemo)
       --json      print JSON for scripts instead of tables
@@ -80,28 +73,27 @@ export async function run(argv: readonly string[], output: Output): Promise<numb
     return EXIT.USAGE;
   };
 
-  let parsed;
+  let invocation: Invocation;
   try {
-    parsed = parseArgs({ args: rest, options: { ...globalOptions, ...command.options }, strict: true, allowPositionals: true });
+    invocation = command.parse(rest);
   } catch (error) {
     return usage(error instanceof Error ? error.message : String(error));
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) return output.out(commandHelp(name, command)), EXIT.OK;
-  if (parsed.positionals.length !== command.positionals) {
+  if (invocation.help) return output.out(commandHelp(name, command)), EXIT.OK;
+  if (invocation.args.length !== command.positionals) {
     return usage(command.positionals === 0
-      ? `it takes no arguments, but got ${parsed.positionals.join(" ")}.`
-      : `it takes ${formatCount(command.positionals, "argument")}, but got ${parsed.positionals.length}.`);
+      ? `it takes no arguments, but got ${invocation.args.join(" ")}.`
+      : `it takes ${formatCount(command.positionals, "argument")}, but got ${invocation.args.length}.`);
   }
 
   let memory: Memory;
   try {
-    memory = await Memory.open(values.dir as string, { create: false, log: "warn", ...command.openOptions?.(values) });
+    memory = await Memory.open(invocation.dir, { create: false, log: "warn", ...invocation.openOptions() });
   } catch (error) {
     return failure(error, output, usage);
   }
   try {
-    return await command.run({ memory, values, args: parsed.positionals, json: values.json === true, now: Date.now(), ...output });
+    return await invocation.run({ memory, json: invocation.json, now: Date.now(), ...output });
   } catch (error) {
     return failure(error, output, usage);
   } finally {

@@ -1,9 +1,9 @@
 // The nbmemo commands: what each takes, what it prints for people and for scripts (--json).
-import type { ParseArgsOptionsConfig } from "node:util";
-import type { FunctionVersion } from "../catalog/catalog.ts";
-import type { MemoryOptions } from "../config.ts";
+import { type ParseArgsOptionDescriptor, parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { ENTRY_SORTS, type EntrySort, type FunctionVersion } from "../types.ts";
+import type { MemoryOptions } from "../memory/config.ts";
 import { formatAgo, formatBytes, formatCount, formatDuration, shortVersion } from "../format.ts";
-import type { Memory } from "../memory.ts";
+import type { Memory } from "../memory/memory.ts";
 import { table } from "../text-table.ts";
 
 /** Exit codes, documented in the README and `nbmemo --help`. */
@@ -23,9 +23,20 @@ export const EXIT = {
 /** A wrong command line: reported with the command's usage, exit code 2. */
 export class UsageError extends Error {}
 
-export interface Context {
+/** The options every command takes. */
+export const globalOptions = {
+  dir: { type: "string", short: "d", default: ".nbmemo" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** What parseArgs gives for a command's options `O` beside the global ones: typed from the options themselves. */
+export type Values<O extends ParseArgsOptionsConfig> =
+  ReturnType<typeof parseArgs<{ options: typeof globalOptions & O; strict: true; allowPositionals: true }>>["values"];
+
+export interface Context<O extends ParseArgsOptionsConfig = ParseArgsOptionsConfig> {
   readonly memory: Memory;
-  readonly values: Record<string, string | boolean | undefined>;
+  readonly values: Values<O>;
   readonly args: string[];
   readonly json: boolean;
   readonly now: number;
@@ -33,26 +44,68 @@ export interface Context {
   err(text: string): void;
 }
 
-export interface Command {
+/** One command as it is written: its options, typed, and what it does with them. */
+interface CommandSpec<O extends ParseArgsOptionsConfig> {
   readonly summary: string;
   /** The synopsis after "nbmemo ", e.g. "rm NAME [--version V]". */
   readonly usage: string;
   /** Paragraphs after the synopsis in `--help`. */
   readonly help: string;
-  readonly options: ParseArgsOptionsConfig;
+  readonly options: O;
   /** Positional arguments: how many the command takes. */
   readonly positionals: number;
   /** Extra options for Memory.open, from the command's flags. */
-  openOptions?(values: Context["values"]): MemoryOptions;
-  run(context: Context): Promise<number>;
+  openOptions?(values: Values<O>): MemoryOptions;
+  run(context: Context<O>): Promise<number>;
+}
+
+/** A command line parsed for one command: the global options, its arguments, and the command ready to run. */
+export interface Invocation {
+  readonly dir: string;
+  readonly json: boolean;
+  readonly help: boolean;
+  readonly args: string[];
+  openOptions(): MemoryOptions;
+  run(context: Omit<Context, "values" | "args">): Promise<number>;
+}
+
+/** A command as the CLI runs it, whatever its options. */
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly help: string;
+  readonly positionals: number;
+  /** Parses `args` against the global and the command's options. @throws TypeError from parseArgs for a wrong command line. */
+  parse(args: string[]): Invocation;
+}
+
+function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec<O>): Command {
+  return {
+    summary: spec.summary,
+    usage: spec.usage,
+    help: spec.help,
+    positionals: spec.positionals,
+    parse(args) {
+      const { values, positionals } = parseArgs({ args, options: { ...globalOptions, ...spec.options }, strict: true, allowPositionals: true });
+      // The same command line seen through the global options' own types (the generic one above cannot
+      // be narrowed to them inside this function).
+      const everyOption: typeof globalOptions & Record<string, ParseArgsOptionDescriptor> = { ...spec.options, ...globalOptions };
+      const global = parseArgs({ args, options: everyOption, strict: true, allowPositionals: true }).values;
+      return {
+        dir: global.dir, json: global.json, help: global.help, args: positionals,
+        openOptions: () => spec.openOptions?.(values) ?? {},
+        run: (context) => spec.run({ ...context, values, args: positionals }),
+      };
+    },
+  };
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /** The versions of `name`, narrowed to the one `--version` names (exactly or by a unique prefix). */
-function versionsOf(context: Context, name: string): FunctionVersion[] {
+function versionsOf(context: Context<typeof versionOption>, name: string): FunctionVersion[] {
   const all = context.memory.functions().filter((f) => f.name === name);
-  const wanted = context.values.version as string | undefined;
+  const wanted = context.values.version;
   if (wanted === undefined) return all;
   const exact = all.filter((f) => f.version === wanted || f.version === `pinned:${wanted}`);
   if (exact.length > 0) return exact;
@@ -66,7 +119,7 @@ function versionsOf(context: Context, name: string): FunctionVersion[] {
 const versionOption = { version: { type: "string" } } as const satisfies ParseArgsOptionsConfig;
 
 export const commands: Record<string, Command> = {
-  ls: {
+  ls: defineCommand({
     summary: "list the memoized functions, one line per version",
     usage: "ls",
     help: "Lists every function version the cache knows, most recently used first: its entries, their size, the hits\n" +
@@ -85,9 +138,9 @@ export const commands: Record<string, Command> = {
       ));
       return EXIT.OK;
     },
-  },
+  }),
 
-  show: {
+  show: defineCommand({
     summary: "show one function: its versions, source and stored results",
     usage: "show NAME [--version V] [--sort accessed|created|bytes|hits|computeMs] [--limit N]",
     help: "Shows the versions of NAME, the normalized source of the most recent one (or of --version V: the full\n" +
@@ -102,7 +155,7 @@ export const commands: Record<string, Command> = {
       const limit = Number(context.values.limit);
       if (!Number.isSafeInteger(limit) || limit < 0) throw new UsageError(`--limit ${String(context.values.limit)} is not a whole number.`);
       if (versions.length === 0) return notFound(context, name);
-      const sort = context.values.sort as "accessed" | undefined;
+      const sort = parseSort(context.values.sort);
       const version = context.values.version === undefined ? undefined : versions[0]!.version;
       const shown = context.memory.entries({ fn: name, version, sort, limit });
       if (context.json) return context.out(json({ name, versions, entries: shown })), EXIT.OK;
@@ -124,9 +177,9 @@ export const commands: Record<string, Command> = {
       ));
       return EXIT.OK;
     },
-  },
+  }),
 
-  stats: {
+  stats: defineCommand({
     summary: "totals: functions, versions, entries, size, hits, time saved",
     usage: "stats",
     help: "Prints the cache's totals: functions, versions, stored results and their size, the hits recorded and the\n" +
@@ -147,9 +200,9 @@ export const commands: Record<string, Command> = {
       ]).split("\n").slice(1).join("\n"));
       return EXIT.OK;
     },
-  },
+  }),
 
-  rm: {
+  rm: defineCommand({
     summary: "delete the stored results of one function (or of one version)",
     usage: "rm NAME [--version V]",
     help: "Deletes the stored results of NAME, of every version or of --version V (the full version, or its first\n" +
@@ -167,9 +220,9 @@ export const commands: Record<string, Command> = {
       context.out(`Removed ${formatCount(removed, "entry", "entries")} of ${name}${which}.\n`);
       return EXIT.OK;
     },
-  },
+  }),
 
-  prune: {
+  prune: defineCommand({
     summary: "remove expired and over-limit results, and old versions not used for a while",
     usage: "prune [--max-bytes SIZE] [--max-entries N] [--max-age DURATION] [--old-versions DURATION]",
     help: "Removes results older than --max-age, evicts the least recently used results down to 90% of --max-bytes /\n" +
@@ -184,17 +237,17 @@ export const commands: Record<string, Command> = {
     },
     positionals: 0,
     openOptions(values) {
-      const entries = values["max-entries"] as string | undefined;
+      const entries = values["max-entries"];
       if (entries !== undefined && !/^\d+$/.test(entries)) throw new UsageError(`--max-entries ${entries} is not a whole number.`);
       const maxEntries = entries === undefined ? undefined : Number(entries);
       return {
-        ...(values["max-bytes"] === undefined ? {} : { maxBytes: values["max-bytes"] as string }),
+        ...(values["max-bytes"] === undefined ? {} : { maxBytes: values["max-bytes"] }),
         ...(maxEntries === undefined ? {} : { maxEntries }),
-        ...(values["max-age"] === undefined ? {} : { maxAge: values["max-age"] as string }),
+        ...(values["max-age"] === undefined ? {} : { maxAge: values["max-age"] }),
       };
     },
     async run(context) {
-      const report = await context.memory.prune({ oldVersionsUnusedFor: context.values["old-versions"] as string });
+      const report = await context.memory.prune({ oldVersionsUnusedFor: context.values["old-versions"] });
       if (context.json) return context.out(json(report)), EXIT.OK;
       const total = report.evicted + report.oldVersionEntries;
       context.out(`Removed ${formatCount(total, "entry", "entries")} (${formatBytes(report.bytes)}): ` +
@@ -202,9 +255,9 @@ export const commands: Record<string, Command> = {
         `forgot ${formatCount(report.versions, "old version")}.\n`);
       return EXIT.OK;
     },
-  },
+  }),
 
-  verify: {
+  verify: defineCommand({
     summary: "check every stored result; --repair removes what is broken",
     usage: "verify [--repair]",
     help: "Reads back every stored result, and looks for stored outputs no entry refers to (older than a minute)\n" +
@@ -213,7 +266,7 @@ export const commands: Record<string, Command> = {
     options: { repair: { type: "boolean", default: false } },
     positionals: 0,
     async run(context) {
-      const repair = context.values.repair === true;
+      const repair = context.values.repair;
       const report = await context.memory.verify({ repair });
       const code = report.problems.length > 0 && !repair ? EXIT.FOUND : EXIT.OK;
       if (context.json) return context.out(json(report)), code;
@@ -228,9 +281,9 @@ export const commands: Record<string, Command> = {
           (repair ? `, ${report.repaired} repaired.\n` : ". Run `nbmemo verify --repair` to remove what is broken.\n")));
       return code;
     },
-  },
+  }),
 
-  clear: {
+  clear: defineCommand({
     summary: "delete every stored result",
     usage: "clear",
     help: "Deletes every stored result and forgets every function version. The directory stays a cache.",
@@ -242,13 +295,19 @@ export const commands: Record<string, Command> = {
       context.out(`Removed ${formatCount(removed, "entry", "entries")}.\n`);
       return EXIT.OK;
     },
-  },
+  }),
 };
 
-function notFound(context: Context, name: string): number {
-  const version = context.values.version === undefined ? "" : ` with version ${String(context.values.version)}`;
+function notFound(context: Context<typeof versionOption>, name: string): number {
+  const version = context.values.version === undefined ? "" : ` with version ${context.values.version}`;
   context.err(`nbmemo: no function ${JSON.stringify(name)}${version} in ${context.memory.dir}. \`nbmemo ls\` lists what it holds.\n`);
   return EXIT.FOUND;
+}
+
+function parseSort(sort: string | undefined): EntrySort | undefined {
+  const known = ENTRY_SORTS.find((s) => s === sort);
+  if (sort !== undefined && known === undefined) throw new UsageError(`--sort ${sort} is not one of ${ENTRY_SORTS.join(", ")}.`);
+  return known;
 }
 
 function indent(text: string): string {

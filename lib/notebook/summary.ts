@@ -1,6 +1,6 @@
 // What memory.show() presents, as plain rows of text: one row per function version, the totals, and the
 // bytes each function holds. The HTML table, the SVG chart and the text table all render this.
-import type { CatalogTotals, FunctionVersion } from "../catalog/catalog.ts";
+import type { CatalogTotals, FunctionVersion } from "../types.ts";
 import { formatAgo, formatBytes, formatCount as count, formatDuration, shortVersion } from "../format.ts";
 
 /** The facts a summary is made from, as Memory's inspection methods report them. */

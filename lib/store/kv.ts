@@ -1,9 +1,10 @@
 // The Deno KV shim: a Store over any Deno-KV-shaped client (Deno.openKv under Deno, @deno/kv under Node,
 // a local file or a remote KV Connect URL), with large values chunked and writes batched into atomic commits.
-import { concat } from "../codec.ts";
-import { type KvStoreOptions, parseKvStoreOptions } from "../config.ts";
-import { firstLine, openKv } from "../runtime.ts";
-import { checkObjectId, type ObjectInfo, type Store } from "./store.ts";
+import { concat } from "../bytes.ts";
+import { NbmemoError } from "../errors.ts";
+import { checkOptions, invalid, optionNames } from "../options.ts";
+import { denoKvOpener, firstLine } from "../runtime.ts";
+import { checkObjectId, isObjectId, type ObjectInfo, type Store, type StoredObject } from "./store.ts";
 
 /** One part of a Deno KV key. */
 export type KvKeyPart = string | number | bigint | boolean | symbol | Uint8Array;
@@ -44,6 +45,46 @@ export interface KvClient {
   close(): void;
 }
 
+/** Options of {@link kvStore}. */
+export interface KvStoreOptions {
+  /**
+   * The key prefix under which the objects live, so that several caches can share one database.
+   * Strings and whole numbers, 256 bytes at most in all. Default: `["nbmemo"]`.
+   */
+  prefix?: readonly (string | number)[];
+  /**
+   * Entries expire this many milliseconds after they are written, so that a shared database stays
+   * bounded; an expired entry is a miss. Default: never.
+   */
+  expireIn?: number;
+}
+
+
+interface KvStoreConfig {
+  readonly prefix: readonly (string | number)[];
+  readonly expireIn: number | undefined;
+}
+
+
+/** Validates {@link KvStoreOptions}, filling the defaults. */
+function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
+  checkOptions(options, kvStoreOptionNames, "kvStore", "{ expireIn: 86_400_000 }");
+  const prefix = options.prefix ?? ["nbmemo"];
+  if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
+    new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
+    throw invalid(`Cannot use prefix=${JSON.stringify(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
+  }
+  const { expireIn } = options;
+  if (expireIn !== undefined && (!Number.isSafeInteger(expireIn) || expireIn <= 0)) {
+    throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
+  }
+  return { prefix: [...prefix], expireIn };
+}
+
+
+const kvStoreOptionNames = optionNames<KvStoreOptions>({ prefix: true, expireIn: true });
+const KV_PREFIX_BYTES = 256;
+
 // Deno KV's limits (the same in Deno and @deno/kv, measured): a value is at most 64 KiB; an atomic
 // commit holds at most 1000 mutations, 800 KiB of keys and values, 80 KiB of keys. Batches keep a margin.
 const VALUE_BYTES = 65_536;
@@ -69,6 +110,8 @@ interface Head {
   readonly expiresAt?: number;
   readonly computeMs?: number;
   readonly runtime?: string;
+  /** When it was written, in ms since the epoch (records written before nbmemo 0.2 lack it). */
+  readonly writtenAt?: number;
 }
 
 // A write or delete of one object, waiting for the next batch.
@@ -153,6 +196,7 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
       const record: Head = {
         bytes: payload.byteLength,
         chunks: 0,
+        writtenAt: Date.now(),
         ...(expireIn !== undefined && { expiresAt: Date.now() + expireIn }),
         ...(info && { computeMs: info.computeMs, runtime: info.runtime }),
       };
@@ -173,6 +217,20 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
       const record = (await readHead(id))?.record;
       if (record?.computeMs === undefined || record.runtime === undefined) return undefined;
       return { computeMs: record.computeMs, runtime: record.runtime };
+    },
+    // Every head under the prefix (the chunks beside them are read and skipped: verify is rare, and KV
+    // lists keys with their values).
+    async list(): Promise<StoredObject[]> {
+      await batcher.drain();
+      const found: StoredObject[] = [];
+      for await (const entry of client.list({ prefix })) {
+        const id = entry.key[prefix.length];
+        if (entry.key.length !== prefix.length + 1 || typeof id !== "string" || !isObjectId(id)) continue;
+        const { record } = parseHead(asBytes(entry.value, id), id);
+        if (record.expiresAt !== undefined && record.expiresAt <= Date.now()) continue;
+        found.push({ id, modifiedAt: record.writtenAt ?? 0 });
+      }
+      return found;
     },
     async close() {
       await batcher.drain();
@@ -360,4 +418,31 @@ function randomHex(bytes: number): string {
 // The two clients fail differently (a TypeError in Deno, an Error with a Rust backtrace from @deno/kv).
 function kvError(error: unknown): Error {
   return new Error(`Deno KV refused the write (${firstLine(error)})`, { cause: error });
+}
+
+/**
+ * Opens a Deno KV database: a local file path, ":memory:", or a KV Connect URL (http/https, such as a
+ * Deno Deploy database or a self-hosted denokv server). Deno's own `Deno.openKv` under Deno, the npm
+ * package `@deno/kv` under Node. Both read the access token of a remote database from the environment
+ * variable `DENO_KV_ACCESS_TOKEN`.
+ */
+export async function openKv(pathOrUrl: string): Promise<KvClient> {
+  const unavailable = (reason: string, cause?: unknown) =>
+    new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Deno KV store ${pathOrUrl}: ${reason}`, { cause });
+  let open = denoKvOpener<KvClient>();
+  if (open === undefined) {
+    throw unavailable('Deno KV is unstable in Deno and off. Run with --unstable-kv, or add "unstable": ["kv"] to deno.json.');
+  }
+  if (open === null) {
+    try {
+      open = (await import("@deno/kv")).openKv;
+    } catch (error) {
+      throw unavailable("the npm package @deno/kv is not installed. Run `npm install @deno/kv`.", error);
+    }
+  }
+  try {
+    return await open(pathOrUrl);
+  } catch (error) {
+    throw unavailable(`${firstLine(error)}. Check the path or URL, and DENO_KV_ACCESS_TOKEN for a remote one.`, error);
+  }
 }

@@ -1,8 +1,11 @@
 // Verification of a cache: every entry's payload is read back, every stored payload must belong to an
 // entry, and the running totals must match the entries; with `repair`, what is wrong is removed.
-import type { Catalog, Entry } from "./catalog/catalog.ts";
-import { CorruptPayload, decode } from "./codec.ts";
-import type { Store } from "./store/store.ts";
+import type { Catalog } from "../catalog/catalog.ts";
+import type { Entry } from "../types.ts";
+import { MissingPayload, readEntry } from "./entries.ts";
+import { CorruptPayload } from "../codec/codec.ts";
+import { describe } from "../errors.ts";
+import type { Store } from "../store/store.ts";
 
 /** A payload written this recently may still be waiting for its entry's commit in another process. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -92,27 +95,18 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   return { entries, objects: stored.length, problems, repaired };
 }
 
+// Each entry is read through the one read path of hits (checksum included), so verify finds what a hit would reject.
 async function check(entry: Entry, store: Store): Promise<VerifyProblem | undefined> {
   const about = { name: entry.name, version: entry.version, argsPreview: entry.argsPreview, ...(entry.object ? { object: entry.object } : {}) };
-  let bytes: Uint8Array | undefined;
   try {
-    bytes = entry.inline ?? (entry.object ? await store.get(entry.object) : undefined);
+    await readEntry(store, entry);
   } catch (error) {
-    return { kind: "unreadable", ...about, detail: `its output cannot be read: ${describe(error)}` };
-  }
-  if (!bytes) {
-    return entry.object
-      ? { kind: "missing", ...about, detail: "its output file is missing" }
-      : { kind: "unreadable", ...about, detail: "it has no output at all" };
-  }
-  try {
-    decode(bytes);
-  } catch (error) {
-    return { kind: "unreadable", ...about, detail: error instanceof CorruptPayload ? error.message : `it does not decode: ${describe(error)}` };
+    if (error instanceof MissingPayload) {
+      return entry.object
+        ? { kind: "missing", ...about, detail: "its output file is missing" }
+        : { kind: "unreadable", ...about, detail: "it has no output at all" };
+    }
+    return { kind: "unreadable", ...about, detail: error instanceof CorruptPayload ? error.message : `its output cannot be read: ${describe(error)}` };
   }
   return undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

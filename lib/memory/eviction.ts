@@ -1,9 +1,9 @@
 // The eviction policy: when the cache is over a limit, and how far one pass goes. Least recently used
 // entries go first; a pass goes down to 90% of each limit it found crossed, so that the next stores do
 // not each pay for a pass of their own.
-import type { Catalog, EvictionTarget, Removed, Usage } from "./catalog/catalog.ts";
-import type { Limits } from "./config.ts";
-import type { Store } from "./store/store.ts";
+import type { Catalog, EvictionTarget, Removed, Usage } from "../catalog/catalog.ts";
+import type { Limits } from "../types.ts";
+import type { Store } from "../store/store.ts";
 
 /** A pass evicts down to this fraction of a crossed limit. */
 export const EVICT_TO = 0.9;

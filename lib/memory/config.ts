@@ -1,10 +1,10 @@
 // Options, validated once at the edge (Memory.open) into a config with every default filled in.
 import { isAbsolute, resolve } from "node:path";
-import { ENTRY_SORTS, type EntrySort } from "./catalog/catalog.ts";
-import { type Compression, COMPRESSIONS, compressionSupported } from "./compression.ts";
-import { NbmemoError } from "./errors.ts";
-import { type LogLevel, resolveLogLevel } from "./log.ts";
-import type { Store } from "./store/store.ts";
+import { ENTRY_SORTS, type EntrySort, type Limits } from "../types.ts";
+import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
+import { type LogLevel, resolveLogLevel } from "../log.ts";
+import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration } from "../options.ts";
+import type { Store } from "../store/store.ts";
 
 /** Options of {@link Memory.open}. */
 export interface MemoryOptions {
@@ -62,20 +62,6 @@ export interface MemoryOptions {
   compress?: Compression | false;
   /** Outputs smaller than this are stored uncompressed even with `compress`. Default: 65536. */
   compressMinBytes?: number;
-}
-
-/** Options of {@link kvStore}. */
-export interface KvStoreOptions {
-  /**
-   * The key prefix under which the objects live, so that several caches can share one database.
-   * Strings and whole numbers, 256 bytes at most in all. Default: `["nbmemo"]`.
-   */
-  prefix?: readonly (string | number)[];
-  /**
-   * Entries expire this many milliseconds after they are written, so that a shared database stays
-   * bounded; an expired entry is a miss. Default: never.
-   */
-  expireIn?: number;
 }
 
 /**
@@ -138,21 +124,6 @@ export interface FnConfig {
 }
 
 /**
- * The size and age limits in force; null where there is none.
- *
- * @example
- * ```ts
- * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GiB", maxAge: "7d" });
- * memory.stats().limits; // { maxBytes: 2147483648, maxEntries: null, maxAgeMs: 604800000 }
- * ```
- */
-export interface Limits {
-  readonly maxBytes: number | null;
-  readonly maxEntries: number | null;
-  readonly maxAgeMs: number | null;
-}
-
-/**
  * Options of {@link Memory.prune}.
  *
  * @example
@@ -206,44 +177,13 @@ export interface Config {
   readonly compressMinBytes: number;
 }
 
-export interface KvStoreConfig {
-  readonly prefix: readonly (string | number)[];
-  readonly expireIn: number | undefined;
-}
-
-const memoryOptionNames = ["log", "inlineBytes", "store", "lock", "lockTimeout", "maxBytes", "maxEntries", "maxAge", "create", "compress", "compressMinBytes"] as const satisfies readonly (keyof MemoryOptions)[];
-const kvStoreOptionNames = ["prefix", "expireIn"] as const satisfies readonly (keyof KvStoreOptions)[];
-const KV_PREFIX_BYTES = 256;
-const fnOptionNames = ["version", "deps", "onChange"] as const satisfies readonly (keyof FnOptions)[];
-
-function invalid(message: string): NbmemoError {
-  return new NbmemoError("INVALID_OPTION", message);
-}
-
-// An options argument must be an object with known keys only; `example` shows a good one.
-function checkOptions(options: unknown, known: readonly string[], where: string, example: string): void {
-  if (typeof options !== "object" || options === null) {
-    throw invalid(`Cannot read the options of ${where}: pass an object, such as ${example}.`);
-  }
-  checkKnown(options, known, where);
-}
-
-function checkKnown(options: object, known: readonly string[], where: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw invalid(`Cannot use the option ${JSON.stringify(key)} of ${where}: there is no such option. Known options: ${known.join(", ")}.`);
-    }
-  }
-}
-
-// A whole number of bytes, 0 or more; `fallback` when not given.
-function byteCount(value: number | undefined, fallback: number, name: string): number {
-  const bytes = value ?? fallback;
-  if (!Number.isSafeInteger(bytes) || bytes < 0) {
-    throw invalid(`Cannot use ${name}=${String(value)}: it must be a whole number of bytes, 0 or more.`);
-  }
-  return bytes;
-}
+const memoryOptionNames = optionNames<MemoryOptions>({
+  log: true, inlineBytes: true, store: true, lock: true, lockTimeout: true, maxBytes: true, maxEntries: true, maxAge: true,
+  create: true, compress: true, compressMinBytes: true,
+});
+const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, onChange: true });
+const pruneOptionNames = optionNames<PruneOptions>({ oldVersionsUnusedFor: true });
+const entryFilterNames = optionNames<EntryFilter>({ fn: true, version: true, sort: true, limit: true });
 
 export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config {
   if (typeof dir !== "string" || dir.trim() === "") {
@@ -271,7 +211,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
 
 /** Parses the options of Memory.prune into milliseconds. */
 export function parsePruneOptions(options: PruneOptions): { oldVersionsUnusedForMs: number } {
-  checkOptions(options, ["oldVersionsUnusedFor"], "memory.prune", '{ oldVersionsUnusedFor: "7d" }');
+  checkOptions(options, pruneOptionNames, "memory.prune", '{ oldVersionsUnusedFor: "7d" }');
   return { oldVersionsUnusedForMs: parseDuration(options.oldVersionsUnusedFor ?? "7d", "oldVersionsUnusedFor") };
 }
 
@@ -286,45 +226,6 @@ export function parseLimits(options: Pick<MemoryOptions, "maxBytes" | "maxEntrie
     maxEntries,
     maxAgeMs: options.maxAge === undefined ? null : parseDuration(options.maxAge, "maxAge"),
   };
-}
-
-const BYTE_UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
-};
-
-/** Parses a size: a number of bytes, or "500 MB", "2 GiB", "1.5GB" (units are case-insensitive). */
-export function parseBytes(value: unknown, option: string): number {
-  const fail = () =>
-    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be a number of bytes, 1 or more, or a size such as "500 MB" or "2 GiB".`);
-  const bytes = parseWithUnit(value, BYTE_UNITS, fail);
-  if (!Number.isSafeInteger(Math.floor(bytes)) || bytes < 1) throw fail();
-  return Math.floor(bytes);
-}
-
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000, d: 86_400_000, w: 604_800_000,
-};
-
-/** Parses a duration: milliseconds, or "500ms", "45s", "30 min" (or "30m"), "12h", "7d", "2w". */
-export function parseDuration(value: unknown, option: string): number {
-  const fail = () =>
-    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be milliseconds, 0 or more, or a duration such as "30 min", "12h" or "7d".`);
-  const ms = parseWithUnit(value, DURATION_UNITS, fail);
-  if (!Number.isFinite(ms) || ms < 0) throw fail();
-  return ms;
-}
-
-function parseWithUnit(value: unknown, units: Record<string, number>, fail: () => NbmemoError): number {
-  if (typeof value === "number") {
-    if (Number.isNaN(value)) throw fail();
-    return value;
-  }
-  if (typeof value !== "string") throw fail();
-  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
-  // A bare number in a string is in the base unit (bytes, milliseconds).
-  const unit = match ? (match[2] === "" ? 1 : units[match[2]!.toLowerCase()]) : undefined;
-  if (!match || unit === undefined) throw fail();
-  return Number(match[1]) * unit;
 }
 
 function parseStore(store: unknown, dir: string): Store | string | undefined {
@@ -347,21 +248,6 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
     throw invalid("Cannot use the store option: pass a Store (get/set/delete), such as `await kvStore(kv)`, or a Deno KV path or URL.");
   }
   return candidate as Store;
-}
-
-/** Validates {@link KvStoreOptions}, filling the defaults. */
-export function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
-  checkOptions(options, kvStoreOptionNames, "kvStore", "{ expireIn: 86_400_000 }");
-  const prefix = options.prefix ?? ["nbmemo"];
-  if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
-    new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
-    throw invalid(`Cannot use prefix=${JSON.stringify(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
-  }
-  const { expireIn } = options;
-  if (expireIn !== undefined && (!Number.isSafeInteger(expireIn) || expireIn <= 0)) {
-    throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
-  }
-  return { prefix: [...prefix], expireIn };
 }
 
 function parseCompression(options: MemoryOptions): Pick<Config, "compress" | "compressMinBytes"> {
@@ -395,9 +281,10 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
 export function parseEntryFilter(filter: EntryFilter): EntryFilter {
   const bad = (what: string) => invalid(`Cannot list entries: ${what}.`);
   if (typeof filter !== "object" || filter === null) throw bad("the filter must be an object such as { fn: \"load\", limit: 10 }");
-  checkKnown(filter, ["fn", "version", "sort", "limit"], "memory.entries");
-  const sorts = Object.keys(ENTRY_SORTS);
-  if (filter.sort !== undefined && !Object.hasOwn(ENTRY_SORTS, filter.sort)) throw bad(`sort=${JSON.stringify(filter.sort)} is not one of ${sorts.join(", ")}`);
+  checkKnown(filter, entryFilterNames, "memory.entries");
+  if (filter.sort !== undefined && !(ENTRY_SORTS as readonly unknown[]).includes(filter.sort)) {
+    throw bad(`sort=${JSON.stringify(filter.sort)} is not one of ${ENTRY_SORTS.join(", ")}`);
+  }
   if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
     throw bad(`limit=${JSON.stringify(filter.limit)} must be a whole number, 0 or more`);
   }

@@ -1,10 +1,10 @@
 // Why a call would miss: unknown name, new version (with the diff), or new arguments (with the closest
 // cached argument set and the paths that differ); or that it would hit.
-import type { FunctionVersion } from "./catalog/catalog.ts";
+import type { FunctionVersion } from "../types.ts";
 import { type Version, describeChange, holds, shortId } from "./changes.ts";
-import { type ArgsShape, type ArgumentDifference, compareShapes } from "./keys/shape.ts";
+import { type ArgsShape, type ArgumentDifference, compareShapes } from "../keys/shape.ts";
 
-export type { ArgumentDifference } from "./keys/shape.ts";
+export type { ArgumentDifference } from "../keys/shape.ts";
 
 interface ExplanationBase {
   readonly name: string;

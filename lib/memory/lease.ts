@@ -1,10 +1,11 @@
 // Cross-process leases: a call started in several processes at once is computed by one of them while
 // the others wait for its result; a holder that crashed or hung loses the lease when it expires.
 import process from "node:process";
-import type { Catalog, EntryKey, LeaseHolder } from "./catalog/catalog.ts";
-import { describe } from "./errors.ts";
-import { formatDuration } from "./format.ts";
-import type { Logger } from "./log.ts";
+import type { Catalog, LeaseHolder } from "../catalog/catalog.ts";
+import type { EntryKey } from "../types.ts";
+import { describe } from "../errors.ts";
+import { formatDuration } from "../format.ts";
+import type { Logger } from "../log.ts";
 
 export interface LeaseOptions {
   /** How long a lease lasts without a heartbeat, in ms; the holder renews it every third of that. */

@@ -3,7 +3,6 @@
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
-import type { PayloadReader, Store } from "./store/store.ts";
 
 /**
  * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
@@ -17,7 +16,7 @@ const MODE_SUPERJSON = 1;
 const COMPRESSION_IDS: readonly (Compression | undefined)[] = [undefined, "gzip", "zstd"];
 // A stored payload up to this size is read whole; of a larger one, this much is read first, and every
 // section that does not lie within it is read straight into its own buffer.
-const FIRST_READ_BYTES = 64 * 1024;
+export const FIRST_READ_BYTES = 64 * 1024;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
@@ -33,8 +32,6 @@ export class UnstorableValue extends Error {
 /** The bytes are not a payload this codec wrote (truncated, garbled, or from another format). */
 export class CorruptPayload extends Error {}
 
-/** The payload is not there at all (a shared store may have expired or cleared it). */
-export class MissingPayload extends CorruptPayload {}
 
 const binaryTypes = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -146,17 +143,8 @@ export async function compress(chunks: readonly Uint8Array[], method: Compressio
   return [header, ...await compressChunks(chunks.slice(1), method)];
 }
 
-/** Joins chunks into one buffer (for payloads small enough to keep inline). */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(chunks);
-}
-
-export function byteLength(chunks: readonly Uint8Array[]): number {
-  return chunks.reduce((sum, c) => sum + c.byteLength, 0);
-}
-
 // Where everything sits in a payload, as its header says (offsets from the start of the payload).
-interface Layout {
+export interface Layout {
   readonly superjson: boolean;
   readonly compression: Compression | undefined;
   readonly jsonStart: number;
@@ -168,7 +156,7 @@ interface Layout {
 
 // The fixed part of the header is HEADER_BYTES; the whole header needs `headerLength(bytes)`.
 // (Plain byte reads, not a DataView: every small hit decodes a header.)
-function headerLength(bytes: Uint8Array): number {
+export function headerLength(bytes: Uint8Array): number {
   if (bytes.byteLength < HEADER_BYTES || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2] || bytes[3] !== MAGIC[3]) {
     throw new CorruptPayload("not an nbmemo payload");
   }
@@ -180,7 +168,7 @@ function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 2 ** 24;
 }
 
-function readLayout(bytes: Uint8Array): Layout {
+export function readLayout(bytes: Uint8Array): Layout {
   const headerBytes = headerLength(bytes);
   if (bytes.byteLength < headerBytes) throw new CorruptPayload("truncated payload");
   const compressionId = bytes[4] === 1 ? 0 : bytes[6]!;
@@ -205,7 +193,7 @@ function readLayout(bytes: Uint8Array): Layout {
   };
 }
 
-function copyBuffer(bytes: Uint8Array): ArrayBuffer {
+export function copyBuffer(bytes: Uint8Array): ArrayBuffer {
   const own = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(own).set(bytes);
   return own;
@@ -239,85 +227,7 @@ function inflate(body: Uint8Array, layout: Layout): Uint8Array {
   return out;
 }
 
-/**
- * Decodes the payload a store holds under `id`. When the store can read at offsets ({@link Store.open}),
- * a large payload's binary sections are read straight into the buffers the decoded values keep: an
- * 80 MB Float64Array is one read into its final buffer, with no copy of the payload. If `pieces` is
- * given, it receives the payload's bytes in order, as views on what was read (for a checksum).
- *
- * @throws CorruptPayload when the payload is missing or does not check out.
- */
-export async function decodeStored(store: Store, id: string, pieces?: Uint8Array[]): Promise<unknown> {
-  if (!store.open) {
-    const bytes = await store.get(id) ?? missing();
-    pieces?.push(bytes);
-    return decode(bytes);
-  }
-  const reader = await store.open(id) ?? missing();
-  try {
-    return await decodeFrom(reader, pieces);
-  } finally {
-    await reader.close();
-  }
-}
-
-function missing(): never {
-  throw new MissingPayload("its output is missing");
-}
-
-async function decodeFrom(reader: PayloadReader, pieces?: Uint8Array[]): Promise<unknown> {
-  const readAt = async (offset: number, into: Uint8Array) => {
-    if (offset + into.byteLength > reader.size) throw new CorruptPayload("truncated payload");
-    await reader.read(offset, into);
-    return into;
-  };
-  const whole = async () => {
-    const bytes = await readAt(0, new Uint8Array(reader.size));
-    pieces?.push(bytes);
-    return decode(bytes);
-  };
-  if (reader.size <= FIRST_READ_BYTES) return await whole();
-  let prefix = await readAt(0, new Uint8Array(FIRST_READ_BYTES));
-  const headerBytes = headerLength(prefix);
-  if (prefix.byteLength < headerBytes) prefix = await readAt(0, new Uint8Array(headerBytes));
-  const layout = readLayout(prefix);
-  if (layout.compression) return await whole();
-  if (layout.end !== reader.size) throw new CorruptPayload("payload length does not match its header");
-  const jsonEnd = layout.jsonStart + layout.jsonLength;
-  if (prefix.byteLength < jsonEnd) prefix = await readAt(0, new Uint8Array(jsonEnd));
-  const buffers: ArrayBuffer[] = [];
-  for (const { offset, length } of layout.sections) {
-    buffers.push(offset + length <= prefix.byteLength
-      ? copyBuffer(prefix.subarray(offset, offset + length))
-      : (await readAt(offset, uninitialized(length))).buffer as ArrayBuffer);
-  }
-  if (pieces) inOrder(prefix, layout, buffers, pieces);
-  return decodeParts(layout, prefix.subarray(layout.jsonStart, jsonEnd), buffers);
-}
-
-// The payload's bytes in order, from the first read and the sections read on their own. What lies
-// between them beyond the first read is alignment padding, which encode() writes as zeros.
-function inOrder(prefix: Uint8Array, layout: Layout, buffers: readonly ArrayBuffer[], pieces: Uint8Array[]): void {
-  let at = 0;
-  layout.sections.forEach(({ offset, length }, i) => {
-    if (offset + length <= prefix.byteLength) return; // copied out of the first read
-    const fromPrefix = Math.min(offset, prefix.byteLength);
-    if (at < fromPrefix) pieces.push(prefix.subarray(at, fromPrefix));
-    at = Math.max(at, fromPrefix);
-    if (offset > at) pieces.push(new Uint8Array(offset - at));
-    pieces.push(new Uint8Array(buffers[i]!));
-    at = offset + length;
-  });
-  if (at < prefix.byteLength) pieces.push(prefix.subarray(at));
-}
-
-// Not zero-filled, since a read fills it whole or fails (and then the buffer is dropped); allocUnsafeSlow
-// gives a buffer of its own, never a slice of Node's shared pool.
-function uninitialized(length: number): Uint8Array {
-  return Buffer.allocUnsafeSlow(length);
-}
-
-function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuffer[]): unknown {
+export function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuffer[]): unknown {
   let document: unknown;
   try {
     document = JSON.parse(utf8Decoder.decode(json));

@@ -1,8 +1,8 @@
 // What nbmemo tells about a function's version: that it changed (with a diff of the normalized sources,
 // and what the previous version holds), and which free identifiers its version does not cover.
-import type { FunctionVersion } from "./catalog/catalog.ts";
-import { formatBytes, formatCount, formatDuration } from "./format.ts";
-import { unifiedDiff } from "./keys/diff.ts";
+import type { FunctionVersion } from "../types.ts";
+import { formatBytes, formatCount, formatDuration } from "../format.ts";
+import { unifiedDiff } from "../keys/diff.ts";
 
 /** A function's version as memory computes it: the id keys entries, `source` is for people. */
 export interface Version {

@@ -3,8 +3,9 @@
 // The timer and the exit hook exist only while hits are pending, so a notebook that opens a Memory on
 // every run of a cell does not pile up exit listeners.
 import { setTimeout } from "node:timers";
-import type { Access, Catalog, EntryKey } from "./catalog/catalog.ts";
-import { onExit } from "./runtime.ts";
+import type { Access, Catalog } from "../catalog/catalog.ts";
+import type { EntryKey } from "../types.ts";
+import { onExit } from "../runtime.ts";
 
 /** How long a hit may stay unrecorded; other processes see it (and evict by it) this much later at most. */
 export const ACCESS_FLUSH_MS = 1000;

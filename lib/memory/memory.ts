@@ -2,46 +2,31 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Catalog } from "../catalog/catalog.ts";
+import { describe, NbmemoError } from "../errors.ts";
+import { formatBytes, formatDuration } from "../format.ts";
+import { type FunctionHasher, hashValues, preview } from "../keys/args.ts";
+import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
+import { checkName } from "../keys/name.ts";
+import { argsShape } from "../keys/shape.ts";
+import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { runtime } from "../runtime.ts";
+import { fileStore } from "../store/file.ts";
+import { kvStore } from "../store/kv.ts";
+import type { Store } from "../store/store.ts";
+import type { Entry, EntryInfo, EntryKey, FunctionVersion, Stats } from "../types.ts";
 import { AccessLog } from "./access.ts";
-import { Catalog, type CatalogTotals, type Entry, type EntryKey, type FunctionVersion } from "./catalog/catalog.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
-import { checksum, matchesChecksum } from "./checksum.ts";
-import { byteLength, compress, concat, CorruptPayload, decode, decodeStored, encode, MissingPayload, UnstorableValue } from "./codec.ts";
 import {
-  type Config, type EntryFilter, type FnConfig, type FnOptions, type Limits, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
-import { describe, NbmemoError } from "./errors.ts";
+import { adoptEntry, MissingPayload, readEntry, writeEntry } from "./entries.ts";
 import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
-import { formatBytes, formatDuration } from "./format.ts";
-import { type FunctionHasher, hashValues, preview } from "./keys/args.ts";
-import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "./keys/deps.ts";
-import { checkName } from "./keys/name.ts";
-import { argsShape } from "./keys/shape.ts";
-import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "./keys/source.ts";
 import { Leases } from "./lease.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { htmlTable } from "./notebook/html-table.ts";
-import { summarize } from "./notebook/summary.ts";
-import { svgBarChart } from "./notebook/svg-chart.ts";
-import { textTable } from "./notebook/text-table.ts";
-import { display, runtime } from "./runtime.ts";
-import { fileStore } from "./store/file.ts";
-import { kvStore } from "./store/kv.ts";
-import type { ObjectInfo, Store } from "./store/store.ts";
 import { verify, type VerifyReport } from "./verify.ts";
-
-/** One stored result, as {@link Memory.entries} lists it (the payload itself is not loaded). */
-export type EntryInfo = Omit<Entry, "inline">;
-
-/** What {@link Memory.stats} reports: the cache's totals, the limits in force, and this process's hits and misses. */
-export interface Stats extends CatalogTotals {
-  /** The limits this Memory was opened with (null: none). */
-  readonly limits: Limits;
-  /** Hits, misses and evicted entries of this Memory since it was opened. */
-  readonly session: { readonly hits: number; readonly misses: number; readonly evicted: number };
-}
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {
@@ -395,8 +380,9 @@ export class Memory {
    * ```
    */
   async show(): Promise<void> {
-    const summary = summarize({ dir: this.dir, functions: this.functions(), stats: this.stats(), now: Date.now() });
-    await display({ html: htmlTable(summary) + svgBarChart(summary.bars), text: textTable(summary) });
+    // The notebook part renders; loaded on first use, so that a script that never shows pays nothing for it.
+    const { show } = await import("../notebook/show.ts");
+    await show({ dir: this.dir, functions: this.functions(), stats: this.stats() }, Date.now());
   }
 
   /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
@@ -557,13 +543,7 @@ export class Memory {
     }
     let value: unknown;
     try {
-      // In a shared store another machine may rightly have rewritten the object since: only the codec checks it.
-      const checked = entry.checksum !== null && !(entry.object && this.#store.flags?.shared);
-      const pieces: Uint8Array[] = []; // the payload's bytes, in order, as read (views, no copies)
-      if (entry.inline) value = decode(pieces[0] = entry.inline);
-      else if (entry.object) value = await decodeStored(this.#store, entry.object, checked ? pieces : undefined);
-      else throw new MissingPayload("its output is missing");
-      if (checked && !matchesChecksum(pieces, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+      ({ value } = await readEntry(this.#store, entry));
     } catch (error) {
       const args = this.#catalog.get(key)?.argsPreview ?? "…";
       if (error instanceof MissingPayload && this.#store.flags?.shared) {
@@ -577,73 +557,25 @@ export class Memory {
     return { value, computeMs: entry.computeMs };
   }
 
-  // A shared store may hold an entry that another machine wrote under the same deterministic object
-  // id: it is a hit, and the local catalog learns it. Anything unreadable there is a plain miss.
-  async #adopt(key: EntryKey, values: readonly unknown[]): Promise<{ value: unknown; computeMs: number } | undefined> {
-    const object = objectId(key);
-    let value: unknown;
-    let bytes: Uint8Array | undefined;
-    let info: ObjectInfo | undefined;
-    try {
-      bytes = await this.#store.get(object);
-      if (!bytes) return undefined;
-      value = decode(bytes);
-      info = await this.#store.info?.(object);
-    } catch (error) {
-      this.#log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
-      return undefined;
-    }
-    const computeMs = info?.computeMs ?? 0;
-    try {
-      this.#catalog.put({
-        ...key, object, inline: null, checksum: checksum([bytes]), bytes: bytes.byteLength, computeMs, argsPreview: argsPreview(values), runtime: info?.runtime ?? "unknown",
-      }, Date.now());
-      this.#accesses.record(key, Date.now());
-    } catch (error) {
-      this.#log.debug(`could not record ${key.name} from the shared store: ${describe(error)}`);
-    }
-    return { value, computeMs };
+  // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
+  async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
+    const adopted = await adoptEntry(this.#catalog, this.#store, key, argsPreview(values), this.#log);
+    if (adopted) this.#accesses.record(key, Date.now());
+    return adopted;
   }
 
   // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
   // the computed value whatever happens here).
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
-    const notStored = (reason: string) => {
-      this.#log.warnOnce(`store:${key.name}:${reason}`, `Cannot store the result of ${key.name}: ${reason}. The value is returned but not cached.`);
+    const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
+    const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: argsPreview(values) }, this.#log);
+    if ("refused" in outcome) {
+      this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
-    };
-    let chunks: Uint8Array[];
-    try {
-      chunks = encode(value);
-      const { compress: method, compressMinBytes } = this.#config;
-      if (method && byteLength(chunks) >= compressMinBytes) chunks = await compress(chunks, method);
-    } catch (error) {
-      if (error instanceof UnstorableValue) return notStored(`${error.message} (superjson cannot encode it)`);
-      return notStored(describe(error));
-    }
-    const bytes = byteLength(chunks);
-    const { maxBytes } = this.#config.limits;
-    if (maxBytes !== null && bytes > maxBytes) return notStored(`it takes ${formatBytes(bytes)}, more than maxBytes (${formatBytes(maxBytes)})`);
-    // Outputs in a shared store must all be there, where other machines can see them.
-    const inline = bytes <= this.#config.inlineBytes && !this.#store.flags?.shared ? concat(chunks) : null;
-    const object = inline ? null : objectId(key);
-    const writer = `${runtime.name} ${runtime.version}`;
-    let stale: string | undefined;
-    try {
-      if (object) await this.#store.set(object, chunks, { computeMs, runtime: writer });
-      stale = this.#catalog.put({
-        ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview: argsPreview(values), runtime: writer,
-      }, Date.now());
-    } catch (error) {
-      return notStored(describe(error));
-    }
-    try {
-      if (stale) await this.#store.delete(stale);
-    } catch (error) {
-      this.#log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
     }
     await this.#evictIfOver();
-    return bytes;
+    return outcome.stored;
   }
 
   // After a store: one eviction pass when a limit is crossed. Never throws: the value is stored already.
@@ -673,11 +605,6 @@ export class Memory {
 // The arguments as the catalog shows them: `"CA", {year: 2020}`, without the brackets of the array.
 function argsPreview(values: readonly unknown[]): string {
   return preview(values).slice(1, -1);
-}
-
-// Deterministic, so that every machine sharing a store finds an entry under the same id.
-function objectId(key: EntryKey): string {
-  return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.

@@ -1,0 +1,156 @@
+// The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
+import { byteLength, concat } from "../bytes.ts";
+import { checksum, matchesChecksum } from "../codec/checksum.ts";
+import { compress, CorruptPayload, decode, encode, UnstorableValue } from "../codec/codec.ts";
+import type { Compression } from "../codec/compression.ts";
+import { decodeSource } from "../codec/read.ts";
+import type { Catalog } from "../catalog/catalog.ts";
+import { describe } from "../errors.ts";
+import { formatBytes } from "../format.ts";
+import { sha256 } from "../keys/source.ts";
+import type { Logger } from "../log.ts";
+import type { ObjectInfo, Store } from "../store/store.ts";
+import type { Entry, EntryKey } from "../types.ts";
+
+/** The payload is not there at all (a shared store may have expired or cleared it). */
+export class MissingPayload extends CorruptPayload {}
+
+/** Where an entry's payload is, as the catalog records it; a null checksum is not checked. */
+export type StoredPayload = Pick<Entry, "inline" | "object" | "checksum">;
+
+/** A payload read back and decoded. */
+export interface ReadPayload {
+  readonly value: unknown;
+  /** The payload's length in bytes. */
+  readonly bytes: number;
+  /** The checksum of the bytes read, when asked for (adopting an entry records it). */
+  readonly checksum?: string;
+}
+
+/**
+ * Reads and decodes the payload of `entry`, checking its checksum. Of an object in a shared store only
+ * the codec's own checks apply: another machine may rightly have rewritten it since.
+ *
+ * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out.
+ */
+export async function readEntry(store: Store, entry: StoredPayload, want: { checksum?: boolean } = {}): Promise<ReadPayload> {
+  const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
+  const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
+  let read: { value: unknown; bytes: number };
+  if (entry.inline) {
+    pieces?.push(entry.inline);
+    read = { value: decode(entry.inline), bytes: entry.inline.byteLength };
+  } else if (entry.object) {
+    read = await readObject(store, entry.object, pieces);
+  } else {
+    throw new MissingPayload("its output is missing");
+  }
+  if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+  return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+}
+
+// A store that can read at offsets lets the codec read large binary sections straight into their buffers.
+async function readObject(store: Store, id: string, pieces: Uint8Array[] | undefined): Promise<{ value: unknown; bytes: number }> {
+  if (!store.open) {
+    const bytes = await store.get(id) ?? missing();
+    pieces?.push(bytes);
+    return { value: decode(bytes), bytes: bytes.byteLength };
+  }
+  const reader = await store.open(id) ?? missing();
+  try {
+    return { value: await decodeSource(reader, pieces), bytes: reader.size };
+  } finally {
+    await reader.close();
+  }
+}
+
+function missing(): never {
+  throw new MissingPayload("its output is missing");
+}
+
+/** How outputs are written: what {@link writeEntry} takes of the Memory's config. */
+export interface WriteSettings {
+  readonly inlineBytes: number;
+  readonly compress: Compression | false;
+  readonly compressMinBytes: number;
+  readonly maxBytes: number | null;
+  /** The runtime recorded with every entry, e.g. "node 24.1.0". */
+  readonly runtime: string;
+}
+
+/** A computed value to store under its key. */
+export interface NewOutput {
+  readonly key: EntryKey;
+  readonly value: unknown;
+  readonly computeMs: number;
+  readonly argsPreview: string;
+}
+
+/** What {@link writeEntry} did: stored so many bytes, or refused, saying why. */
+export type WriteOutcome = { readonly stored: number } | { readonly refused: string };
+
+/**
+ * Encodes and stores `output`: inline in the catalog when small (never for a shared store, whose other
+ * machines must find every output), else as an object; then records the entry and removes the output it
+ * replaced. Never throws: a value that cannot be stored is refused, with the reason.
+ */
+export async function writeEntry(catalog: Catalog, store: Store, settings: WriteSettings, output: NewOutput, log: Logger): Promise<WriteOutcome> {
+  const { key, computeMs, argsPreview } = output;
+  let chunks: Uint8Array[];
+  try {
+    chunks = encode(output.value);
+    if (settings.compress && byteLength(chunks) >= settings.compressMinBytes) chunks = await compress(chunks, settings.compress);
+  } catch (error) {
+    return { refused: error instanceof UnstorableValue ? `${error.message} (superjson cannot encode it)` : describe(error) };
+  }
+  const bytes = byteLength(chunks);
+  if (settings.maxBytes !== null && bytes > settings.maxBytes) {
+    return { refused: `it takes ${formatBytes(bytes)}, more than maxBytes (${formatBytes(settings.maxBytes)})` };
+  }
+  const inline = bytes <= settings.inlineBytes && !store.flags?.shared ? concat(chunks) : null;
+  const object = inline ? null : objectId(key);
+  let stale: string | undefined;
+  try {
+    if (object) await store.set(object, chunks, { computeMs, runtime: settings.runtime });
+    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview, runtime: settings.runtime }, Date.now());
+  } catch (error) {
+    return { refused: describe(error) };
+  }
+  try {
+    if (stale) await store.delete(stale);
+  } catch (error) {
+    log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
+  }
+  return { stored: bytes };
+}
+
+/**
+ * Adopts an entry that another machine wrote to a shared store under the same deterministic object id:
+ * reads it (the one read path), and records it in the local catalog. Undefined when the store has none.
+ */
+export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, argsPreview: string, log: Logger): Promise<{ value: unknown; computeMs: number } | undefined> {
+  const object = objectId(key);
+  let read: ReadPayload;
+  let info: ObjectInfo | undefined;
+  try {
+    read = await readEntry(store, { inline: null, object, checksum: null }, { checksum: true });
+    info = await store.info?.(object);
+  } catch (error) {
+    if (!(error instanceof MissingPayload)) log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
+    return undefined;
+  }
+  const computeMs = info?.computeMs ?? 0;
+  try {
+    catalog.put({
+      ...key, object, inline: null, checksum: read.checksum!, bytes: read.bytes, computeMs, argsPreview, runtime: info?.runtime ?? "unknown",
+    }, Date.now());
+  } catch (error) {
+    log.debug(`could not record ${key.name} from the shared store: ${describe(error)}`);
+  }
+  return { value: read.value, computeMs };
+}
+
+// Deterministic, so that every machine sharing a store finds an entry under the same id.
+function objectId(key: EntryKey): string {
+  return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
+}

@@ -1,0 +1,124 @@
+// The contract every output store implements, as tests that any store's suite registers (the file store
+// and Deno KV in test/store.test.ts; every new back end runs it too).
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { test } from "node:test";
+import type { Store } from "../lib/store/store.ts";
+import { tempDir } from "./helpers.ts";
+
+/** Registers the contract tests of one store; `make` opens a fresh store in the temp directory it is given. */
+export function storeContract(name: string, make: (dir: string) => Store | Promise<Store>) {
+  const open = async (t: { after: (fn: () => unknown) => void }) => {
+    const dir = tempDir();
+    const store = await make(dir.path);
+    t.after(async () => {
+      await store.close?.();
+      dir.remove();
+    });
+    return store;
+  };
+
+  test(`${name}: set then get returns the concatenated chunks`, async (t) => {
+    const store = await open(t);
+    const id = "0123456789abcdef0123456789abcdef";
+    assert.equal(await store.get(id), undefined);
+    await store.set(id, [new Uint8Array([1, 2]), new Uint8Array([3])]);
+    assert.deepEqual(new Uint8Array(await store.get(id) as Uint8Array), new Uint8Array([1, 2, 3]));
+    await store.set(id, [new Uint8Array([9])]);
+    assert.deepEqual(new Uint8Array(await store.get(id) as Uint8Array), new Uint8Array([9]));
+    await store.delete(id);
+    await store.delete(id); // deleting twice is fine
+    assert.equal(await store.get(id), undefined);
+  });
+
+  test(`${name}: ids that are not hex digests are refused`, async (t) => {
+    const store = await open(t);
+    for (const id of ["../../etc/passwd", "/abs/path", "ab\0cd", "", "g".repeat(32)]) {
+      await assert.rejects(async () => await store.get(id), /not a hex digest/);
+      await assert.rejects(async () => await store.set(id, []), /not a hex digest/);
+      await assert.rejects(async () => await store.delete(id), /not a hex digest/);
+    }
+  });
+
+  test(`${name}: declares its powers as flags, with boolean values`, async (t) => {
+    const store = await open(t);
+    for (const [flag, value] of Object.entries(store.flags ?? {})) {
+      assert.ok(KNOWN_FLAGS.includes(flag), `unknown flag ${flag}`);
+      assert.equal(typeof value, "boolean", flag);
+    }
+  });
+
+  test(`${name}: a large value (several MB, in many chunks) comes back byte for byte, also at offsets`, async (t) => {
+    const store = await open(t);
+    const id = "1a".repeat(32);
+    const big = pattern(5 * 1024 * 1024 + 17, 7);
+    await store.set(id, [big.subarray(0, 1000), big.subarray(1000)]);
+    assert.deepEqual(new Uint8Array(await store.get(id) as Uint8Array), big);
+    if (!store.open) return;
+    const reader = (await store.open(id))!;
+    t.after(() => reader.close());
+    assert.equal(reader.size, big.byteLength);
+    const into = new Uint8Array(100_000);
+    await reader.read(3_000_000, into);
+    assert.deepEqual(into, big.subarray(3_000_000, 3_100_000));
+  });
+
+  test(`${name}: list reports what is stored, with a write time, and not what was deleted`, async (t) => {
+    const store = await open(t);
+    if (!store.list) return t.skip("this store cannot list (an optional power)");
+    const before = Date.now() - 1000;
+    const ids = ["2b".repeat(32), "3c".repeat(32), "4d".repeat(32)];
+    for (const id of ids) await store.set(id, [pattern(70_000, id.charCodeAt(0))]);
+    await store.delete(ids[1]!);
+    const listed = await store.list();
+    assert.deepEqual(listed.map((o) => o.id).sort(), [ids[0], ids[2]]);
+    for (const o of listed) assert.ok(o.modifiedAt >= before && o.modifiedAt <= Date.now() + 1000, `modifiedAt ${o.modifiedAt}`);
+  });
+
+  test(`${name}: info written with a payload comes back (for stores that keep it)`, async (t) => {
+    const store = await open(t);
+    if (!store.info) return t.skip("this store keeps no info (an optional power)");
+    const id = "5e".repeat(32);
+    await store.set(id, [new Uint8Array([1])], { computeMs: 1234.5, runtime: "node 24.0.0" });
+    assert.deepEqual(await store.info(id), { computeMs: 1234.5, runtime: "node 24.0.0" });
+    assert.equal(await store.info("6f".repeat(32)), undefined);
+  });
+
+  test(`${name}: a reader racing a replacing writer sees a whole old or a whole new value, never a mix`, async (t) => {
+    const store = await open(t);
+    const id = "7a".repeat(32);
+    const versions = [pattern(300_000, 1), pattern(200_000, 2), pattern(90_000, 3)];
+    await store.set(id, [versions[0]!]);
+    let writing = true;
+    const writer = (async () => {
+      for (let round = 0; round < 12; round++) await store.set(id, [versions[round % versions.length]!]);
+      writing = false;
+    })();
+    let reads = 0;
+    while (writing || reads < 3) {
+      const got = new Uint8Array(await store.get(id) as Uint8Array);
+      assert.ok(versions.some((v) => v.byteLength === got.byteLength && Buffer.compare(v, got) === 0), `read ${reads} is a mix`);
+      reads++;
+    }
+    await writer;
+  });
+
+  test(`${name}: concurrent writers of one key leave one of their values whole`, async (t) => {
+    const store = await open(t);
+    const id = "8b".repeat(32);
+    const values = Array.from({ length: 6 }, (_, i) => pattern(100_000 + i * 1000, i + 10));
+    await Promise.all(values.map((v) => store.set(id, [v])));
+    const got = new Uint8Array(await store.get(id) as Uint8Array);
+    assert.ok(values.some((v) => Buffer.compare(v, got) === 0));
+  });
+}
+
+// Every flag a store may declare (lib/store/store.ts, StoreFlags).
+const KNOWN_FLAGS: readonly string[] = ["shared"];
+
+// Bytes that differ at every offset, so that a misplaced chunk cannot go unnoticed.
+function pattern(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 17 + (i >> 8)) & 0xff;
+  return bytes;
+}
