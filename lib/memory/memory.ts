@@ -53,6 +53,8 @@ interface Outcome {
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// A hit slower than computing by less than this is not worth a warning (a fast function's hit often is).
+const SLOW_HIT_MS = 50;
 
 /**
  * A cache directory, opened. Results live in `dir` and survive restarts; several processes may use
@@ -463,16 +465,29 @@ export class Memory {
       if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
     };
-    const outcome = await this.#read(key, values, true) ??
+    const started = performance.now();
+    const direct = await this.#read(key, values, true);
+    const outcome = direct ??
       await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
     if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#log.info(`${key.name} hit (saved ${formatDuration(outcome.computeMs)})`);
+      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct !== undefined);
     } else {
       this.#session.misses++;
       this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
     return outcome.value as Awaited<R>;
+  }
+
+  // What a hit saved is the compute time less the time the hit took. A read back clearly slower than the
+  // computation (not merely a wait for another process computing it) is told once, with the figures.
+  #tellHit(name: string, computeMs: number, hitMs: number, direct: boolean): void {
+    const saved = computeMs - hitMs;
+    if (direct && -saved >= SLOW_HIT_MS) {
+      this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
+        `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
+    }
+    this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
