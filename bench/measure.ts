@@ -1,4 +1,4 @@
-// Timing helpers shared by the benchmark workers: repeated runs, medians and percentiles.
+// Timing helpers and test data shared by the benchmark workers: repeated runs, medians and percentiles, arrays and rows.
 
 /** Percentile `p` (0..100) of `samples` (sorted copy). */
 export function percentile(samples: readonly number[], p: number): number {
@@ -31,4 +31,12 @@ export function floats(bytes: number, seed = 1): Float64Array {
 /** Prints the worker's result as the last line of stdout, for the orchestrator to read. */
 export function report(result: Record<string, unknown>): void {
   console.log(JSON.stringify(result));
+}
+
+/** 1M rows of 5 fields, as a parsed CSV gives them: int, short string, float, bool, null-or-string. */
+export function tableRows(n = 1_000_000): { id: number; station: string; value: number; ok: boolean; note: string | null }[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: i, station: `ST${(i * 7919) % 5000}`, value: ((i * 16807) % 2147483647) / 2147483647, ok: i % 3 === 0,
+    note: i % 7 === 0 ? null : `n${i % 977}`,
+  }));
 }

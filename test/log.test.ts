@@ -6,7 +6,7 @@ import process from "node:process";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { Memory, type MemoryOptions } from "../lib/mod.ts";
-import { captureConsole, root, runtimePath, tempDir } from "./helpers.ts";
+import { captureConsole, openTempMemory, root, runtimePath, tempDir } from "./helpers.ts";
 
 // Opens a temp cache with NBMEMO_LOG set to `level` (or unset), makes one miss, one hit and one
 // unstorable result, and returns what was printed.
@@ -42,7 +42,8 @@ test("NBMEMO_LOG=info prints a notice per call: name, hit or miss, time spent or
   const { notices } = await session(t, "info");
   assert.equal(notices.length, 3);
   assert.match(notices[0]!, /^nbmemo: square miss \(computed in [\d.]+ ms, stored \d+ B\)$/);
-  assert.match(notices[1]!, /^nbmemo: square hit \(saved [\d.]+ ms\)$/);
+  // A square computes faster than its hit reads back: the notice says so rather than claim time saved.
+  assert.match(notices[1]!, /^nbmemo: square hit \((saved [\d.]+ ms|no time saved: read back in [\d.]+ ms, computed in [\d.]+ ms)\)$/);
   assert.match(notices[2]!, /^nbmemo: make_adder miss \(computed in [\d.]+ ms\)$/);
 });
 
@@ -77,4 +78,17 @@ test("a script in a folder named tslab is still a script: no notices", (t) => {
   const child = spawnSync(runtimePath("node"), [script], { encoding: "utf8", env });
   assert.equal(child.status, 0, child.stderr);
   assert.doesNotMatch(child.stdout + child.stderr, /nbmemo: square/);
+});
+
+test("a hit that reads back slower than the function computes says so once, with the figures", async (t) => {
+  const { memory } = await openTempMemory(t, { log: "warn" });
+  const rows = Array.from({ length: 400_000 }, (_, i) => ({ i, s: `r${i}`, x: i / 3, tags: [i] })); // reading back costs more than returning it
+  const table = memory.fn("table", () => rows, { version: "1" });
+  await table();
+  const { warnings } = await captureConsole(async () => {
+    await table();
+    await table();
+  });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^nbmemo: table: reading its stored result back took [\d.]+ m?s, longer than computing it \([\d.]+ ms\): caching it costs time\./);
 });

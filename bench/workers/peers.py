@@ -2,6 +2,7 @@
 # Debian's /usr/bin/python3. Usage:
 #   peers.py bench joblib|diskcache             -> one JSON line of results (times in ms)
 #   peers.py cold-prime|cold-hit joblib|diskcache DIR   -> cold start: import, open, first call
+#   peers.py rows joblib|diskcache              -> 1M parsed rows and 100 MB of strings: store and hit (ms)
 import json, os, shutil, sys, tempfile, time
 
 mode, tool = sys.argv[1], sys.argv[2]
@@ -33,6 +34,41 @@ if mode.startswith("cold"):
     assert value["n"] == 7
     if mode == "cold-hit":
         print(json.dumps({"firstHitMs": (clock() - started) * 1000}))
+    sys.exit(0)
+
+if mode == "rows":
+    def table_rows(n=1_000_000):
+        return [{"id": i, "station": f"ST{(i * 7919) % 5000}", "value": ((i * 16807) % 2147483647) / 2147483647,
+                 "ok": i % 3 == 0, "note": None if i % 7 == 0 else f"n{i % 977}"} for i in range(n)]
+
+    def strings():
+        return [f"line {i}: {'lorem ipsum dolor sit amet ' * 3}{i % 97}"[:100] for i in range(1_000_000)]
+
+    directory = tempfile.mkdtemp(prefix="nbmemo-bench-py-")
+    try:
+        memoize, forget = open_cache(directory)
+        result = {}
+        for name, data, reps in (("Rows", table_rows(), 5), ("Strings", strings(), 3)):
+            def produce():
+                return data
+            produce.__name__ = name
+            produce_m = memoize(produce)
+            store, hit = [], []
+            for i in range(reps):
+                if tool == "diskcache" or i > 0:
+                    forget(produce_m)
+                t = clock()
+                produce_m()
+                store.append((clock() - t) * 1000)
+                t = clock()
+                back = produce_m()
+                hit.append((clock() - t) * 1000)
+                assert len(back) == len(data)
+            result["store" + name] = sorted(store)[len(store) // 2]
+            result["hit" + name] = sorted(hit)[len(hit) // 2]
+        print(json.dumps(result))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     sys.exit(0)
 
 import numpy

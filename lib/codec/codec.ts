@@ -3,6 +3,7 @@
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
+import { decodeRows, encodeRows, planRows, type RowsPlan } from "./rows.ts";
 
 /**
  * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
@@ -48,6 +49,8 @@ type BinaryRef = { t: string; i: number };
 // buffers of their own (copied, or read straight from the store) while decoding.
 let sections: Uint8Array[] = [];
 let decoded: ArrayBuffer[] = [];
+// The arrays of the value being encoded that go as columns (lib/codec/rows.ts), as inspectValue planned them.
+let tables = new Map<object, RowsPlan>();
 
 const superjson = new SuperJSON();
 superjson.registerCustom<BinaryValue, BinaryRef>(
@@ -58,6 +61,19 @@ superjson.registerCustom<BinaryValue, BinaryRef>(
   },
   "nbmemo.binary",
 );
+
+superjson.registerCustom<Record<string, unknown>[], ReturnType<typeof encodeRows>>(
+  {
+    isApplicable: (v): v is Record<string, unknown>[] => tables.has(v as object),
+    serialize: (v) => encodeRows(v, tables.get(v)!, (bytes) => sections.push(bytes) - 1),
+    deserialize: (doc) => decodeRows(doc, (i) => decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
+  },
+  "nbmemo.rows",
+);
+
+function missingSection(): never {
+  throw new CorruptPayload("a table points to a binary section that is not there");
+}
 
 // superjson writes an invalid Date as null; this keeps it a Date.
 superjson.registerCustom<Date, string>(
@@ -103,15 +119,17 @@ function fromBuffer(type: string, buffer: ArrayBuffer): BinaryValue {
  * @throws UnstorableValue naming the path of a value that would not read back as it is.
  */
 export function encode(value: unknown): Uint8Array[] {
-  const plain = inspectValue(value);
   let json: string;
   let found: Uint8Array[];
+  let plain: boolean;
   sections = [];
   try {
+    plain = inspectValue(value, tables);
     json = plain ? JSON.stringify(value) : JSON.stringify(superjson.serialize(value));
     found = sections;
   } finally {
     sections = [];
+    tables = new Map();
   }
   const jsonBytes = utf8Encoder.encode(json);
   const header = new Uint8Array(HEADER_BYTES + 8 * found.length);
@@ -244,12 +262,14 @@ export function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuff
 }
 
 /**
- * Walks `value` and returns true when plain JSON represents it exactly; throws {@link UnstorableValue}
+ * Walks `value` and returns true when plain JSON represents it exactly, planning in `tables` the arrays
+ * of rows to store as columns (unless `columns` is false); throws {@link UnstorableValue}
  * for anything superjson would drop or change (functions, symbols, class instances, sparse arrays).
  */
-function inspectValue(value: unknown): boolean {
-  const seen = new Set<object>();
+function inspectValue(value: unknown, tables: Map<object, RowsPlan>, columns = true): boolean {
+  const seen = new Map<object, boolean>(); // true for the rows of a table
   let plain = true;
+  let tableRowMetAgain = false;
   const walk = (v: unknown, path: string): void => {
     switch (typeof v) {
       case "string":
@@ -271,14 +291,21 @@ function inspectValue(value: unknown): boolean {
     const object = v as object;
     if (seen.has(object)) {
       plain = false; // shared or cyclic: superjson keeps the identity
+      if (seen.get(object)) tableRowMetAgain = true;
       return;
     }
-    seen.add(object);
+    seen.set(object, false);
     if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
       plain = false;
       return;
     }
     if (Array.isArray(object)) {
+      const table = columns ? planRows(object, seen) : undefined;
+      if (table) {
+        plain = false;
+        tables.set(object, table);
+        return;
+      }
       for (let i = 0; i < object.length; i++) {
         if (!(i in object)) throw new UnstorableValue(`${path}[${i}]`, "is a hole in a sparse array, which would read back as null");
         walk(object[i], `${path}[${i}]`);
@@ -317,5 +344,8 @@ function inspectValue(value: unknown): boolean {
     }
   };
   walk(value, "result");
-  return plain;
+  if (!tableRowMetAgain) return plain;
+  // A row of a table is also referred to from elsewhere: columns would lose that identity.
+  tables.clear();
+  return inspectValue(value, tables, false);
 }

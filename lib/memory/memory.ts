@@ -50,9 +50,14 @@ interface Outcome {
   readonly computeMs: number;
   /** Bytes stored for a computed value (0: not stored); absent for a value read back. */
   readonly stored?: number;
+  /** Bytes read back, for a value read from the local cache. */
+  readonly read?: number;
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// A hit is told slower than computing only when it read at least this much and lost at least this long:
+// a small value's read can lose a few ms to a busy machine, which is no advice worth giving.
+const SLOW_HIT = { bytes: 1_000_000, ms: 50 };
 
 /**
  * A cache directory, opened. Results live in `dir` and survive restarts; several processes may use
@@ -463,16 +468,30 @@ export class Memory {
       if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
     };
-    const outcome = await this.#read(key, values, true) ??
+    const started = performance.now();
+    const direct = await this.#read(key, values, true);
+    const outcome = direct ??
       await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
     if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#log.info(`${key.name} hit (saved ${formatDuration(outcome.computeMs)})`);
+      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
     } else {
       this.#session.misses++;
       this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
     return outcome.value as Awaited<R>;
+  }
+
+  // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
+  // than the computation (not a wait for another process computing it: `readBytes` is 0 then) is told
+  // once, with the figures.
+  #tellHit(name: string, computeMs: number, hitMs: number, readBytes: number): void {
+    const saved = computeMs - hitMs;
+    if (readBytes >= SLOW_HIT.bytes && -saved >= SLOW_HIT.ms) {
+      this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
+        `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
+    }
+    this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
@@ -542,8 +561,9 @@ export class Memory {
       return undefined;
     }
     let value: unknown;
+    let read: number;
     try {
-      ({ value } = await readEntry(this.#store, entry));
+      ({ value, bytes: read } = await readEntry(this.#store, entry));
     } catch (error) {
       const args = this.#catalog.get(key)?.argsPreview ?? "…";
       if (error instanceof MissingPayload && this.#store.flags?.shared) {
@@ -554,7 +574,7 @@ export class Memory {
       return undefined;
     }
     this.#accesses.record(key, now);
-    return { value, computeMs: entry.computeMs };
+    return { value, computeMs: entry.computeMs, read };
   }
 
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.

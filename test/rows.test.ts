@@ -1,0 +1,118 @@
+// Tables stored as columns (lib/codec/rows.ts): every value exact, identity kept, and a clean fall back for what is not a table.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { concat } from "../lib/bytes.ts";
+import { decode, encode } from "../lib/codec/codec.ts";
+import { MIN_ROWS } from "../lib/codec/rows.ts";
+
+const roundTrip = (value: unknown) => {
+  const chunks = encode(value);
+  return { back: decode(concat(chunks)), columnar: new TextDecoder().decode(chunks[1]).includes("nbmemo.rows") };
+};
+
+// Strictly the same: prototypes, own property names in order, and primitives by Object.is (so -0 and NaN count).
+function same(a: unknown, b: unknown, path = "value"): void {
+  if (typeof a !== "object" || a === null) {
+    assert.ok(Object.is(a, b), `${path}: ${String(a)} vs ${String(b)}`);
+    return;
+  }
+  assert.ok(typeof b === "object" && b !== null, `${path}: an object became ${String(b)}`);
+  assert.equal(Object.getPrototypeOf(b), Object.getPrototypeOf(a), `${path}: prototype`);
+  assert.deepEqual(Object.getOwnPropertyNames(b), Object.getOwnPropertyNames(a), `${path}: own properties`);
+  for (const key of Object.getOwnPropertyNames(a)) {
+    if (key !== "length") same((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+  }
+}
+
+const cell = fc.oneof(
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  fc.double(), // includes -0, NaN, ±Infinity
+  fc.string({ unit: "binary" }), // lone surrogates too
+  fc.boolean(),
+  fc.constant(null),
+);
+// A column holds one kind (plus nulls) to be a table; mixed columns must fall back and still round-trip.
+const column = fc.oneof(
+  fc.constant("int"), fc.constant("num"), fc.constant("str"), fc.constant("bool"), fc.constant("mixed"),
+);
+const valueOf = (kind: string) =>
+  kind === "int" ? fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constant(null))
+  : kind === "num" ? fc.oneof(fc.double(), fc.integer(), fc.constant(null))
+  : kind === "str" ? fc.oneof(fc.string({ unit: "binary", maxLength: 4 }), fc.constantFrom("CA", "NY", "TX"), fc.constant(null))
+  : kind === "bool" ? fc.oneof(fc.boolean(), fc.constant(null))
+  : cell;
+const table = fc.tuple(
+  fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => k !== "__proto__"), { minLength: 1, maxLength: 5 }),
+  fc.integer({ min: MIN_ROWS, max: MIN_ROWS * 3 }),
+).chain(([keys, n]) =>
+  fc.tuple(...keys.map(() => column)).chain((kinds) =>
+    fc.array(fc.tuple(...kinds.map(valueOf)), { minLength: n, maxLength: n })
+      .map((rows) => rows.map((values) => Object.fromEntries(keys.map((k, i) => [k, values[i]]))))
+  )
+);
+
+test("any generated table reads back exactly, as columns when its columns are of one kind each", () => {
+  let columnar = 0;
+  fc.assert(fc.property(table, (rows) => {
+    const result = roundTrip({ rows, label: "t" });
+    same((result.back as { rows: unknown }).rows, rows);
+    if (result.columnar) columnar++;
+  }), { numRuns: 1500 });
+  assert.ok(columnar > 100, `only ${columnar} generated tables went as columns`);
+});
+
+const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i, state: ["CA", "NY"][i % 2]!, value: i / 7, ok: i % 3 === 0, note: i % 5 ? null : `n${i}` }));
+
+test("a parsed table goes as columns, and its values come back exactly", () => {
+  const rows = rowsOf(1000);
+  rows[3]!.value = -0;
+  rows[4]!.value = Number.NaN;
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
+
+test("a row met again elsewhere in the output keeps its identity (the table is not stored as columns)", () => {
+  const rows = rowsOf(200);
+  for (const value of [{ rows, first: rows[0] }, { first: rows[0], rows }, [...rows, rows[7]]]) {
+    const { back, columnar } = roundTrip(value);
+    assert.equal(columnar, false);
+    const b = back as { rows: { id: number }[]; first: unknown } | { id: number }[];
+    if (Array.isArray(b)) assert.equal(b[200], b[7]);
+    else assert.equal(b.first, b.rows[0]);
+  }
+});
+
+test("arrays that are not tables fall back to the general path and still read back as they were", () => {
+  const cases: unknown[] = [
+    rowsOf(100).map((r, i) => (i === 50 ? { ...r, extra: 1 } : r)), // one row with another key
+    rowsOf(100).map((r, i) => (i === 50 ? { state: r.state, id: r.id, value: r.value, ok: r.ok, note: r.note } : r)), // key order
+    rowsOf(100).map((r, i) => (i === 9 ? { ...r, value: "nine" } : r)), // two kinds in a column
+    rowsOf(100).map((r, i) => (i === 9 ? { ...r, note: { nested: true } } : r)), // a nested object
+    rowsOf(100).map((r, i) => (i === 9 ? { ...r, note: undefined } : r)), // undefined
+    rowsOf(100).map((r, i) => (i === 9 ? { ...r, id: 10n } : r)), // a bigint
+    rowsOf(MIN_ROWS - 1), // too short to pay
+  ];
+  for (const value of cases) {
+    const { back, columnar } = roundTrip(value);
+    assert.equal(columnar, false);
+    same(back, value);
+  }
+});
+
+test("a table nested inside other data, and two tables side by side, go as columns", () => {
+  const value = { meta: { source: "x.csv", when: new Date(0) }, a: rowsOf(100), b: rowsOf(300).map((r) => ({ k: r.state })) };
+  const { back, columnar } = roundTrip(value);
+  assert.ok(columnar);
+  same((back as typeof value).a, value.a);
+  same((back as typeof value).b, value.b);
+  assert.deepEqual((back as typeof value).meta, value.meta);
+});
+
+test("a table whose string column has mostly distinct values, and one of nulls only, read back exactly", () => {
+  const rows = Array.from({ length: 500 }, (_, i) => ({ text: `row ${i} \u2028 "quoted" \ud800`, nothing: null }));
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
