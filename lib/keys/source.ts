@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
 import { inTslab, tslabCellScript } from "../runtime.ts";
+import { commaOperands, type MovedInitializers, movedInitializers } from "./classes.ts";
 import { analyzeNames, type Names } from "./free_identifiers.ts";
 import { applyEdits, type CellImports, cellImports, MENTIONS_ALIAS, tslabEdits } from "./tslab.ts";
 
@@ -164,7 +165,7 @@ export function normalizeSource(raw: string, where: string, context: SourceConte
     if (undone) [parsed, names] = [undone, analyzeNames(ts, undone.node)];
   }
   const parts: string[] = [`nbmemo-source/${NORMALIZER_VERSION}`];
-  emit(ts, parsed.node, names, parts, false);
+  emit(ts, parsed.node, { names, classes: movedInitializers(ts, parsed.node) }, parts, false);
   return { hash: sha256(parts.join(" ")), text: readableText(ts, parsed.node), free: names.free };
 }
 
@@ -257,11 +258,18 @@ const typeOnlyModifiers = new Set([
   "OverrideKeyword", "DeclareKeyword", "InKeyword", "OutKeyword",
 ]);
 
+// What the token stream reads besides the tree: the binding of each name, and field initializers a
+// constructor assigns.
+interface Canon {
+  readonly names: Names;
+  readonly classes: MovedInitializers;
+}
+
 /**
  * Writes the canonical token stream of `node`: syntax kinds and literal values, no comments, no
  * whitespace, no types, no redundant parentheses, braces, semicolons or trailing commas.
  */
-function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean): void {
+function emit(ts: TS, node: Node, canon: Canon, out: string[], tagged: boolean): void {
   const kind = kindNames!.get(node.kind) ?? String(node.kind);
   // Types and type-only constructs vanish.
   if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
@@ -273,17 +281,28 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
   // `(a?.b).c` throws where `a?.b.c` stops: parentheses that end an optional chain are meaningful.
   if (ts.isParenthesizedExpression(node) && endsOptionalChain(ts, node)) {
     out.push("ChainEnd(");
-    emit(ts, node.expression, names, out, tagged);
+    emit(ts, node.expression, canon, out, tagged);
     return void out.push(")");
   }
   if (
     ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isSatisfiesExpression(node) ||
     ts.isTypeAssertionExpression(node) || ts.isNonNullExpression(node)
   ) {
-    return emit(ts, node.expression, names, out, tagged);
+    return emit(ts, node.expression, canon, out, tagged);
   }
   // A directive (`"use strict"`) is not the expression `("use strict")`; it is written by its raw text.
   if (isDirective(ts, node)) return void out.push(`Directive:${JSON.stringify(node.expression.getText().slice(1, -1))}`);
+  // `a, b;` is `a; b;` (the Deno kernel writes `super(), this.r = r;`); a field initializer the
+  // constructor assigned is written in its field (see classes.ts).
+  if (ts.isExpressionStatement(node)) {
+    for (const operand of commaOperands(ts, node.expression)) {
+      if (canon.classes.moved.has(operand)) continue;
+      out.push("ExpressionStatement(");
+      emit(ts, operand, canon, out, tagged);
+      out.push(")");
+    }
+    return;
+  }
   // Property names by their string value: `{ a: 1 }` = `{ "a": 1 }`, `{ 1: x }` = `{ "1": x }`.
   if ((ts.isIdentifier(node) || ts.isStringLiteral(node) || ts.isNumericLiteral(node)) && isPropertyKey(ts, node)) {
     return void out.push(`key:${JSON.stringify(ts.isNumericLiteral(node) ? String(Number(node.text.replace(/_/g, ""))) : node.text)}`);
@@ -292,7 +311,7 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
   // `{ __proto__: p }` sets the prototype where `{ __proto__ }` makes a property.
   if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer && node.name.text !== "__proto__") {
     out.push("PropertyAssignment(", `key:${JSON.stringify(node.name.text)}`);
-    emit(ts, node.name, names, out, tagged);
+    emit(ts, node.name, canon, out, tagged);
     return void out.push(")");
   }
   // Literals: by value, so quote style and escapes do not matter.
@@ -307,7 +326,7 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
   // Parameters and locals by their binding, not their spelling (the Deno kernel renames some: `rows` ->
   // `rows1`), unless the spelling can be observed (see free_identifiers.ts).
   if (ts.isIdentifier(node)) {
-    const binding = names.bindings.get(node);
+    const binding = canon.names.bindings.get(node);
     return void out.push(binding?.renamable ? `b:${binding.id}` : `id:${node.text}`);
   }
   if (ts.isPrivateIdentifier(node)) return void out.push(`id:${node.text}`);
@@ -328,7 +347,7 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
     if (c === typeSlots.type) return;
     if (implicitKey && c === (node as { name?: Node }).name) out.push(`key:${JSON.stringify((c as { text?: string }).text)}`);
     if (optionalSlots && (c.kind === ts.SyntaxKind.QuestionToken || c.kind === ts.SyntaxKind.ExclamationToken)) return;
-    emitBlockBody(ts, node, c, names, out, tagged || ts.isTaggedTemplateExpression(node));
+    emitBlockBody(ts, node, c, canon, out, tagged || ts.isTaggedTemplateExpression(node));
   };
   ts.forEachChild(node, child, (nodes) => {
     if (nodes === typeSlots.typeArguments || nodes === typeSlots.typeParameters) return;
@@ -336,6 +355,8 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
     nodes.forEach(child);
     out.push("]");
   });
+  const initializer = canon.classes.initializers.get(node);
+  if (initializer) emit(ts, initializer, canon, out, tagged);
   out.push(")");
 }
 
@@ -343,18 +364,18 @@ function emit(ts: TS, node: Node, names: Names, out: string[], tagged: boolean):
  * Bodies that may be a single statement or an expression are always written as a block, so
  * `if (a) b();` equals `if (a) { b(); }` and `x => y` equals `x => { return y; }`.
  */
-function emitBlockBody(ts: TS, parent: Node, child: Node, names: Names, out: string[], tagged: boolean): void {
+function emitBlockBody(ts: TS, parent: Node, child: Node, canon: Canon, out: string[], tagged: boolean): void {
   const isBody = (ts.isArrowFunction(parent) && parent.body === child) ||
     (ts.isIfStatement(parent) && (parent.thenStatement === child || parent.elseStatement === child)) ||
     (ts.isIterationStatement(parent, false) && parent.statement === child);
-  if (!isBody || ts.isBlock(child)) return emit(ts, child, names, out, tagged);
+  if (!isBody || ts.isBlock(child)) return emit(ts, child, canon, out, tagged);
   out.push("Block(", "[");
   if (ts.isArrowFunction(parent)) {
     out.push("ReturnStatement(");
-    emit(ts, child, names, out, tagged);
+    emit(ts, child, canon, out, tagged);
     out.push(")");
   } else {
-    emit(ts, child, names, out, tagged);
+    emit(ts, child, canon, out, tagged);
   }
   out.push("]", ")");
 }
