@@ -63,6 +63,33 @@ const pairs: [string, string, boolean, string, SourceContext?][] = [
   ["() => { let f; f = () => 1; return f.name; }", "() => { let g; g = () => 1; return g.name; }", false, "an assignment that names a function"],
   ["() => { function walk() { return 1; } return walk(); }", "() => { function step() { return 1; } return step(); }", false, "a function declaration's name"],
   ["(a) => eval('a')", "(b) => eval('a')", false, "a direct eval sees the spelling"],
+  // Classes with parameter properties, as tslab (TypeScript) and the Deno kernel (swc) print them.
+  [
+    "() => class LRU {\n    capacity;\n    #map = new Map();\n    constructor(capacity) {\n        this.capacity = capacity;\n    }\n}",
+    "()=>class LRU {\n    capacity;\n    #map;\n    constructor(capacity){\n      this.capacity = capacity;\n      this.#map = new Map();\n    }\n  }",
+    true,
+    "a field initializer the Deno kernel moves into the constructor",
+  ],
+  [
+    "() => class Circle extends Shape {\n    r;\n    constructor(r) {\n        super();\n        this.r = r;\n    }\n}",
+    "()=>class Circle extends Shape {\n    r;\n    constructor(r){\n      super(), this.r = r;\n    }\n  }",
+    true,
+    "the Deno kernel's super(), this.p = p",
+  ],
+  ["(a, b) => { a(); b(); }", "(a, b) => { a(), b(); }", true, "a comma expression statement is two statements"],
+  ["(a, b) => { return a(), b(); }", "(a, b) => { a(); return b(); }", false, "a comma expression that is returned"],
+  [
+    "() => class A { title; lines = [this.title]; constructor(title) { this.title = title; } }",
+    "() => class A { title; lines; constructor(title) { this.title = title; this.lines = [this.title]; } }",
+    false,
+    "an initializer that reads this runs before the constructor, not after",
+  ],
+  [
+    "() => class A { x; constructor() { log(); this.x = 1; } }",
+    "() => class A { x = 1; constructor() { log(); } }",
+    false,
+    "an assignment after other work is not an initializer",
+  ],
   ["(a, b = 1) => a + b", "(a, b = 2) => a + b", false, "default value"],
   ["() => 'a'", "() => 'b'", false, "string literal"],
   ["() => -x", "() => !x", false, "prefix operator"],
