@@ -60,6 +60,76 @@ export function inNotebook(): boolean {
   return denoJupyter() !== undefined || tslab() !== undefined;
 }
 
+/** True inside tslab's kernel, which compiles every cell to CommonJS before running it. */
+export function inTslab(): boolean {
+  return tslab() !== undefined;
+}
+
+// The subset of node:inspector's Session used to read a cell's compiled script.
+interface InspectorSession {
+  connect(): void;
+  post(method: string, params: object, callback: (error: Error | null, result?: unknown) => void): void;
+}
+
+let inspector: InspectorSession | null | undefined;
+const cellScripts = new Map<string, string | undefined>();
+
+/**
+ * In tslab, the compiled JavaScript of the cell that defined `fn` (which says how that cell named its imports),
+ * read through node:inspector: V8 knows the script a function came from, and tslab keeps no other copy.
+ * Undefined outside tslab, or where the inspector is not available. Answers within the same call (a session
+ * in the process's own thread is synchronous); a script is read once.
+ */
+export function tslabCellScript(fn: Function): string | undefined {
+  if (!tslab()) return undefined;
+  try {
+    const session = inspectorSession();
+    if (!session) return undefined;
+    const post = <T,>(method: string, params: object): T => {
+      let result: T | undefined;
+      let failure: Error | null = null;
+      session.post(method, params, (error, value) => ((failure = error), (result = value as T)));
+      if (failure || result === undefined) throw failure ?? new Error(`${method} did not answer synchronously`);
+      return result;
+    };
+    const probe = Symbol.for("nbmemo.probe");
+    const global = globalThis as Record<symbol, unknown>;
+    global[probe] = fn;
+    const group = "nbmemo";
+    try {
+      const { result } = post<{ result: { objectId: string } }>("Runtime.evaluate", { expression: `globalThis[Symbol.for("nbmemo.probe")]`, objectGroup: group });
+      const { internalProperties } = post<{ internalProperties?: { name: string; value?: { value?: { scriptId?: string } } }[] }>(
+        "Runtime.getProperties", { objectId: result.objectId, ownProperties: true });
+      const scriptId = internalProperties?.find((p) => p.name === "[[FunctionLocation]]")?.value?.value?.scriptId;
+      if (scriptId === undefined) return undefined;
+      if (!cellScripts.has(scriptId)) {
+        post("Debugger.enable", {});
+        try {
+          cellScripts.set(scriptId, post<{ scriptSource: string }>("Debugger.getScriptSource", { scriptId }).scriptSource);
+        } finally {
+          post("Debugger.disable", {});
+        }
+      }
+      return cellScripts.get(scriptId);
+    } finally {
+      delete global[probe];
+      session.post("Runtime.releaseObjectGroup", { objectGroup: group }, () => {});
+    }
+  } catch {
+    return undefined; // no inspector (a Node built without it), or it refused: the imports stay unknown
+  }
+}
+
+function inspectorSession(): InspectorSession | null {
+  if (inspector === undefined) {
+    const load = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    const module = load?.("node:inspector") as { Session: new () => InspectorSession } | undefined;
+    inspector = module ? new module.Session() : null;
+    inspector?.connect();
+  }
+  return inspector;
+}
+
 /**
  * Prints a line into the output of the cell that is running (stdout outside a notebook). The Deno
  * kernel forwards console output asynchronously (2.9 seen): a line can land in the next cell, or after

@@ -3,9 +3,11 @@ process, and writes the executed notebooks and a runs.json (seconds, error) for 
 
     /usr/bin/python3 scripts/execute-notebooks.py PLAN.json OUT_DIR
 
-PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name}. Runs that name the
-same cache share one cache directory (OUT_DIR/caches/NAME, given to the kernel as NBMEMO_DIR), which
-starts empty. Kernel specs come from JUPYTER_PATH (scripts/toolchain.mjs writes them).
+PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name}, or instead of
+"notebook" {"cells": folder, "kernel": "tslab" | "deno"}: a notebook made of the folder's files, one cell
+each in name order (the corpus: the same cells for both kernels). Runs that name the same cache share one
+cache directory (OUT_DIR/caches/NAME, given to the kernel as NBMEMO_DIR), which starts empty. Kernel specs
+come from JUPYTER_PATH (scripts/toolchain.mjs writes them).
 """
 import json
 import os
@@ -18,7 +20,12 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete
 from jupyter_core.utils import ensure_async
 
-NOTEBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOKS = os.path.join(ROOT, "notebooks")
+KERNELS = {
+    "tslab": {"name": "tslab", "display_name": "TypeScript (tslab)", "language": "typescript"},
+    "deno": {"name": "deno", "display_name": "Deno", "language": "typescript"},
+}
 
 
 class Client(NotebookClient):
@@ -41,6 +48,22 @@ class Client(NotebookClient):
                     pass
 
 
+def notebook_of_cells(folder, kernel):
+    """A notebook of one cell per file of `folder`, run from notebooks/ like the others. tslab imports the
+    built package by name; the Deno kernel imports the source (as the tours do)."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata.kernelspec = KERNELS[kernel]
+    notebook.metadata.language_info = {"name": "typescript"}
+    directory = os.path.join(ROOT, folder)
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name)) as f:
+            source = f.read()
+        if kernel == "deno":
+            source = source.replace('from "nbmemo"', 'from "../lib/mod.ts"')
+        notebook.cells.append(nbformat.v4.new_code_cell(source, id=os.path.splitext(name)[0]))
+    return notebook
+
+
 def main(plan_path, out_dir):
     out_dir = os.path.abspath(out_dir)
     with open(plan_path) as f:
@@ -52,7 +75,10 @@ def main(plan_path, out_dir):
     runs = []
     for step in plan:
         os.environ["NBMEMO_DIR"] = os.path.join(out_dir, "caches", step["cache"])
-        notebook = nbformat.read(os.path.join(NOTEBOOKS, step["notebook"]), as_version=4)
+        if "cells" in step:
+            notebook = notebook_of_cells(step["cells"], step["kernel"])
+        else:
+            notebook = nbformat.read(os.path.join(NOTEBOOKS, step["notebook"]), as_version=4)
         started = time.monotonic()
         error = None
         try:
@@ -62,7 +88,7 @@ def main(plan_path, out_dir):
         seconds = time.monotonic() - started
         nbformat.write(notebook, os.path.join(out_dir, step["run"] + ".ipynb"))
         runs.append({**step, "seconds": round(seconds, 3), "error": error})
-        print(f"  {step['run']}: {step['notebook']} on cache {step['cache']}, {seconds:.1f} s"
+        print(f"  {step['run']}: {step.get('notebook') or step['cells']} on cache {step['cache']}, {seconds:.1f} s"
               + (f", FAILED: {error.splitlines()[0]}" if error else ""), flush=True)
     with open(os.path.join(out_dir, "runs.json"), "w") as f:
         json.dump(runs, f, indent=1)

@@ -33,6 +33,8 @@ test("types are not reads; a class reads its base class but not its interfaces",
 });
 
 test("names tslab reads from earlier cells as exports.name are free under their own name", () => {
-  assert.deepEqual(free("(xs) => xs.slice(0, exports.LIMIT).map((x) => exports.helper(x))"), ["LIMIT", "helper"]);
-  assert.deepEqual(free("(exports) => exports.helper"), []);
+  const inTslab = (source: string) => normalizeSource(source, "in the test", { dialect: "tslab", imports: new Map() }).free;
+  assert.deepEqual(inTslab("(xs) => xs.slice(0, exports.LIMIT).map((x) => exports.helper(x))"), ["LIMIT", "helper"]);
+  assert.deepEqual(inTslab("(exports) => exports.helper"), []);
+  assert.deepEqual(free("(xs) => xs.slice(0, exports.LIMIT)"), []); // outside tslab, exports is the host's
 });

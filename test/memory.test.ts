@@ -154,6 +154,18 @@ test("a pinned version ignores source changes", async (t) => {
   assert.equal(await c(), "third");
 });
 
+test("fn.version() tells the version its results are keyed by, without calling it", async (t) => {
+  const memory = await openTemp(t);
+  let calls = 0;
+  const double = memory.fn("double", (x: number) => (calls++, x * 2));
+  const version = await double.version();
+  assert.match(version, /^[0-9a-f]{64}$/);
+  assert.equal(calls, 0);
+  await double(2);
+  assert.deepEqual(memory.functions().map((f) => [f.name, f.version]), [["double", version]]);
+  assert.equal(await memory.fn("pinned", () => 1, { version: "3" }).version(), "pinned:3");
+});
+
 test("a function passed as an argument is keyed by its normalized source", async (t) => {
   const memory = await openTemp(t);
   let calls = 0;

@@ -1,7 +1,9 @@
-// Scope analysis of a function's syntax tree: which identifiers it reads from outside itself (helpers and
-// constants from other cells), so nbmemo can say which ones the function's version does not cover.
+// Scope analysis of a function's syntax tree: which binding each name denotes (so that the version can ignore
+// how parameters and locals are spelled), and which names it reads from outside itself (helpers and constants
+// from other cells), so nbmemo can say which ones the function's version does not cover.
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
+type Identifier = import("ts-morph").ts.Identifier;
 
 /**
  * Globals of the language and of both runtimes, never reported. A static list on purpose: a function or
@@ -31,52 +33,88 @@ export const WELL_KNOWN_GLOBALS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The names `fn` reads that it does not declare (parameters, locals, its own name) and that are not
- * {@link WELL_KNOWN_GLOBALS}, sorted. Types are not reads: `(r: Row) => r.id` reads nothing from outside.
+ * A name declared inside the function. `renamable` is false where the spelling can be observed by the code:
+ * a function or class declaration, a named function or class expression, and a binding that an anonymous
+ * function or class is assigned to (it takes the name: `const f = () => 1; f.name` is "f"); and every
+ * binding of a function that runs a direct `eval` or a `with` block.
  */
-export function freeIdentifiers(ts: TS, fn: Node): string[] {
-  const free = new Set<string>();
-  const scopes: Set<string>[] = [];
+export interface Binding {
+  readonly id: number;
+  renamable: boolean;
+}
+
+/** What the scope analysis found. */
+export interface Names {
+  /** The binding each declaring or referring identifier denotes; absent for outer names, properties and labels. */
+  readonly bindings: ReadonlyMap<Identifier, Binding>;
+  /** The identifiers that read a name from outside the function. */
+  readonly outer: ReadonlySet<Identifier>;
+  /** The outer names read, minus {@link WELL_KNOWN_GLOBALS}, sorted. */
+  readonly free: readonly string[];
+}
+
+/**
+ * Resolves every name in `fn`: parameters, locals (let/const/class/function per block, `var` per function),
+ * for-loop and catch bindings, a function's own name. Types are not reads: `(r: Row) => r.id` reads nothing
+ * from outside.
+ */
+export function analyzeNames(ts: TS, fn: Node): Names {
+  const bindings = new Map<Identifier, Binding>();
+  const outer = new Set<Identifier>();
+  const scopes: Map<string, Binding>[] = [];
+  let next = 0;
+  let dynamic = false; // a direct eval or a with block: names are looked up at run time
   const { Let, Const, Using } = ts.NodeFlags;
 
-  const bind = (name: Node, into: Set<string>): void => {
-    if (ts.isIdentifier(name)) into.add(name.text);
+  const declare = (id: Identifier, into: Map<string, Binding>, renamable: boolean): void => {
+    const name = id.text;
+    let binding = into.get(name);
+    if (!binding) into.set(name, (binding = { id: next++, renamable }));
+    else if (!renamable) binding.renamable = false;
+    bindings.set(id, binding);
+  };
+  const bind = (name: Node, into: Map<string, Binding>, named: boolean): void => {
+    if (ts.isIdentifier(name)) declare(name, into, !named);
     else if (ts.isObjectBindingPattern(name) || ts.isArrayBindingPattern(name)) {
-      for (const element of name.elements) if (ts.isBindingElement(element)) bind(element.name, into);
+      for (const element of name.elements) {
+        if (ts.isBindingElement(element)) bind(element.name, into, takesName(ts, element.initializer));
+      }
     }
   };
   // `var` is hoisted to the enclosing function, from any depth but nested functions.
-  const hoistVars = (node: Node, into: Set<string>): void => {
+  const hoistVars = (node: Node, into: Map<string, Binding>): void => {
     ts.forEachChild(node, (child) => {
       if (ts.isFunctionLike(child) || ts.isClassLike(child)) return;
       if (ts.isVariableDeclarationList(child) && !(child.flags & (Let | Const | Using))) {
-        for (const declaration of child.declarations) bind(declaration.name, into);
+        for (const declaration of child.declarations) bind(declaration.name, into, takesName(ts, declaration.initializer));
       }
       hoistVars(child, into);
     });
   };
   // let/const/class/function declarations belong to the whole block, also before their line.
-  const lexical = (statements: readonly Node[], into: Set<string>): void => {
+  const lexical = (statements: readonly Node[], into: Map<string, Binding>): void => {
     for (const statement of statements) {
       if (ts.isVariableStatement(statement)) {
-        for (const declaration of statement.declarationList.declarations) bind(declaration.name, into);
+        for (const declaration of statement.declarationList.declarations) {
+          bind(declaration.name, into, takesName(ts, declaration.initializer));
+        }
       } else if ((ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement)) && statement.name) {
-        into.add(statement.name.text);
+        declare(statement.name, into, false);
       }
     }
   };
 
-  const scopeOf = (node: Node): Set<string> | undefined => {
-    const scope = new Set<string>();
+  const scopeOf = (node: Node): Map<string, Binding> | undefined => {
+    const scope = new Map<string, Binding>();
     if (ts.isFunctionLike(node)) {
-      if (!ts.isArrowFunction(node)) scope.add("arguments");
-      if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) scope.add(node.name.text);
-      for (const parameter of node.parameters) bind(parameter.name, scope);
+      if (!ts.isArrowFunction(node)) scope.set("arguments", { id: next++, renamable: false });
+      if ((ts.isFunctionExpression(node) || ts.isClassExpression(node)) && node.name) declare(node.name, scope, false);
+      for (const parameter of node.parameters) bind(parameter.name, scope, takesName(ts, parameter.initializer));
       const body = (node as { body?: Node }).body;
       if (body) hoistVars(body, scope);
       return scope;
     }
-    if (ts.isClassExpression(node) && node.name) return scope.add(node.name.text);
+    if (ts.isClassExpression(node) && node.name) return declare(node.name, scope, false), scope;
     if (ts.isBlock(node) || ts.isSourceFile(node)) return lexical(node.statements, scope), scope;
     if (ts.isCaseBlock(node)) {
       for (const clause of node.clauses) lexical(clause.statements, scope);
@@ -84,20 +122,25 @@ export function freeIdentifiers(ts: TS, fn: Node): string[] {
     }
     if ((ts.isForStatement(node) || ts.isForInStatement(node) || ts.isForOfStatement(node)) &&
       node.initializer && ts.isVariableDeclarationList(node.initializer)) {
-      for (const declaration of node.initializer.declarations) bind(declaration.name, scope);
+      for (const declaration of node.initializer.declarations) bind(declaration.name, scope, takesName(ts, declaration.initializer));
       return scope;
     }
-    if (ts.isCatchClause(node) && node.variableDeclaration) return bind(node.variableDeclaration.name, scope), scope;
+    if (ts.isCatchClause(node) && node.variableDeclaration) return bind(node.variableDeclaration.name, scope, false), scope;
     return undefined;
   };
 
-  // An identifier that names a property, a label or a declaration is not a read.
-  const isRead = (id: Node): boolean => {
-    const parent = id.parent;
-    const named = parent as { name?: Node; propertyName?: Node; label?: Node };
-    if (ts.isShorthandPropertyAssignment(parent)) return true;
-    if (named.name === id || named.propertyName === id || named.label === id) return false;
-    return !ts.isMetaProperty(parent) && !ts.isQualifiedName(parent);
+  const refer = (id: Identifier): void => {
+    const name = id.text;
+    for (let i = scopes.length - 1; i >= 0; i--) {
+      const binding = scopes[i]!.get(name);
+      if (binding) return void bindings.set(id, binding);
+    }
+    outer.add(id);
+  };
+  // An assignment of an anonymous function names it after the target: `f = () => 1` makes f.name "f".
+  const namesTarget = (target: Node, value: Node | undefined): void => {
+    const binding = ts.isIdentifier(target) ? bindings.get(target) : undefined;
+    if (binding && takesName(ts, value)) binding.renamable = false;
   };
 
   const visit = (node: Node): void => {
@@ -109,32 +152,45 @@ export function freeIdentifiers(ts: TS, fn: Node): string[] {
     }
     if (ts.isTypeNode(node) || ts.isTypeParameterDeclaration(node) || ts.isInterfaceDeclaration(node) ||
       ts.isTypeAliasDeclaration(node)) return;
-    const read = (name: string) => {
-      if (!scopes.some((scope) => scope.has(name))) free.add(name);
-    };
     if (ts.isIdentifier(node)) {
-      if (isRead(node)) read(node.text);
+      if (!bindings.has(node) && isReference(ts, node)) refer(node);
       return;
     }
-    const cellName = earlierCellName(ts, node);
-    if (cellName && !scopes.some((scope) => scope.has("exports"))) return read(cellName);
+    if (ts.isWithStatement(node) || (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "eval")) {
+      dynamic = true;
+    }
     const scope = scopeOf(node);
     if (scope) scopes.push(scope);
     ts.forEachChild(node, visit);
     if (scope) scopes.pop();
+    if (ts.isBinaryExpression(node) && isNamingAssignment(ts, node.operatorToken.kind)) namesTarget(node.left, node.right);
+    if (ts.isShorthandPropertyAssignment(node)) namesTarget(node.name, node.objectAssignmentInitializer);
   };
   visit(fn);
-  return [...free].filter((name) => !WELL_KNOWN_GLOBALS.has(name)).sort();
+  if (dynamic) for (const binding of bindings.values()) binding.renamable = false;
+  const names = new Set([...outer].map((id) => id.text));
+  return { bindings, outer, free: [...names].filter((name) => !WELL_KNOWN_GLOBALS.has(name)).sort() };
 }
 
-/**
- * The name `node` reads from an earlier tslab cell, if it is `exports.name`: tslab exports every cell's
- * top-level names and rewrites later cells' reads of them so (seen with tslab 1.0.22), where Deno and
- * scripts read plain `name`.
- */
-export function earlierCellName(ts: TS, node: Node): string | undefined {
-  return ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "exports" &&
-      ts.isIdentifier(node.name)
-    ? node.name.text
-    : undefined;
+// An identifier that names a property, a label or a declaration is not a reference.
+function isReference(ts: TS, id: Node): boolean {
+  const parent = id.parent;
+  const named = parent as { name?: Node; propertyName?: Node; label?: Node };
+  if (ts.isShorthandPropertyAssignment(parent)) return true;
+  if (named.name === id || named.propertyName === id || named.label === id) return false;
+  return !ts.isMetaProperty(parent) && !ts.isQualifiedName(parent);
+}
+
+function isNamingAssignment(ts: TS, operator: number): boolean {
+  const { EqualsToken, BarBarEqualsToken, AmpersandAmpersandEqualsToken, QuestionQuestionEqualsToken } = ts.SyntaxKind;
+  return operator === EqualsToken || operator === BarBarEqualsToken || operator === AmpersandAmpersandEqualsToken ||
+    operator === QuestionQuestionEqualsToken;
+}
+
+/** Whether `value` is an anonymous function or class, which takes the name of what it is assigned to. */
+function takesName(ts: TS, value: Node | undefined): boolean {
+  while (value && (ts.isParenthesizedExpression(value) || ts.isAsExpression(value) || ts.isSatisfiesExpression(value) ||
+    ts.isTypeAssertionExpression(value) || ts.isNonNullExpression(value))) value = value.expression;
+  if (!value) return false;
+  return ts.isArrowFunction(value) || ((ts.isFunctionExpression(value) || ts.isClassExpression(value)) && !value.name);
 }

@@ -2,13 +2,45 @@
 // that a reformat or another kernel's printing of the same cell gives the same version.
 import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
-import { earlierCellName, freeIdentifiers } from "./free_identifiers.ts";
+import { inTslab, tslabCellScript } from "../runtime.ts";
+import { commaOperands, type MovedInitializers, movedInitializers } from "./classes.ts";
+import { analyzeNames, type Names } from "./free_identifiers.ts";
+import { applyEdits, type CellImports, cellImports, MENTIONS_ALIAS, tslabEdits } from "./tslab.ts";
 
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
 
 /** Bump when the canonical form changes: every source hash changes with it. */
-export const NORMALIZER_VERSION = 2;
+export const NORMALIZER_VERSION = 3;
+
+/**
+ * Who printed a function's source. `plain`: a script or the Deno kernel, whose text is the code as written
+ * (types erased). `tslab`: tslab's kernel, which compiles each cell to CommonJS; its rewrites are undone
+ * (`tslab.ts`), with the imports of the cell the function was defined in where its compiled script can be read.
+ */
+export type SourceContext = { readonly dialect: "plain" } | { readonly dialect: "tslab"; readonly imports: CellImports };
+
+export const PLAIN: SourceContext = { dialect: "plain" };
+
+const contexts = new WeakMap<Function, SourceContext>();
+
+/** The context of a function of this process: tslab's inside a tslab kernel, where every cell is compiled. */
+export function contextOf(fn: Function, raw: string): SourceContext {
+  if (!inTslab()) return PLAIN;
+  let context = contexts.get(fn);
+  if (!context) {
+    const script = MENTIONS_ALIAS.test(raw) ? tslabCellScript(fn) : undefined;
+    contexts.set(fn, (context = { dialect: "tslab", imports: script === undefined ? new Map() : cellImports(script) }));
+  }
+  return context;
+}
+
+// The part of a context that the normalized form of `raw` depends on, for the key it is remembered under.
+function contextKey(context: SourceContext, raw: string): string {
+  if (context.dialect === "plain") return "plain";
+  const used = [...context.imports].filter(([alias]) => raw.includes(alias)).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `tslab ${JSON.stringify(used)}`;
+}
 
 /**
  * A function's source, normalized: `hash` keys the version, `text` is a readable printing for diffs,
@@ -74,15 +106,16 @@ export class SourceHasher {
   /** Normalizes `fn`; throws {@link ParserNotLoaded} if that needs TypeScript and it is not loaded yet. */
   normalizeSync(fn: Function, where: string): NormalizedSource {
     const raw = rawSource(fn);
+    const context = contextOf(fn, raw);
     // Keyed by normalizer version too: a remembered hash from an older canonical form must not be reused.
-    const rawHash = sha256(`${NORMALIZER_VERSION}\0${raw}`);
+    const rawHash = sha256(`${NORMALIZER_VERSION}\0${contextKey(context, raw)}\0${raw}`);
     const memo = this.#memo.get(rawHash) ?? this.#known.getSource(rawHash);
     if (memo) {
       this.#memo.set(rawHash, memo);
       return memo;
     }
     if (!ts) throw new ParserNotLoaded();
-    const source = normalizeSource(raw, where);
+    const source = normalizeSource(raw, where, context);
     this.#memo.set(rawHash, source);
     this.#known.putSource(rawHash, source);
     return source;
@@ -104,8 +137,10 @@ export class SourceHasher {
   }
 }
 
-/** Normalizes raw function source text. The parser must be loaded ({@link loadParser}). */
-export function normalizeSource(raw: string, where: string): NormalizedSource {
+/**
+ * Normalizes raw function source text, as printed in `context`. The parser must be loaded ({@link loadParser}).
+ */
+export function normalizeSource(raw: string, where: string, context: SourceContext = PLAIN): NormalizedSource {
   if (!ts) throw new ParserNotLoaded();
   if (/\{\s*\[native code\]\s*\}\s*$/.test(raw)) {
     throw new NbmemoError(
@@ -114,18 +149,24 @@ export function normalizeSource(raw: string, where: string): NormalizedSource {
         `Pass a plain function (wrap it: (...a) => f(...a)), or pin its version with { version: "..." }.`,
     );
   }
-  const node = parseFunction(ts, raw);
-  if (!node) {
+  let parsed = parseFunction(ts, raw);
+  if (!parsed) {
     throw new NbmemoError(
       "UNHASHABLE_FUNCTION",
       `Cannot hash the function ${where}: its source does not parse as a function ` +
         `(${JSON.stringify(raw.slice(0, 60))}...). Pin its version with { version: "..." }.`,
     );
   }
+  let names = analyzeNames(ts, parsed.node);
+  if (context.dialect === "tslab") {
+    const edits = tslabEdits(ts, parsed.node, names, context.imports);
+    // An undone text parses (each edit puts an expression where one was); should one not, keep tslab's printing.
+    const undone = edits.length > 0 ? parseFunction(ts, parsed.unwrap(applyEdits(parsed.node.getSourceFile().text, edits))) : undefined;
+    if (undone) [parsed, names] = [undone, analyzeNames(ts, undone.node)];
+  }
   const parts: string[] = [`nbmemo-source/${NORMALIZER_VERSION}`];
-  emit(ts, node, parts, false);
-  const free = freeIdentifiers(ts, node);
-  return { hash: sha256(parts.join(" ")), text: readableText(ts, node), free };
+  emit(ts, parsed.node, { names, classes: movedInitializers(ts, parsed.node) }, parts, false);
+  return { hash: sha256(parts.join(" ")), text: readableText(ts, parsed.node), free: names.free };
 }
 
 /**
@@ -143,8 +184,6 @@ function readableText(ts: TS, node: Node): string {
       ts.isBlock(statement) ? statement : factory.createBlock([statement], true);
     const visitor = (n: Node): Node => {
       if (ts.isParenthesizedExpression(n) && !endsOptionalChain(ts, n)) return visitor(n.expression);
-      const cellName = earlierCellName(ts, n);
-      if (cellName) return factory.createIdentifier(cellName);
       const v = ts.visitEachChild(n, visitor, context);
       if (ts.isBlock(v)) return factory.createBlock(v.statements, v.statements.length > 0);
       if (ts.isIfStatement(v)) {
@@ -194,8 +233,9 @@ function forgetPositions(ts: TS, node: Node): void {
  * Parses what `Function.prototype.toString` returns: a function or class expression, or a method
  * (`m() {}`, `async *m() {}`, `get x() {}`), which only parses inside an object literal.
  */
-function parseFunction(ts: TS, raw: string): Node | undefined {
+function parseFunction(ts: TS, raw: string): { node: Node; unwrap: (text: string) => string } | undefined {
   for (const [prefix, suffix] of [["(", "\n)"], ["({", "\n})"]] as const) {
+    const unwrap = (text: string) => text.slice(prefix.length, text.length - suffix.length);
     const file = ts.createSourceFile("fn.ts", prefix + raw + suffix, ts.ScriptTarget.Latest, true);
     const diagnostics = (file as unknown as { parseDiagnostics: unknown[] }).parseDiagnostics;
     const statement = file.statements[0];
@@ -204,9 +244,9 @@ function parseFunction(ts: TS, raw: string): Node | undefined {
     const inner = statement.expression.expression;
     if (ts.isObjectLiteralExpression(inner)) {
       const member = inner.properties[0];
-      if (inner.properties.length === 1 && member && ts.isFunctionLike(member)) return member;
+      if (inner.properties.length === 1 && member && ts.isFunctionLike(member)) return { node: member, unwrap };
     } else if (ts.isFunctionLike(inner) || ts.isClassExpression(inner)) {
-      return inner;
+      return { node: inner, unwrap };
     }
   }
   return undefined;
@@ -218,11 +258,18 @@ const typeOnlyModifiers = new Set([
   "OverrideKeyword", "DeclareKeyword", "InKeyword", "OutKeyword",
 ]);
 
+// What the token stream reads besides the tree: the binding of each name, and field initializers a
+// constructor assigns.
+interface Canon {
+  readonly names: Names;
+  readonly classes: MovedInitializers;
+}
+
 /**
  * Writes the canonical token stream of `node`: syntax kinds and literal values, no comments, no
  * whitespace, no types, no redundant parentheses, braces, semicolons or trailing commas.
  */
-function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
+function emit(ts: TS, node: Node, canon: Canon, out: string[], tagged: boolean): void {
   const kind = kindNames!.get(node.kind) ?? String(node.kind);
   // Types and type-only constructs vanish.
   if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
@@ -234,25 +281,38 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   // `(a?.b).c` throws where `a?.b.c` stops: parentheses that end an optional chain are meaningful.
   if (ts.isParenthesizedExpression(node) && endsOptionalChain(ts, node)) {
     out.push("ChainEnd(");
-    emit(ts, node.expression, out, tagged);
+    emit(ts, node.expression, canon, out, tagged);
     return void out.push(")");
   }
   if (
     ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isSatisfiesExpression(node) ||
     ts.isTypeAssertionExpression(node) || ts.isNonNullExpression(node)
   ) {
-    return emit(ts, node.expression, out, tagged);
+    return emit(ts, node.expression, canon, out, tagged);
   }
-  // tslab compiles each cell to CommonJS and reads names from earlier cells as `exports.name`.
-  const cellName = earlierCellName(ts, node);
-  if (cellName) return void out.push(`id:${cellName}`);
+  // A directive (`"use strict"`) is not the expression `("use strict")`; it is written by its raw text.
+  if (isDirective(ts, node)) return void out.push(`Directive:${JSON.stringify(node.expression.getText().slice(1, -1))}`);
+  // `a, b;` is `a; b;` (the Deno kernel writes `super(), this.r = r;`); a field initializer the
+  // constructor assigned is written in its field (see classes.ts).
+  if (ts.isExpressionStatement(node)) {
+    for (const operand of commaOperands(ts, node.expression)) {
+      if (canon.classes.moved.has(operand)) continue;
+      out.push("ExpressionStatement(");
+      emit(ts, operand, canon, out, tagged);
+      out.push(")");
+    }
+    return;
+  }
   // Property names by their string value: `{ a: 1 }` = `{ "a": 1 }`, `{ 1: x }` = `{ "1": x }`.
   if ((ts.isIdentifier(node) || ts.isStringLiteral(node) || ts.isNumericLiteral(node)) && isPropertyKey(ts, node)) {
     return void out.push(`key:${JSON.stringify(ts.isNumericLiteral(node) ? String(Number(node.text.replace(/_/g, ""))) : node.text)}`);
   }
-  // Shorthands written out: `{ a }` = `{ a: a }`, `const { a } = o` = `const { a: a } = o`.
-  if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer) {
-    return void out.push("PropertyAssignment(", `key:${JSON.stringify(node.name.text)}`, `id:${node.name.text}`, ")");
+  // Shorthands written out: `{ a }` = `{ a: a }`, `const { a } = o` = `const { a: a } = o`; but
+  // `{ __proto__: p }` sets the prototype where `{ __proto__ }` makes a property.
+  if (ts.isShorthandPropertyAssignment(node) && !node.objectAssignmentInitializer && node.name.text !== "__proto__") {
+    out.push("PropertyAssignment(", `key:${JSON.stringify(node.name.text)}`);
+    emit(ts, node.name, canon, out, tagged);
+    return void out.push(")");
   }
   // Literals: by value, so quote style and escapes do not matter.
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node)) {
@@ -263,7 +323,13 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
   if (ts.isNumericLiteral(node)) return void out.push(`n:${String(Number(node.text.replace(/_/g, "")))}`);
   if (ts.isBigIntLiteral(node)) return void out.push(`b:${BigInt(node.text.replace(/_/g, "").slice(0, -1))}`);
   if (ts.isRegularExpressionLiteral(node) || ts.isJsxText(node)) return void out.push(`${kind}:${node.text}`);
-  if (ts.isIdentifier(node) || ts.isPrivateIdentifier(node)) return void out.push(`id:${node.text}`);
+  // Parameters and locals by their binding, not their spelling (the Deno kernel renames some: `rows` ->
+  // `rows1`), unless the spelling can be observed (see free_identifiers.ts).
+  if (ts.isIdentifier(node)) {
+    const binding = canon.names.bindings.get(node);
+    return void out.push(binding?.renamable ? `b:${binding.id}` : `id:${node.text}`);
+  }
+  if (ts.isPrivateIdentifier(node)) return void out.push(`id:${node.text}`);
 
   out.push(`${kind}(`);
   // Facts kept outside child nodes.
@@ -281,7 +347,7 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
     if (c === typeSlots.type) return;
     if (implicitKey && c === (node as { name?: Node }).name) out.push(`key:${JSON.stringify((c as { text?: string }).text)}`);
     if (optionalSlots && (c.kind === ts.SyntaxKind.QuestionToken || c.kind === ts.SyntaxKind.ExclamationToken)) return;
-    emitBlockBody(ts, node, c, out, tagged || ts.isTaggedTemplateExpression(node));
+    emitBlockBody(ts, node, c, canon, out, tagged || ts.isTaggedTemplateExpression(node));
   };
   ts.forEachChild(node, child, (nodes) => {
     if (nodes === typeSlots.typeArguments || nodes === typeSlots.typeParameters) return;
@@ -289,6 +355,8 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
     nodes.forEach(child);
     out.push("]");
   });
+  const initializer = canon.classes.initializers.get(node);
+  if (initializer) emit(ts, initializer, canon, out, tagged);
   out.push(")");
 }
 
@@ -296,20 +364,32 @@ function emit(ts: TS, node: Node, out: string[], tagged: boolean): void {
  * Bodies that may be a single statement or an expression are always written as a block, so
  * `if (a) b();` equals `if (a) { b(); }` and `x => y` equals `x => { return y; }`.
  */
-function emitBlockBody(ts: TS, parent: Node, child: Node, out: string[], tagged: boolean): void {
+function emitBlockBody(ts: TS, parent: Node, child: Node, canon: Canon, out: string[], tagged: boolean): void {
   const isBody = (ts.isArrowFunction(parent) && parent.body === child) ||
     (ts.isIfStatement(parent) && (parent.thenStatement === child || parent.elseStatement === child)) ||
     (ts.isIterationStatement(parent, false) && parent.statement === child);
-  if (!isBody || ts.isBlock(child)) return emit(ts, child, out, tagged);
+  if (!isBody || ts.isBlock(child)) return emit(ts, child, canon, out, tagged);
   out.push("Block(", "[");
   if (ts.isArrowFunction(parent)) {
     out.push("ReturnStatement(");
-    emit(ts, child, out, tagged);
+    emit(ts, child, canon, out, tagged);
     out.push(")");
   } else {
-    emit(ts, child, out, tagged);
+    emit(ts, child, canon, out, tagged);
   }
   out.push("]", ")");
+}
+
+/** A string statement in the prologue of a function body (parentheses make it a plain expression). */
+function isDirective(ts: TS, node: Node): node is import("ts-morph").ts.ExpressionStatement {
+  if (!ts.isExpressionStatement(node) || !ts.isStringLiteral(node.expression)) return false;
+  const body = node.parent;
+  if (!ts.isBlock(body) || !ts.isFunctionLike(body.parent)) return false;
+  for (const statement of body.statements) {
+    if (statement === node) return true;
+    if (!ts.isExpressionStatement(statement) || !ts.isStringLiteral(statement.expression)) return false;
+  }
+  return false;
 }
 
 function isPropertyKey(ts: TS, node: Node): boolean {

@@ -35,6 +35,11 @@ export interface Memoized<A extends unknown[], R> {
   readonly memoName: string;
   /** Deletes every stored result of this name (all versions); resolves to how many were deleted. */
   clear(): Promise<number>;
+  /**
+   * The version its results are keyed by, as `memory.functions()` and the CLI name it (the hash of its
+   * normalized source and deps, or `pinned:V`), without calling it.
+   */
+  version(): Promise<string>;
 }
 
 // What explain() needs of a name defined through this Memory: its latest definition's version, and
@@ -182,6 +187,7 @@ export class Memory {
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
+      version: async () => (await versionOf()).id,
       [VERSION_OF]: { resolved: () => resolved, resolve: async () => (await versionOf()).id },
     });
   }
