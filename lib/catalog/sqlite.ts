@@ -1,7 +1,8 @@
 // A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
 // transactions that retry while another process holds the lock.
 import { closeSync, openSync } from "node:fs";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { loadSqlite } from "../runtime.ts";
 
 /** The parts of node:sqlite's DatabaseSync that nbmemo uses. */
 export type Database = Pick<DatabaseSync, "exec" | "prepare" | "close">;
@@ -19,6 +20,7 @@ const BUSY_RETRY_MS = 60_000;
 export function openDatabase(path: string): Database {
   // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
   // file first, private, keeps all three private (the umask still applies).
+  const { DatabaseSync } = loadSqlite();
   if (path !== ":memory:") closeSync(openSync(path, "a", 0o600));
   const db = new DatabaseSync(path);
   try {

@@ -15,7 +15,10 @@ export const ORPHAN_GRACE_MS = 60_000;
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * for (const p of (await memory.verify()).problems) console.log(p.kind, p.name ?? p.object, p.detail);
+ * await memory.close();
  * ```
  */
 export interface VerifyProblem {
@@ -39,7 +42,11 @@ export interface VerifyProblem {
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * const { entries, problems, repaired } = await memory.verify({ repair: true });
+ * console.log(`${entries} entries checked, ${problems.length} problems, ${repaired} repaired`);
+ * await memory.close();
  * ```
  */
 export interface VerifyReport {

@@ -37,7 +37,8 @@ export interface StoredObject {
  * ```ts
  * import { kvStore, Memory, type Store } from "nbmemo";
  * const store: Store = await kvStore("kv.sqlite");
- * const memory = await Memory.open(".nbmemo", { store }); // memory.close() closes the store too
+ * const memory = await Memory.open(".nbmemo", { store });
+ * await memory.close(); // closes the store too
  * ```
  */
 export interface Store {
@@ -68,13 +69,22 @@ export interface Store {
  *
  * @example
  * ```ts
- * import { fileStore } from "./file.ts";
- * const reader = await fileStore(".nbmemo/objects").open?.("ab".repeat(32));
- * if (reader) {
- *   const header = new Uint8Array(16);
- *   await reader.read(0, header);
- *   await reader.close();
+ * import type { PayloadReader } from "nbmemo";
+ * // A store that keeps payloads in memory opens one like this:
+ * function reader(payload: Uint8Array): PayloadReader {
+ *   return {
+ *     size: payload.length,
+ *     read(offset, into) {
+ *       if (offset + into.length > payload.length) throw new RangeError("the payload is shorter");
+ *       into.set(payload.subarray(offset, offset + into.length));
+ *     },
+ *     close() {},
+ *   };
  * }
+ * const header = new Uint8Array(2);
+ * const opened = reader(new Uint8Array([1, 2, 3, 4]));
+ * await opened.read(1, header); // header is [2, 3]
+ * await opened.close();
  * ```
  */
 export interface PayloadReader {
