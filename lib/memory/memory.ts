@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { Catalog } from "../catalog/catalog.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
-import { type FunctionHasher, hashValues, preview } from "../keys/args.ts";
+import { type FunctionHasher, hashValues, previewArgs } from "../keys/args.ts";
 import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
@@ -591,7 +591,7 @@ export class Memory {
     const now = Date.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
-      this.#log.debug(`${key.name} ${preview(values)} is older than maxAge: recomputing it`);
+      this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it`);
       return undefined;
     }
     let value: unknown;
@@ -613,7 +613,7 @@ export class Memory {
 
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
   async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
-    const adopted = await adoptEntry(this.#catalog, this.#store, key, argsPreview(values), this.#log);
+    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log);
     if (adopted) this.#accesses.record(key, Date.now());
     return adopted;
   }
@@ -623,7 +623,7 @@ export class Memory {
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
-    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: argsPreview(values) }, this.#log);
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values) }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
@@ -654,11 +654,6 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
-}
-
-// The arguments as the catalog shows them: `"CA", {year: 2020}`, without the brackets of the array.
-function argsPreview(values: readonly unknown[]): string {
-  return preview(values).slice(1, -1);
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.

@@ -55,6 +55,12 @@ export interface Store {
   /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
   list?(): MaybePromise<StoredObject[]>;
   /**
+   * Optional power of stores kept in a directory: the files that are no payload (a temp file a killed
+   * writer left, anything put there by hand) and last changed before `before`, by their paths relative to
+   * the store's directory; with `remove`, they are removed, and then every folder left empty.
+   */
+  strays?(before: number, remove: boolean): MaybePromise<string[]>;
+  /**
    * Optional power, declared by stores that can read a payload at offsets: opens the payload under `id`
    * (undefined if there is none), so that the codec reads large binary sections straight into the
    * buffers the decoded values keep, instead of reading the whole payload and copying out of it.
