@@ -41,39 +41,15 @@ export const runtime: RuntimeInfo = deno
 /** The oldest runtimes nbmemo is tested on (package.json `engines`, README): node:sqlite and its fixes. */
 export const MINIMUM_VERSIONS = { node: "22.13", deno: "2.4" } as const;
 
-type SqliteModule = typeof import("node:sqlite");
-let sqlite: SqliteModule | undefined;
-
-/**
- * node:sqlite, loaded on first use rather than imported: a static import fails on an older runtime
- * before any of nbmemo's code runs (Node 20: ERR_UNKNOWN_BUILTIN_MODULE), where this says what to
- * install. Node 22 warns that SQLite is experimental when it loads; that one warning is left out
- * (nbmemo's use of it is tested there), any other goes through.
- */
-export function loadSqlite(): SqliteModule {
-  if (sqlite) return sqlite;
-  let loaded: SqliteModule | undefined;
-  const emitWarning = process.emitWarning;
-  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    if (type === "ExperimentalWarning" && String(warning).startsWith("SQLite is an experimental feature")) return;
-    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    loaded = process.getBuiltinModule?.("node:sqlite");
-  } catch { /* a runtime without it */ } finally {
-    process.emitWarning = emitWarning;
-  }
-  if (!loaded) {
-    const [name, wanted, version] = deno
-      ? ["Deno", MINIMUM_VERSIONS.deno, deno.version.deno]
-      : ["Node", MINIMUM_VERSIONS.node, process.version];
-    throw new NbmemoError(
-      "RUNTIME_TOO_OLD",
-      `Cannot load node:sqlite: nbmemo needs ${name} >= ${wanted} (this is ${version}). Install ${name} ${wanted} or newer.`,
-    );
-  }
-  return sqlite = loaded;
+/** The error for a runtime that lacks `feature` (such as node:sqlite): which version nbmemo needs. */
+export function runtimeTooOld(feature: string): NbmemoError {
+  const [name, wanted, version] = deno
+    ? ["Deno", MINIMUM_VERSIONS.deno, deno.version.deno]
+    : ["Node", MINIMUM_VERSIONS.node, process.version];
+  return new NbmemoError(
+    "RUNTIME_TOO_OLD",
+    `Cannot load ${feature}: nbmemo needs ${name} >= ${wanted} (this is ${version}). Install ${name} ${wanted} or newer.`,
+  );
 }
 
 /** Reads an environment variable; undefined when unset or when the runtime denies access. */

@@ -3,6 +3,7 @@
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Catalog } from "../catalog/catalog.ts";
+import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { type FunctionHasher, hashValues, previewArgs } from "../keys/args.ts";
@@ -11,7 +12,7 @@ import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
 import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { loadSqlite, runtime } from "../runtime.ts";
+import { runtime } from "../runtime.ts";
 import { fileStore } from "../store/file.ts";
 import { kvStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
