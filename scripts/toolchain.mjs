@@ -203,13 +203,15 @@ function test() {
   const tarball = pack(tools);
   unpackIntoRepository(tarball);
   const project = freshProject(tarball, tools);
+  let status;
   try {
     Object.assign(tools.env, executeNotebooks(tools, project), { NBMEMO_TEST_PROJECT: project, NBMEMO_TEST_TARBALL: tarball });
     if (oldest.node) tools.env.NBMEMO_TEST_NODE_OLDEST = oldest.node;
-    process.exit(runSuites(tools, oldest));
+    status = runSuites(tools, oldest);
   } finally {
     rmSync(project, { recursive: true, force: true });
   }
+  process.exit(status);
 }
 
 function runSuites(tools, oldest) {
