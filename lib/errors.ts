@@ -10,7 +10,8 @@ export type NbmemoErrorCode =
   | "CLOSED"
   | "CATALOG_TOO_NEW"
   | "NOT_A_CACHE"
-  | "STORE_UNAVAILABLE";
+  | "STORE_UNAVAILABLE"
+  | "RUNTIME_TOO_OLD";
 
 /**
  * An error raised by nbmemo. `code` is stable across releases; `cause` carries the underlying error

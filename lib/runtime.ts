@@ -1,4 +1,5 @@
 // The one module that knows Node from Deno (and a notebook kernel from a script).
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { NbmemoError } from "./errors.ts";
 
@@ -17,20 +18,39 @@ interface DenoGlobal {
   openKv?: (path?: string) => Promise<unknown>;
 }
 
-// What tslab's kernel puts on globalThis before it runs a cell: the `require` cells use.
+// What tslab's kernel puts on globalThis before it runs a cell: the `require` cells use (Node's, with
+// its module cache).
 interface TslabGlobal {
-  require(id: string): unknown;
+  require: ((id: string) => unknown) & { cache?: Record<string, { exports?: unknown; filename?: string } | undefined> };
 }
 
 interface TslabModule {
   display: { html(html: string): void };
 }
 
+// tslab 1.0's own sender of display_data messages (dist/jupyter.js), which its public `display` calls
+// with one MIME type per message.
+type TslabDisplayData = (message: { data: Record<string, string>; metadata: object; transient: object }, update: boolean) => void;
+
 const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
 
 export const runtime: RuntimeInfo = deno
   ? { name: "deno", version: deno.version.deno }
   : { name: "node", version: process.versions.node };
+
+/** The oldest runtimes nbmemo is tested on (package.json `engines`, README): node:sqlite and its fixes. */
+export const MINIMUM_VERSIONS = { node: "22.13", deno: "2.4" } as const;
+
+/** The error for a runtime that lacks `feature` (such as node:sqlite): which version nbmemo needs. */
+export function runtimeTooOld(feature: string): NbmemoError {
+  const [name, wanted, version] = deno
+    ? ["Deno", MINIMUM_VERSIONS.deno, deno.version.deno]
+    : ["Node", MINIMUM_VERSIONS.node, process.version];
+  return new NbmemoError(
+    "RUNTIME_TOO_OLD",
+    `Cannot load ${feature}: nbmemo needs ${name} >= ${wanted} (this is ${version}). Install ${name} ${wanted} or newer.`,
+  );
+}
 
 /** Reads an environment variable; undefined when unset or when the runtime denies access. */
 export function env(name: string): string | undefined {
@@ -149,18 +169,35 @@ export function printInCell(line: string): void {
 
 /**
  * Shows a rich view through the kernel's display mechanism (`Deno.jupyter.display` in the Deno kernel,
- * tslab's `display.html`), or prints its text form on stdout outside a notebook.
+ * tslab's sender of display messages), as HTML with its text form beside it, or prints the text form on
+ * stdout outside a notebook.
  */
 export async function display(view: { html: string; text: string }): Promise<void> {
   const jupyter = denoJupyter();
   if (jupyter) return await jupyter.display({ "text/html": view.html, "text/plain": view.text.trimEnd() }, { raw: true });
   const kernel = tslab();
   if (kernel) {
-    // The cell's own `require`, so this is the tslab instance that runs the kernel (and knows the
-    // cell being executed), not another copy.
+    const send = tslabDisplayData(kernel);
+    if (send) return send({ data: { "text/html": view.html, "text/plain": view.text.trimEnd() }, metadata: {}, transient: {} }, false);
     return (kernel.require("tslab") as TslabModule).display.html(view.html);
   }
   process.stdout.write(view.text.endsWith("\n") ? view.text : `${view.text}\n`);
+}
+
+/**
+ * tslab's public `display` sends one MIME type per message, so a front end without HTML would get
+ * nothing. Its module that sends the messages takes a bundle: found beside the tslab that the cell's
+ * own `require` returns (the instance that runs the kernel and knows the cell being executed, not another
+ * copy), in the module cache. Undefined where tslab's files are laid out otherwise: HTML only then.
+ */
+function tslabDisplayData(kernel: TslabGlobal): TslabDisplayData | undefined {
+  const tslabModule = kernel.require("tslab");
+  const cache = kernel.require.cache ?? {};
+  const main = Object.values(cache).find((m) => m?.exports === tslabModule)?.filename;
+  if (!main) return undefined;
+  const jupyter = cache[join(dirname(main), "jupyter.js")]?.exports as { lastWriteDisplayData?: unknown } | undefined;
+  const send = jupyter?.lastWriteDisplayData;
+  return typeof send === "function" ? (send as TslabDisplayData) : undefined;
 }
 
 /** Registers a callback for process exit, in both runtimes. */

@@ -57,8 +57,10 @@ export type EntrySort = typeof ENTRY_SORTS[number];
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
  * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GiB", maxAge: "7d" });
- * memory.stats().limits; // { maxBytes: 2147483648, maxEntries: null, maxAgeMs: 604800000 }
+ * console.log(memory.stats().limits); // { maxBytes: 2147483648, maxEntries: null, maxAgeMs: 604800000 }
+ * await memory.close();
  * ```
  */
 export interface Limits {

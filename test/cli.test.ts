@@ -1,7 +1,7 @@
 // The nbmemo CLI as users run it, in real child processes: under the Node suite the built
 // dist/cli/main.js (what `npx nbmemo` runs), under the Deno suite `deno run -A lib/cli/main.ts`.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Memory } from "../lib/mod.ts";
@@ -14,6 +14,14 @@ const entry = isDeno
 function nbmemo(cwd: string, ...args: string[]) {
   if (!isDeno && !existsSync(entry.argv[0]!)) throw new Error("dist/cli/main.js is missing: run `npm test` (it builds dist/ first)");
   return startProcess(entry.runtime, [...entry.argv, ...args], { cwd }).done;
+}
+
+// The CLI on a terminal: util-linux `script` runs it on a pseudo-terminal and passes `input` to it as typed.
+async function onTerminal(cwd: string, input: string, ...args: string[]) {
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const child = startProcess("script", ["-qec", [entry.runtime, ...entry.argv, ...args].map(quote).join(" "), "/dev/null"], { cwd });
+  child.child.stdin!.end(input);
+  return await child.done;
 }
 
 // A cache in <dir>/.nbmemo with two functions: "load" (two entries, one hit) and "fit" at two pinned versions.
@@ -49,6 +57,7 @@ test("ls, show and stats print tables for people and the same facts as JSON for 
   const cwd = await sampleCache(t);
   const ls = await nbmemo(cwd, "ls");
   assert.equal(ls.code, 0, ls.stderr);
+  assert.equal(ls.stderr, ""); // no warning either (Node 22 warns about node:sqlite unless told otherwise)
   assert.match(ls.stdout, /^NAME +VERSION +ENTRIES +SIZE +HITS +SAVED +LAST USED$/m);
   assert.match(ls.stdout, /^fit +pinned:2 +1 +\d+ B +0 /m);
   assert.match(ls.stdout, /^load +[0-9a-f]{12} +2 +\d\.\d kB +1 /m);
@@ -82,6 +91,48 @@ test("rm removes one version or a whole name, and exits with 1 for a name the ca
   assert.match(unknown.stderr, /no function "nothing_here"/);
 });
 
+test("ls hides versions left with no stored results, says how many, and --all lists them", async (t) => {
+  const cwd = await sampleCache(t);
+  await nbmemo(cwd, "rm", "fit", "--version", "1");
+  const ls = await nbmemo(cwd, "ls");
+  assert.doesNotMatch(ls.stdout, /pinned:1/);
+  assert.match(ls.stdout, /^fit +pinned:2 +1 /m);
+  assert.match(ls.stdout, /^1 version with no stored results not shown; --all lists it\.$/m);
+  assert.match((await nbmemo(cwd, "ls", "--all")).stdout, /^fit +pinned:1 +0 +0 B /m);
+  const listed = JSON.parse((await nbmemo(cwd, "ls", "--json")).stdout) as { version: string }[];
+  assert.deepEqual(listed.map((f) => f.version).filter((v) => v.startsWith("pinned:")), ["pinned:2"]);
+});
+
+test("errors under --json are one JSON object on stderr, with the code and the exit code", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const error = async (expected: { code: string; exitCode: number }, ...args: string[]) => {
+    const run = await nbmemo(dir.path, ...args, "--json");
+    assert.equal(run.code, expected.exitCode, run.stderr);
+    assert.equal(run.stdout, "");
+    const parsed = JSON.parse(run.stderr) as { error: { code: string; message: string; exitCode: number } };
+    assert.deepEqual({ code: parsed.error.code, exitCode: parsed.error.exitCode }, expected);
+    assert.ok(parsed.error.message.length > 0);
+  };
+  await error({ code: "NOT_A_CACHE", exitCode: 3 }, "ls");
+  await error({ code: "USAGE", exitCode: 2 }, "frobnicate");
+  await error({ code: "USAGE", exitCode: 2 }, "ls", "--frob");
+  const cwd = await sampleCache(t);
+  const unknown = await nbmemo(cwd, "show", "nothing_here", "--json");
+  assert.equal(unknown.code, 1);
+  assert.equal(JSON.parse(unknown.stderr).error.code, "NOT_FOUND");
+});
+
+test("show keeps every argument of a long call visible", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(join(dir.path, ".nbmemo"), { log: "silent" });
+  await memory.fn("fetch", (url: string, opts: { year: number }) => url.length + opts.year)(`https://example.org/${"x".repeat(60)}.csv`, { year: 2024 });
+  await memory.close();
+  const show = await nbmemo(dir.path, "show", "fetch");
+  assert.match(show.stdout, /^"https:\/\/example\.org\/x+…", \{year: 2024\} +[0-9a-f]{12} /m);
+});
+
 test("verify exits with 1 when it finds problems, and --repair fixes them and exits with 0", async (t) => {
   const cwd = await sampleCache(t);
   const objects = join(cwd, ".nbmemo", "objects");
@@ -90,12 +141,12 @@ test("verify exits with 1 when it finds problems, and --repair fixes them and ex
   const found = await nbmemo(cwd, "verify");
   assert.equal(found.code, 1, found.stderr);
   assert.match(found.stdout, /^missing +load +"(CA|NY)" +its output file is missing$/m);
-  assert.match(found.stdout, /1 problems\. Run `nbmemo verify --repair`/);
+  assert.match(found.stdout, /^Checked 4 entries and 1 stored output: 1 problem\. Run `nbmemo verify --repair`/m);
   const repaired = JSON.parse((await nbmemo(cwd, "verify", "--repair", "--json")).stdout) as { repaired: number };
   assert.equal(repaired.repaired, 1);
   const clean = await nbmemo(cwd, "verify");
   assert.equal(clean.code, 0);
-  assert.match(clean.stdout, /Checked 3 entries and 1 stored outputs: no problems\./);
+  assert.match(clean.stdout, /Checked 3 entries and 1 stored output: no problems\./);
 });
 
 test("prune applies the limits given on the command line and drops old versions", async (t) => {
@@ -108,13 +159,29 @@ test("prune applies the limits given on the command line and drops old versions"
   assert.match(bad.stderr, /Cannot use maxBytes="lots"/);
 });
 
-test("clear removes every result and leaves a cache", async (t) => {
+test("clear needs --yes outside a terminal, removes every result and leaves a cache", async (t) => {
   const cwd = await sampleCache(t);
-  const cleared = await nbmemo(cwd, "clear");
+  const refused = await nbmemo(cwd, "clear");
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /^nbmemo clear: it deletes every stored result: pass --yes to confirm/);
+  assert.match((await nbmemo(cwd, "stats")).stdout, /^entries +4$/m);
+  const cleared = await nbmemo(cwd, "clear", "--yes");
   assert.equal(cleared.stdout, "Removed 4 entries.\n");
   const after = await nbmemo(cwd, "ls");
   assert.equal(after.code, 0);
-  assert.match(after.stdout, /^No functions in /);
+  assert.match(after.stdout, /^No stored results in /);
+});
+
+test("clear on a terminal asks first, and deletes only after a yes", async (t) => {
+  const cwd = await sampleCache(t);
+  const kept = await onTerminal(cwd, "n\n", "clear");
+  assert.equal(kept.code, 0, kept.stdout);
+  assert.match(kept.stdout, /Delete all 4 stored results \([\d.]+ kB\) in .*\.nbmemo\? \[y\/N\] /);
+  assert.match(kept.stdout, /Nothing deleted\./);
+  assert.match((await nbmemo(cwd, "stats")).stdout, /^entries +4$/m);
+  const cleared = await onTerminal(cwd, "y\n", "clear");
+  assert.match(cleared.stdout, /Removed 4 entries\./);
+  assert.match((await nbmemo(cwd, "stats")).stdout, /^entries +0$/m);
 });
 
 test("--help describes the CLI and each command; a wrong command line exits with 2", async (t) => {
@@ -133,4 +200,14 @@ test("--help describes the CLI and each command; a wrong command line exits with
     assert.match(wrong.stderr, /nbmemo/);
   }
   assert.deepEqual(readdirSync(dir.path), []);
+});
+
+test("--version prints nbmemo's version, the one package.json and deno.json give", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  assert.equal((JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as { version: string }).version, version);
+  const printed = await nbmemo(dir.path, "--version");
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.equal(printed.stdout, `${version}\n`);
 });

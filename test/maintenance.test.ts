@@ -39,6 +39,7 @@ test("clear() removes every result and file and forgets every function", async (
   assert.equal(memory.stats().entries, 0);
   assert.deepEqual(memory.functions(), []);
   assert.deepEqual(await storedIds(await openSuiteStore(t, dir)), []);
+  if (!fileStoreOnly.skip) assert.deepEqual(readdirSync(join(dir, "objects")), []); // no folder left empty either
 });
 
 test("prune() drops old versions not used for a while and keeps the current one", async (t) => {
@@ -97,6 +98,30 @@ test("verify() finds missing, corrupt and orphan outputs and wrong totals, and r
   assert.deepEqual((await memory.verify()).problems, []);
   assert.equal(memory.stats().entries, 2);
   assert.equal(await f(0).then((v) => v.x), 0); // recomputed and stored again
+});
+
+test("verify() finds stray files under objects/; repair removes them and empty folders, but not young files", async (t) => {
+  const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
+  await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1);
+  const objects = join(dir, "objects");
+  const old = (path: string, text: string) => {
+    mkdirSync(join(objects, path, ".."), { recursive: true });
+    writeFileSync(join(objects, path), text);
+    utimesSync(join(objects, path), new Date(0), new Date(0));
+  };
+  old(`ab/${"0".repeat(62)}.4242.0.tmp`, "a killed writer's temp file");
+  old("notes.txt", "put here by hand");
+  mkdirSync(join(objects, "ef"));
+  mkdirSync(join(objects, "cd"));
+  writeFileSync(join(objects, "cd", `${"1".repeat(62)}.4343.0.tmp`), "a write in progress elsewhere");
+
+  const found = await memory.verify();
+  assert.deepEqual(found.problems.map((p) => [p.kind, p.path]).sort(), [["stray", `ab/${"0".repeat(62)}.4242.0.tmp`], ["stray", "notes.txt"]]);
+  const repaired = await memory.verify({ repair: true });
+  assert.equal(repaired.repaired, 2);
+  assert.deepEqual((await memory.verify()).problems, []);
+  assert.deepEqual(readdirSync(objects).sort(), ["cd", memory.entries()[0]!.object!.slice(0, 2)].sort());
+  assert.equal((await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1)).x, 1); // still a hit
 });
 
 test("open with create: false refuses a directory that holds no cache, and creates nothing", async (t) => {

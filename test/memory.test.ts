@@ -311,3 +311,14 @@ test("functions(), entries() and stats() describe what the cache holds", async (
   assert.equal(stats.hits, 1);
   assert.deepEqual(stats.session, { hits: 1, misses: 3, evicted: 0 });
 });
+
+test("the argument preview shortens each argument, so that every one stays visible", async (t) => {
+  const memory = await openTemp(t);
+  const load = memory.fn("load", (files: string[], opts: { year: number }, limit: number) => files.length + opts.year + limit);
+  await load(Array.from({ length: 8 }, (_, i) => `data/stations-${i}-with-a-long-name.csv`), { year: 2024 }, 5);
+  await load(["a.csv"], { year: 1990 }, 7);
+  const [short, long] = memory.entries({ fn: "load", sort: "created" }).map((e) => e.argsPreview);
+  assert.equal(short, `["a.csv"], {year: 1990}, 7`); // what fits is kept whole
+  assert.match(long!, /^\["data\/stations-0-with-a-long-name\.csv", .*…, \{year: 2024\}, 5$/);
+  assert.ok(long!.length <= 80, long);
+});

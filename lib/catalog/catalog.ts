@@ -4,6 +4,10 @@ import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from 
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Database, immediate, openDatabase, prepare, type Row, type Statement } from "./sqlite.ts";
 
+// Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
+// and Deno up to 2.4 fail a statement that uses one numbered parameter (`?1`) twice ("column index out
+// of range"); test/catalog.test.ts keeps numbered parameters out of lib/.
+
 /** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
 export const SCHEMA_VERSION = 4;
 
@@ -316,9 +320,9 @@ export class Catalog implements KnownSources {
              count(e.args_hash) AS entries, coalesce(sum(e.bytes), 0) AS bytes,
              coalesce(sum(e.access_count), 0) AS hits, coalesce(sum(e.access_count * e.compute_ms), 0) AS saved_ms
       FROM functions f LEFT JOIN entries e ON e.name = f.name AND e.version = f.version
-      WHERE ?1 IS NULL OR f.name = ?1
+      WHERE ? IS NULL OR f.name = ?
       GROUP BY f.name, f.version
-      ORDER BY f.last_used_at DESC, f.name`).all(name ?? null).map((row) => ({
+      ORDER BY f.last_used_at DESC, f.name`).all(name ?? null, name ?? null).map((row) => ({
       name: row.name as string,
       version: row.version as string,
       source: row.source as string | null,
@@ -366,9 +370,11 @@ export class Catalog implements KnownSources {
   /** Entries, most recently used first (or largest first by `sort`), at most `limit` of them. */
   entries(query: EntryQuery = {}): Entry[] {
     const column = SORT_COLUMNS[query.sort ?? "accessed"];
-    const rows = this.#sql(`SELECT * FROM entries WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR version = ?2)
-                            ORDER BY ${column} DESC, rowid DESC LIMIT ?3`)
-      .all(query.name ?? null, query.version ?? null, query.limit ?? -1);
+    const name = query.name ?? null;
+    const version = query.version ?? null;
+    const rows = this.#sql(`SELECT * FROM entries WHERE (? IS NULL OR name = ?) AND (? IS NULL OR version = ?)
+                            ORDER BY ${column} DESC, rowid DESC LIMIT ?`)
+      .all(name, name, version, version, query.limit ?? -1);
     return rows.map(toEntry);
   }
 
@@ -426,7 +432,7 @@ export class Catalog implements KnownSources {
    * used before `unusedBefore`, and those versions' rows.
    */
   removeOldVersions(unusedBefore: number): Removed & { versions: number } {
-    const old = `SELECT f.name, f.version FROM functions f WHERE f.last_used_at < ?1 AND EXISTS (
+    const old = `SELECT f.name, f.version FROM functions f WHERE f.last_used_at < ? AND EXISTS (
                    SELECT 1 FROM functions g WHERE g.name = f.name AND g.last_used_at > f.last_used_at)`;
     return immediate(this.#db, () => {
       const removed = this.#removeWhere(`(name, version) IN (${old})`, [unusedBefore]);

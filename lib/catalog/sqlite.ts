@@ -1,7 +1,9 @@
 // A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
 // transactions that retry while another process holds the lock.
 import { closeSync, openSync } from "node:fs";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import process from "node:process";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { runtimeTooOld } from "../runtime.ts";
 
 /** The parts of node:sqlite's DatabaseSync that nbmemo uses. */
 export type Database = Pick<DatabaseSync, "exec" | "prepare" | "close">;
@@ -16,9 +18,38 @@ export interface Statement {
 
 const BUSY_RETRY_MS = 60_000;
 
+// The part of node:sqlite nbmemo uses.
+type SqliteModule = { readonly DatabaseSync: typeof DatabaseSync };
+let sqlite: SqliteModule | undefined;
+
+/**
+ * node:sqlite, loaded on first use rather than imported: a static import fails on an older runtime
+ * before any of nbmemo's code runs (Node 20: ERR_UNKNOWN_BUILTIN_MODULE), where this says what to
+ * install (`RUNTIME_TOO_OLD`). Node 22 warns that SQLite is experimental when it loads; that one warning
+ * is left out (nbmemo's use of it is tested there), for the length of the load only; any other goes through.
+ */
+export function loadSqlite(): SqliteModule {
+  if (sqlite) return sqlite;
+  let loaded: SqliteModule | undefined;
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type === "ExperimentalWarning" && String(warning).startsWith("SQLite is an experimental feature")) return;
+    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    loaded = process.getBuiltinModule?.("node:sqlite");
+  } catch { /* a runtime without it */ } finally {
+    process.emitWarning = emitWarning;
+  }
+  if (!loaded) throw runtimeTooOld("node:sqlite");
+  return sqlite = loaded;
+}
+
 export function openDatabase(path: string): Database {
   // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
   // file first, private, keeps all three private (the umask still applies).
+  const { DatabaseSync } = loadSqlite();
   if (path !== ":memory:") closeSync(openSync(path, "a", 0o600));
   const db = new DatabaseSync(path);
   try {

@@ -3,16 +3,20 @@
 import { NbmemoError } from "../errors.ts";
 import { formatCount } from "../format.ts";
 import { Memory } from "../memory/memory.ts";
-import { type Command, commands, EXIT, type Invocation, UsageError } from "./commands.ts";
+import { VERSION } from "../version.ts";
+import { type Command, CommandError, commands, EXIT, type Invocation, UsageError } from "./commands.ts";
 
-/** Where the CLI writes: stdout for results, stderr for errors. */
+/** Where the CLI writes: stdout for results, stderr for errors (JSON with --json); and how it asks. */
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** Asks on the terminal and resolves to the answer; absent when stdin is not a terminal. */
+  ask?(question: string): Promise<string>;
 }
 
 const GLOBAL_HELP = `  -d, --dir DIR   the cache directory (default: .nbmemo)
-      --json      print JSON for scripts instead of tables
+      --json      print JSON for scripts instead of tables; errors too, on stderr:
+                  {"error": {"code", "message", "exitCode"}}
   -h, --help      this help`;
 
 function mainHelp(): string {
@@ -20,6 +24,7 @@ function mainHelp(): string {
   return `nbmemo: inspect and manage an nbmemo cache directory.
 
 Usage: nbmemo COMMAND [options]
+       nbmemo --version
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join("\n")}
@@ -52,6 +57,8 @@ function splitCommand(argv: readonly string[]): { name: string | undefined; rest
 /** Runs the command line `argv` (without the program name); resolves to the exit code. */
 export async function run(argv: readonly string[], output: Output): Promise<number> {
   const { name, rest } = splitCommand(argv);
+  // Known before parsing, so that a wrong command line is reported as JSON too.
+  const report = reporter(output, name, rest.includes("--json"));
   if (name === "help") {
     const about = rest.find((a) => !a.startsWith("-"));
     const command = about === undefined ? undefined : commands[about];
@@ -59,55 +66,63 @@ export async function run(argv: readonly string[], output: Output): Promise<numb
     return EXIT.OK;
   }
   if (name === undefined) {
-    const wantsHelp = rest.includes("--help") || rest.includes("-h");
-    (wantsHelp ? output.out : output.err)(mainHelp());
-    return wantsHelp ? EXIT.OK : EXIT.USAGE;
+    if (rest.includes("--version") || rest.includes("-V")) return output.out(`${VERSION}\n`), EXIT.OK;
+    if (rest.includes("--help") || rest.includes("-h")) return output.out(mainHelp()), EXIT.OK;
+    return report(new UsageError("no command given."), mainHelp());
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    output.err(`nbmemo: there is no command ${JSON.stringify(name)}. Commands: ${Object.keys(commands).join(", ")}; see nbmemo --help.\n`);
-    return EXIT.USAGE;
+    return report(new UsageError(`there is no command ${JSON.stringify(name)}. Commands: ${Object.keys(commands).join(", ")}; see nbmemo --help.`));
   }
-  const usage = (message: string) => {
-    output.err(`nbmemo ${name}: ${message}\nUsage: nbmemo ${command.usage} [--dir DIR] [--json]; see nbmemo ${name} --help.\n`);
-    return EXIT.USAGE;
-  };
+  const usage = `Usage: nbmemo ${command.usage} [--dir DIR] [--json]; see nbmemo ${name} --help.\n`;
 
   let invocation: Invocation;
   try {
     invocation = command.parse(rest);
   } catch (error) {
-    return usage(error instanceof Error ? error.message : String(error));
+    return report(new UsageError(error instanceof Error ? error.message : String(error)), usage);
   }
   if (invocation.help) return output.out(commandHelp(name, command)), EXIT.OK;
   if (invocation.args.length !== command.positionals) {
-    return usage(command.positionals === 0
+    return report(new UsageError(command.positionals === 0
       ? `it takes no arguments, but got ${invocation.args.join(" ")}.`
-      : `it takes ${formatCount(command.positionals, "argument")}, but got ${invocation.args.length}.`);
+      : `it takes ${formatCount(command.positionals, "argument")}, but got ${invocation.args.length}.`), usage);
   }
 
   let memory: Memory;
   try {
     memory = await Memory.open(invocation.dir, { create: false, log: "warn", ...invocation.openOptions() });
   } catch (error) {
-    return failure(error, output, usage);
+    return report(error, usage);
   }
   try {
     return await invocation.run({ memory, json: invocation.json, now: Date.now(), ...output });
   } catch (error) {
-    return failure(error, output, usage);
+    return report(error, usage);
   } finally {
     await memory.close();
   }
 }
 
-function failure(error: unknown, output: Output, usage: (message: string) => number): number {
-  if (error instanceof UsageError) return usage(error.message);
+/**
+ * Reports a failure and returns its exit code: a line on stderr (with `usage` after a wrong command
+ * line), or with --json one JSON object, `{"error": {"code", "message", "exitCode"}}`.
+ */
+function reporter(output: Output, name: string | undefined, json: boolean) {
+  return (error: unknown, usage = ""): number => {
+    const { code, message, exitCode } = classify(error);
+    if (json) output.err(`${JSON.stringify({ error: { code, message, exitCode } })}\n`);
+    else output.err(`nbmemo${name && code === "USAGE" ? ` ${name}` : ""}: ${message}\n${code === "USAGE" ? usage : ""}`);
+    return exitCode;
+  };
+}
+
+function classify(error: unknown): { code: string; message: string; exitCode: number } {
+  if (error instanceof CommandError) return { code: error.code, message: error.message, exitCode: error.exitCode };
   if (error instanceof NbmemoError) {
-    if (error.code === "INVALID_OPTION" || error.code === "INVALID_NAME") return usage(error.message);
-    output.err(`nbmemo: ${error.message}\n`);
-    return error.code === "NOT_A_CACHE" || error.code === "CATALOG_TOO_NEW" ? EXIT.NOT_A_CACHE : EXIT.FAILED;
+    if (error.code === "INVALID_OPTION" || error.code === "INVALID_NAME") return { code: "USAGE", message: error.message, exitCode: EXIT.USAGE };
+    const exitCode = error.code === "NOT_A_CACHE" || error.code === "CATALOG_TOO_NEW" ? EXIT.NOT_A_CACHE : EXIT.FAILED;
+    return { code: error.code, message: error.message, exitCode };
   }
-  output.err(`nbmemo: ${error instanceof Error ? error.message : String(error)}\n`);
-  return EXIT.FAILED;
+  return { code: "FAILED", message: error instanceof Error ? error.message : String(error), exitCode: EXIT.FAILED };
 }

@@ -20,8 +20,24 @@ export const EXIT = {
   FAILED: 4,
 } as const;
 
+/** A failure a command reports itself: a stable code (what --json prints) and its exit code. */
+export class CommandError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, exitCode: number) {
+    super(message);
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
 /** A wrong command line: reported with the command's usage, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends CommandError {
+  constructor(message: string) {
+    super("USAGE", message, EXIT.USAGE);
+  }
+}
 
 /** The options every command takes. */
 export const globalOptions = {
@@ -42,6 +58,8 @@ export interface Context<O extends ParseArgsOptionsConfig = ParseArgsOptionsConf
   readonly now: number;
   out(text: string): void;
   err(text: string): void;
+  /** Asks on the terminal and resolves to the answer; absent when stdin is not a terminal. */
+  ask?(question: string): Promise<string>;
 }
 
 /** One command as it is written: its options, typed, and what it does with them. */
@@ -121,21 +139,25 @@ const versionOption = { version: { type: "string" } } as const satisfies ParseAr
 export const commands: Record<string, Command> = {
   ls: defineCommand({
     summary: "list the memoized functions, one line per version",
-    usage: "ls",
-    help: "Lists every function version the cache knows, most recently used first: its entries, their size, the hits\n" +
-      "recorded on them and the compute time those hits saved.",
-    options: {},
+    usage: "ls [--all]",
+    help: "Lists the function versions that hold stored results, most recently used first: their entries, their size,\n" +
+      "the hits recorded on them and the compute time those hits saved. Versions left with no results (after rm,\n" +
+      "prune or eviction; kept for the change warnings' diffs) are counted below the table; --all lists them too.",
+    options: { all: { type: "boolean", default: false } },
     positionals: 0,
     async run(context) {
-      const fns = context.memory.functions();
+      const every = context.memory.functions();
+      const fns = context.values.all ? every : every.filter((f) => f.entries > 0);
       if (context.json) return context.out(json(fns)), EXIT.OK;
-      if (fns.length === 0) return context.out(`No functions in ${context.memory.dir}.\n`), EXIT.OK;
+      const empty = every.length - every.filter((f) => f.entries > 0).length;
+      const hidden = fns === every || empty === 0 ? "" : `${formatCount(empty, "version")} with no stored results not shown; --all lists ${empty === 1 ? "it" : "them"}.\n`;
+      if (fns.length === 0) return context.out(`No stored results in ${context.memory.dir}.\n${hidden}`), EXIT.OK;
       context.out(table(
         [{ heading: "NAME", max: 40 }, { heading: "VERSION" }, { heading: "ENTRIES", right: true }, { heading: "SIZE", right: true },
           { heading: "HITS", right: true }, { heading: "SAVED", right: true }, { heading: "LAST USED" }],
         fns.map((f) => [f.name, shortVersion(f.version), String(f.entries), formatBytes(f.bytes), String(f.hits),
           formatDuration(f.savedMs), formatAgo(f.lastUsedAt, context.now)]),
-      ));
+      ) + hidden);
       return EXIT.OK;
     },
   }),
@@ -170,7 +192,7 @@ export const commands: Record<string, Command> = {
       context.out(`\nsource of ${shortVersion(versions[0]!.version)}:\n${source === null ? "(pinned version: no source kept)" : indent(source)}\n\n`);
       if (shown.length === 0) return context.out("No stored results.\n"), EXIT.OK;
       context.out(table(
-        [{ heading: "ARGUMENTS", max: 48 }, { heading: "VERSION" }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
+        [{ heading: "ARGUMENTS" }, { heading: "VERSION" }, { heading: "SIZE", right: true }, { heading: "HITS", right: true },
           { heading: "COMPUTE", right: true }, { heading: "CREATED" }, { heading: "LAST USED" }, { heading: "RUNTIME" }],
         shown.map((e) => [e.argsPreview || "()", shortVersion(e.version), formatBytes(e.bytes), String(e.accessCount),
           formatDuration(e.computeMs), formatAgo(e.createdAt, context.now), formatAgo(e.accessedAt, context.now), e.runtime]),
@@ -260,9 +282,10 @@ export const commands: Record<string, Command> = {
   verify: defineCommand({
     summary: "check every stored result; --repair removes what is broken",
     usage: "verify [--repair]",
-    help: "Reads back every stored result, and looks for stored outputs no entry refers to (older than a minute)\n" +
-      "and for running totals that are off. Exits with 1 when it finds problems and --repair was not given;\n" +
-      "with --repair, removes the broken entries and the orphan outputs, fixes the totals, and exits with 0.",
+    help: "Reads back every stored result, and looks for stored outputs no entry refers to and for stray files under\n" +
+      "objects/ (older than a minute: another process may be writing them), and for running totals that are off.\n" +
+      "Exits with 1 when it finds problems and --repair was not given; with --repair, removes the broken entries,\n" +
+      "the orphan outputs, the stray files and the empty folders, fixes the totals, and exits with 0.",
     options: { repair: { type: "boolean", default: false } },
     positionals: 0,
     async run(context) {
@@ -272,12 +295,12 @@ export const commands: Record<string, Command> = {
       if (context.json) return context.out(json(report)), code;
       if (report.problems.length > 0) {
         context.out(table(
-          [{ heading: "PROBLEM" }, { heading: "FUNCTION" }, { heading: "ARGUMENTS / OBJECT", max: 48 }, { heading: "DETAIL" }],
-          report.problems.map((p) => [p.kind, p.name ?? "", p.argsPreview ?? p.object ?? "", p.detail]),
+          [{ heading: "PROBLEM" }, { heading: "FUNCTION" }, { heading: "ARGUMENTS / OBJECT / PATH" }, { heading: "DETAIL" }],
+          report.problems.map((p) => [p.kind, p.name ?? "", p.argsPreview ?? p.object ?? p.path ?? "", p.detail]),
         ));
       }
-      context.out(`Checked ${formatCount(report.entries, "entry", "entries")} and ${report.objects} stored outputs: ` +
-        (report.problems.length === 0 ? "no problems.\n" : `${report.problems.length} problems` +
+      context.out(`Checked ${formatCount(report.entries, "entry", "entries")} and ${formatCount(report.objects, "stored output")}: ` +
+        (report.problems.length === 0 ? "no problems.\n" : formatCount(report.problems.length, "problem") +
           (repair ? `, ${report.repaired} repaired.\n` : ". Run `nbmemo verify --repair` to remove what is broken.\n")));
       return code;
     },
@@ -285,11 +308,18 @@ export const commands: Record<string, Command> = {
 
   clear: defineCommand({
     summary: "delete every stored result",
-    usage: "clear",
-    help: "Deletes every stored result and forgets every function version. The directory stays a cache.",
-    options: {},
+    usage: "clear [--yes]",
+    help: "Deletes every stored result and forgets every function version. The directory stays a cache.\n" +
+      "On a terminal it asks first; elsewhere (a script, a pipe) it needs --yes.",
+    options: { yes: { type: "boolean", short: "y", default: false } },
     positionals: 0,
     async run(context) {
+      if (!context.values.yes) {
+        if (!context.ask) throw new UsageError("it deletes every stored result: pass --yes to confirm (on a terminal it asks).");
+        const { entries, bytes } = context.memory.stats();
+        const answer = await context.ask(`Delete all ${formatCount(entries, "stored result")} (${formatBytes(bytes)}) in ${context.memory.dir}? [y/N] `);
+        if (!/^y(es)?$/i.test(answer.trim())) return context.out("Nothing deleted.\n"), EXIT.OK;
+      }
       const removed = await context.memory.clear();
       if (context.json) return context.out(json({ removed })), EXIT.OK;
       context.out(`Removed ${formatCount(removed, "entry", "entries")}.\n`);
@@ -298,10 +328,9 @@ export const commands: Record<string, Command> = {
   }),
 };
 
-function notFound(context: Context<typeof versionOption>, name: string): number {
+function notFound(context: Context<typeof versionOption>, name: string): never {
   const version = context.values.version === undefined ? "" : ` with version ${context.values.version}`;
-  context.err(`nbmemo: no function ${JSON.stringify(name)}${version} in ${context.memory.dir}. \`nbmemo ls\` lists what it holds.\n`);
-  return EXIT.FOUND;
+  throw new CommandError("NOT_FOUND", `no function ${JSON.stringify(name)}${version} in ${context.memory.dir}. \`nbmemo ls\` lists what it holds.`, EXIT.FOUND);
 }
 
 function parseSort(sort: string | undefined): EntrySort | undefined {

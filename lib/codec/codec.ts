@@ -34,7 +34,14 @@ export class UnstorableValue extends Error {
 export class CorruptPayload extends Error {}
 
 
-const binaryTypes = [
+// Typed as one constructor shape: older TypeScript (5.7, in Deno 2.2-2.4) cannot call a union of them.
+interface BinaryConstructor {
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): ArrayBufferView;
+  readonly name: string;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+const binaryTypes: readonly BinaryConstructor[] = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
   ...("Float16Array" in globalThis ? [(globalThis as unknown as { Float16Array: Float32ArrayConstructor }).Float16Array] : []),

@@ -184,10 +184,32 @@ export function propertyPath(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-/** A short human-readable rendering of arguments, kept in the catalog for inspection. */
+/** A short human-readable rendering of a value, for messages. */
 export function preview(value: unknown, budget = 80): string {
-  const text = render(value, 3);
-  return text.length > budget ? `${text.slice(0, budget - 1)}…` : text;
+  return shorten(render(value, 3), budget);
+}
+
+/**
+ * The arguments of a call as the catalog shows them, `"CA", {year: 2020}`, in about `budget` characters:
+ * each argument is shortened rather than the list, so that every one stays visible. Short ones keep
+ * their whole text; the long ones share what is left equally (never less than a few characters each).
+ */
+export function previewArgs(values: readonly unknown[], budget = 80): string {
+  const texts = values.map((v) => render(v, 3));
+  let left = budget - 2 * Math.max(0, texts.length - 1); // the ", " between them
+  const widths: number[] = [];
+  const shortestFirst = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
+  shortestFirst.forEach((index, done) => {
+    widths[index] = Math.min(texts[index]!.length, Math.max(MIN_ARG_PREVIEW, Math.floor(left / (texts.length - done))));
+    left -= widths[index]!;
+  });
+  return texts.map((text, i) => shorten(text, widths[i]!)).join(", ");
+}
+
+const MIN_ARG_PREVIEW = 8;
+
+function shorten(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
 function render(value: unknown, depth: number): string {

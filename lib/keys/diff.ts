@@ -21,7 +21,8 @@ type Op = { readonly kind: " " | "-" | "+"; readonly line: string; readonly a: n
  *
  * @example
  * ```ts
- * unifiedDiff("a\nb\nc", "a\nB\nc");
+ * import { unifiedDiff } from "./diff.ts";
+ * console.log(unifiedDiff("a\nb\nc", "a\nB\nc"));
  * // --- before
  * // +++ after
  * // @@ -1,3 +1,3 @@

@@ -23,7 +23,9 @@ const MAX_CHILDREN = 16;
  *
  * @example
  * ```ts
- * argsShape(["CA", { year: 2024 }], hashFunction); // { "[0]": [...], "[1].year": [...] }
+ * import { argsShape } from "./shape.ts";
+ * const hashFunction = (fn: Function) => fn.toString(); // Memory passes its normalized-source hash
+ * console.log(argsShape(["CA", { year: 2024 }], hashFunction)); // { "[0]": [...], "[1].year": [...] }
  * ```
  */
 export function argsShape(values: readonly unknown[], hashFunction: FunctionHasher): ArgsShape {

@@ -2,7 +2,7 @@
 // on a timer (that never keeps the process alive), before eviction and inspection, on close and at exit.
 // The timer and the exit hook exist only while hits are pending, so a notebook that opens a Memory on
 // every run of a cell does not pile up exit listeners.
-import { setTimeout } from "node:timers";
+import { clearTimeout, setTimeout } from "node:timers";
 import type { Access, Catalog } from "../catalog/catalog.ts";
 import type { EntryKey } from "../types.ts";
 import { onExit } from "../runtime.ts";

@@ -56,7 +56,9 @@ export interface MemoryOptions {
    *
    * @example
    * ```ts
-   * const memory = await Memory.open(".nbmemo", { compress: "zstd" });
+   * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo", { compress: "gzip" }); // or "zstd" where node:zlib has it
+ * await memory.close();
    * ```
    */
   compress?: Compression | false;
@@ -69,7 +71,12 @@ export interface MemoryOptions {
  *
  * @example
  * ```ts
- * memory.fn("fit", fit, { onChange: "clear" }); // keep only the current version's results
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
+ * const fit = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+ * const fitted = memory.fn("fit_mean", fit, { onChange: "clear" }); // keep only the current version's results
+ * console.log(await fitted([1, 2, 3])); // 2
+ * await memory.close();
  * ```
  */
 export const ON_CHANGE = ["warn", "clear", "ignore"] as const;
@@ -102,9 +109,13 @@ export interface FnOptions {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
    * const LIMIT = 10;
    * const clean = (s: string) => s.trim();
-   * const top = memory.fn("top", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { clean, LIMIT } });
+   * const top = memory.fn("top_clean", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { clean, LIMIT } });
+   * console.log(await top([" a ", "b "])); // ["a", "b"]
+   * await memory.close();
    * ```
    */
   deps?: Record<string, unknown>;
@@ -128,7 +139,10 @@ export interface FnConfig {
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * await memory.prune({ oldVersionsUnusedFor: "1d" });
+ * await memory.close();
  * ```
  */
 export interface PruneOptions {
@@ -145,7 +159,11 @@ export interface PruneOptions {
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * const largest = memory.entries({ fn: "load_counties", sort: "bytes", limit: 3 });
+ * console.log(largest.map((e) => e.bytes));
+ * await memory.close();
  * ```
  */
 export interface EntryFilter {

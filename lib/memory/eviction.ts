@@ -62,7 +62,11 @@ async function removeObjects(store: Store, objects: readonly string[]): Promise<
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * const { evicted, oldVersionEntries, versions, bytes } = await memory.prune();
+ * console.log(evicted, oldVersionEntries, versions, bytes);
+ * await memory.close();
  * ```
  */
 export interface PruneReport {

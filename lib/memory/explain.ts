@@ -48,9 +48,14 @@ export interface NewArgumentsExplanation extends ExplanationBase {
  *
  * @example
  * ```ts
- * const why = await memory.explain("load", "CA", { year: 2024 });
- * if (why.kind === "new-arguments") for (const d of why.closest?.differences ?? []) console.log(d.path);
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
+ * const load = memory.fn("load_state", (state: string, opts: { year: number }) => `${state} ${opts.year}`);
+ * await load("CA", { year: 2020 });
+ * const why = await memory.explain("load_state", "CA", { year: 2024 });
+ * if (why.kind === "new-arguments") for (const d of why.closest?.differences ?? []) console.log(d.path); // args[1].year
  * console.log(why.text);
+ * await memory.close();
  * ```
  */
 export type Explanation = HitExplanation | UnknownNameExplanation | NewVersionExplanation | NewArgumentsExplanation;

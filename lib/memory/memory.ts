@@ -3,9 +3,10 @@
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Catalog } from "../catalog/catalog.ts";
+import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
-import { type FunctionHasher, hashValues, preview } from "../keys/args.ts";
+import { type FunctionHasher, hashValues, previewArgs } from "../keys/args.ts";
 import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
@@ -75,7 +76,7 @@ const SLOW_HIT = { bytes: 1_000_000, ms: 50 };
  * const square = memory.fn("square", (x: number) => x * x);
  * await square(4); // computed: 16
  * await square(4); // read back: 16
- * memory.close();
+ * await memory.close();
  * ```
  */
 export class Memory {
@@ -111,10 +112,12 @@ export class Memory {
    * compute and keep their results in memory for this process only, after one warning.
    *
    * @throws NbmemoError `INVALID_OPTION` for a bad option, `NOT_A_CACHE` for a path that is a file or a
-   * non-empty directory holding no cache, `CATALOG_TOO_NEW` for a cache written by a newer nbmemo.
+   * non-empty directory holding no cache, `CATALOG_TOO_NEW` for a cache written by a newer nbmemo,
+   * `RUNTIME_TOO_OLD` on a runtime without node:sqlite (Node < 22.13).
    */
   static async open(dir = ".nbmemo", options: MemoryOptions = {}): Promise<Memory> {
     const parsed = parseMemoryOptions(dir, options);
+    loadSqlite(); // before anything is created on a runtime that cannot use it
     const config = { ...parsed, dir: resolve(parsed.dir) };
     let catalog: Catalog | undefined;
     let unusable: unknown;
@@ -148,12 +151,14 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const slowSquare = memory.fn("slow_square", async (x: number) => {
    *   await new Promise((r) => setTimeout(r, 100));
    *   return x * x;
    * });
    * console.log(await slowSquare(3)); // 9, after 100 ms the first time, at once afterwards
+   * await memory.close();
    * ```
    */
   fn<A extends unknown[], R>(name: string, f: (...args: A) => R, options: FnOptions = {}): Memoized<A, R> {
@@ -199,11 +204,14 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const url = "https://example.org/data.csv";
    * const { rows } = await memory.cell("prepare", [url], async () => {
    *   return { rows: [1, 2, 3] }; // slow work that uses `url`
    * });
+   * console.log(rows.length); // 3
+   * await memory.close();
    * ```
    */
   async cell<R>(name: string, deps: readonly unknown[], compute: () => R, options: FnOptions = {}): Promise<Awaited<R>> {
@@ -232,12 +240,14 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const load = memory.fn("load", (state: string, opts: { year: number }) => `${state} ${opts.year}`);
    * await load("CA", { year: 2020 });
    * const why = await memory.explain("load", "CA", { year: 2024 });
-   * why.kind; // "new-arguments"
+   * console.log(why.kind); // "new-arguments"
    * console.log(why.text); // ... args[1].year: cached 2020, given 2024
+   * await memory.close();
    * ```
    */
   async explain(name: string, ...args: unknown[]): Promise<Explanation> {
@@ -265,8 +275,10 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * for (const f of memory.functions()) console.log(f.name, f.entries, f.bytes);
+   * await memory.close();
    * ```
    */
   functions(): FunctionVersion[] {
@@ -281,9 +293,12 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const recent = memory.entries({ fn: "load_counties", limit: 5 });
    * const largest = memory.entries({ sort: "bytes", limit: 10 });
+   * console.log(recent.length, largest.map((e) => `${e.name}(${e.argsPreview}) ${e.bytes} B`));
+   * await memory.close();
    * ```
    */
   entries(filter: EntryFilter = {}): EntryInfo[] {
@@ -299,8 +314,11 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const { entries, bytes, session } = memory.stats();
+   * console.log(`${entries} entries, ${bytes} bytes; this session: ${session.hits} hits`);
+   * await memory.close();
    * ```
    */
   stats(): Stats {
@@ -314,9 +332,11 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * await memory.delete("load_counties");                  // every version
    * await memory.delete("fit", { version: "pinned:2" });  // one version, as memory.functions() names it
+   * await memory.close();
    * ```
    */
   async delete(name: string, options: { version?: string } = {}): Promise<number> {
@@ -329,8 +349,10 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
-   * await memory.clear();
+   * console.log(await memory.clear()); // how many results it deleted
+   * await memory.close();
    * ```
    */
   async clear(): Promise<number> {
@@ -348,8 +370,11 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo", { maxBytes: "2 GB" });
    * const { evicted, oldVersionEntries, bytes } = await memory.prune({ oldVersionsUnusedFor: "1d" });
+   * console.log(`removed ${evicted + oldVersionEntries} results, ${bytes} bytes`);
+   * await memory.close();
    * ```
    */
   async prune(options: PruneOptions = {}): Promise<PruneReport> {
@@ -367,9 +392,11 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * const report = await memory.verify({ repair: true });
    * for (const p of report.problems) console.log(p.kind, p.name ?? p.object, p.detail);
+   * await memory.close();
    * ```
    */
   async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
@@ -386,8 +413,10 @@ export class Memory {
    *
    * @example
    * ```ts
+   * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
    * await memory.show();
+   * await memory.close();
    * ```
    */
   async show(): Promise<void> {
@@ -563,7 +592,7 @@ export class Memory {
     const now = Date.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
-      this.#log.debug(`${key.name} ${preview(values)} is older than maxAge: recomputing it`);
+      this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it`);
       return undefined;
     }
     let value: unknown;
@@ -585,7 +614,7 @@ export class Memory {
 
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
   async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
-    const adopted = await adoptEntry(this.#catalog, this.#store, key, argsPreview(values), this.#log);
+    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log);
     if (adopted) this.#accesses.record(key, Date.now());
     return adopted;
   }
@@ -595,7 +624,7 @@ export class Memory {
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
-    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: argsPreview(values) }, this.#log);
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values) }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
@@ -626,11 +655,6 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
-}
-
-// The arguments as the catalog shows them: `"CA", {year: 2020}`, without the brackets of the array.
-function argsPreview(values: readonly unknown[]): string {
-  return preview(values).slice(1, -1);
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.

@@ -15,21 +15,28 @@ export const ORPHAN_GRACE_MS = 60_000;
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * for (const p of (await memory.verify()).problems) console.log(p.kind, p.name ?? p.object, p.detail);
+ * await memory.close();
  * ```
  */
 export interface VerifyProblem {
   /**
    * `missing`: an entry whose output file is gone; `unreadable`: an entry whose output does not decode;
-   * `orphan`: a stored output no entry refers to; `totals`: the catalog's running totals were off.
+   * `orphan`: a stored output no entry refers to; `stray`: a file under objects/ that is no stored output
+   * (a temp file a killed writer left); `totals`: the catalog's running totals were off. (Repair also
+   * removes empty folders under objects/, which are not counted as problems.)
    */
-  readonly kind: "missing" | "unreadable" | "orphan" | "totals";
+  readonly kind: "missing" | "unreadable" | "orphan" | "stray" | "totals";
   /** The entry's function name, for `missing` and `unreadable`. */
   readonly name?: string;
   readonly version?: string;
   readonly argsPreview?: string;
   /** The stored object id, when there is one. */
   readonly object?: string;
+  /** For `stray`: the file, relative to the store's directory. */
+  readonly path?: string;
   /** What is wrong, in words. */
   readonly detail: string;
 }
@@ -39,7 +46,11 @@ export interface VerifyProblem {
  *
  * @example
  * ```ts
+ * import { Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
  * const { entries, problems, repaired } = await memory.verify({ repair: true });
+ * console.log(`${entries} entries checked, ${problems.length} problems, ${repaired} repaired`);
+ * await memory.close();
  * ```
  */
 export interface VerifyReport {
@@ -81,7 +92,10 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
       detail: `the running totals said ${recorded.entries} entries and ${recorded.bytes} bytes, not ${actual.entries} and ${actual.bytes}`,
     });
   }
-  if (!repair) return { entries, objects: stored.length, problems, repaired: 0 };
+  if (!repair) {
+    problems.push(...await strays(store, now, false));
+    return { entries, objects: stored.length, problems, repaired: 0 };
+  }
 
   const removed = catalog.removeExact(broken);
   for (const object of removed.objects) await store.delete(object);
@@ -92,7 +106,15 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
     await store.delete(o.id);
     repaired++;
   }
-  return { entries, objects: stored.length, problems, repaired };
+  // Last, so that a folder the removals above emptied goes too (empty folders are removed, not reported).
+  const removedStrays = await strays(store, now, true);
+  problems.push(...removedStrays);
+  return { entries, objects: stored.length, problems, repaired: repaired + removedStrays.length };
+}
+
+async function strays(store: Store, now: number, remove: boolean): Promise<VerifyProblem[]> {
+  const paths = (await store.strays?.(now - ORPHAN_GRACE_MS, remove)) ?? [];
+  return paths.map((path) => ({ kind: "stray", path, detail: "a file that is no stored output (a write that did not finish?)" }));
 }
 
 // Each entry is read through the one read path of hits (checksum included), so verify finds what a hit would reject.

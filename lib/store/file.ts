@@ -1,6 +1,9 @@
 // The default store: one file per output under objects/ab/<id>, written to a temp name and renamed.
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync, type Dirent, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { checkObjectId, isObjectId, type PayloadReader, type Store, type StoredObject } from "./store.ts";
 
@@ -21,9 +24,12 @@ export function fileStore(dir: string): Store {
     },
     set(id, chunks) {
       const path = pathOf(id);
-      mkdirSync(join(dir, id.slice(0, 2)), { recursive: true, mode: 0o700 });
+      const folder = join(dir, id.slice(0, 2));
       const temp = `${path}.${process.pid}.${counter++}.tmp`;
-      const fd = openSync(temp, "wx", 0o600);
+      // Made again if `strays` removed it as empty between the mkdir and the open.
+      const create = () => openSync(temp, "wx", 0o600);
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      const fd = ifExists(create) ?? (mkdirSync(folder, { recursive: true, mode: 0o700 }), create());
       try {
         for (const chunk of chunks) writeAll(fd, chunk);
       } catch (error) {
@@ -36,6 +42,9 @@ export function fileStore(dir: string): Store {
     },
     delete(id) {
       rmSync(pathOf(id), { force: true });
+      try {
+        rmdirSync(dirname(pathOf(id))); // once its last payload is gone (`set` makes it again if need be)
+      } catch { /* not empty */ }
     },
     list() {
       const found: StoredObject[] = [];
@@ -52,7 +61,50 @@ export function fileStore(dir: string): Store {
       }
       return found;
     },
+    strays(before, remove) {
+      return strayPaths(dir, before, remove);
+    },
   };
+}
+
+// Walks the store's directory: payloads are files objects/<2 hex>/<rest of a valid id>; any other file
+// that last changed before `before` is a stray (a younger one may be a write in progress). Returns their
+// paths relative to `dir`; with `remove`, removes them and then the folders left empty.
+function strayPaths(dir: string, before: number, remove: boolean): string[] {
+  const found: string[] = [];
+  // Returns whether `path` itself is gone (removed as an empty folder).
+  const walk = (path: string, relative: string): boolean => {
+    let names: Dirent[];
+    try {
+      names = readdirSync(path, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    let left = names.length;
+    for (const entry of names) {
+      const child = join(path, entry.name);
+      const childRelative = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (walk(child, childRelative)) left--;
+        continue;
+      }
+      if (/^[0-9a-f]{2}$/.test(relative) && isObjectId(relative + entry.name)) continue; // a payload
+      const changed = ifExists(() => lstatSync(child).mtimeMs);
+      if (changed === undefined) left--;
+      if (changed === undefined || changed >= before) continue;
+      found.push(childRelative);
+      if (remove) rmSync(child, { force: true }), left--;
+    }
+    if (relative === "" || left > 0 || !remove) return false;
+    try {
+      rmdirSync(path); // fails, and keeps it, if a writer put a file in meanwhile
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  walk(dir, "");
+  return found;
 }
 
 function readdirOrEmpty(path: string): string[] {

@@ -30,10 +30,12 @@ export interface KvEntryMaybe {
  *
  * @example
  * ```ts
- * import { openKv } from "@deno/kv"; // under Deno: const kv = await Deno.openKv("cache.kv");
- * import { type KvClient, kvStore } from "nbmemo";
+ * import { openKv } from "@deno/kv"; // under Deno, `await Deno.openKv("cache.kv")` gives one too
+ * import { type KvClient, kvStore, Memory } from "nbmemo";
  * const kv: KvClient = await openKv("cache.kv");
- * const store = await kvStore(kv, { prefix: ["nbmemo", "project-a"] });
+ * const memory = await Memory.open(".nbmemo", { store: await kvStore(kv, { prefix: ["nbmemo", "project-a"] }) });
+ * await memory.close();
+ * kv.close(); // a client you opened yourself stays open until you close it
  * ```
  */
 export interface KvClient {
@@ -148,8 +150,10 @@ interface Mutation {
  * @example
  * ```ts
  * import { kvStore, Memory } from "nbmemo";
- * const store = await kvStore("https://api.deno.com/databases/<id>/connect", { expireIn: 7 * 86_400_000 });
+ * // A local file here; a KV Connect URL ("https://api.deno.com/databases/<id>/connect") shares it between machines.
+ * const store = await kvStore("shared.kv", { expireIn: 7 * 86_400_000 });
  * const memory = await Memory.open(".nbmemo", { store });
+ * await memory.close();
  * ```
  */
 export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {}): Promise<Store> {

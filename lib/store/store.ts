@@ -37,7 +37,8 @@ export interface StoredObject {
  * ```ts
  * import { kvStore, Memory, type Store } from "nbmemo";
  * const store: Store = await kvStore("kv.sqlite");
- * const memory = await Memory.open(".nbmemo", { store }); // memory.close() closes the store too
+ * const memory = await Memory.open(".nbmemo", { store });
+ * await memory.close(); // closes the store too
  * ```
  */
 export interface Store {
@@ -54,6 +55,12 @@ export interface Store {
   /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
   list?(): MaybePromise<StoredObject[]>;
   /**
+   * Optional power of stores kept in a directory: the files that are no payload (a temp file a killed
+   * writer left, anything put there by hand) and last changed before `before`, by their paths relative to
+   * the store's directory; with `remove`, they are removed, and then every folder left empty.
+   */
+  strays?(before: number, remove: boolean): MaybePromise<string[]>;
+  /**
    * Optional power, declared by stores that can read a payload at offsets: opens the payload under `id`
    * (undefined if there is none), so that the codec reads large binary sections straight into the
    * buffers the decoded values keep, instead of reading the whole payload and copying out of it.
@@ -68,13 +75,22 @@ export interface Store {
  *
  * @example
  * ```ts
- * import { fileStore } from "./file.ts";
- * const reader = await fileStore(".nbmemo/objects").open?.("ab".repeat(32));
- * if (reader) {
- *   const header = new Uint8Array(16);
- *   await reader.read(0, header);
- *   await reader.close();
+ * import type { PayloadReader } from "nbmemo";
+ * // A store that keeps payloads in memory opens one like this:
+ * function reader(payload: Uint8Array): PayloadReader {
+ *   return {
+ *     size: payload.length,
+ *     read(offset, into) {
+ *       if (offset + into.length > payload.length) throw new RangeError("the payload is shorter");
+ *       into.set(payload.subarray(offset, offset + into.length));
+ *     },
+ *     close() {},
+ *   };
  * }
+ * const header = new Uint8Array(2);
+ * const opened = reader(new Uint8Array([1, 2, 3, 4]));
+ * await opened.read(1, header); // header is [2, 3]
+ * await opened.close();
  * ```
  */
 export interface PayloadReader {
