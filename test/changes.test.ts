@@ -119,7 +119,7 @@ test("a bad deps or onChange option is refused at the edge", async (t) => {
   const memory = await openTemp(t, "silent");
   assert.throws(() => memory.fn("x", () => 1, { onChange: "drop" as never }), (e: NbmemoError) =>
     e.code === "INVALID_OPTION" && /onChange="drop".*"warn", "clear", "ignore"/.test(e.message));
-  assert.throws(() => memory.fn("x", () => 1, { deps: [1, 2] as never }), /deps .* must be an object naming each dependency/);
+  assert.throws(() => memory.fn("x", () => 1, { deps: [1, 2] as never }), /deps .* must be a function returning an object that names each dependency, such as \(\) => \(\{ helper, LIMIT \}\)/);
   await assert.rejects(memory.fn("x", () => 1, { deps: { s: Symbol("s") } })(), /Cannot hash the argument at deps\.s: Symbol\(s\)/);
 });
 

@@ -188,7 +188,7 @@ test("an unhashable argument is a clear error naming its path", async (t) => {
   });
   await assert.rejects(f({ p: Promise.resolve(1) }), /args\[0\]\.p: a Promise is a live handle.*Await it/);
   class Handle {}
-  await assert.rejects(f(new Handle()), /args\[0\]: an instance of Handle has no own enumerable state/);
+  await assert.rejects(f(new Handle()), /args\[0\]: an instance of the class Handle, whose private fields and getters nbmemo cannot see/);
 });
 
 test("an output superjson cannot encode is returned, warned about once, and not stored", async (t) => {

@@ -565,7 +565,7 @@ export function propertyPath(key: string): string {
 
 /** A short human-readable rendering of a value, for messages. */
 export function preview(value: unknown, budget = 80): string {
-  return shorten(render(value, 3), budget);
+  return clip(render(value, 3), budget);
 }
 
 /**
@@ -582,12 +582,12 @@ export function previewArgs(values: readonly unknown[], budget = 80): string {
     widths[index] = Math.min(texts[index]!.length, Math.max(MIN_ARG_PREVIEW, Math.floor(left / (texts.length - done))));
     left -= widths[index]!;
   });
-  return texts.map((text, i) => shorten(text, widths[i]!)).join(", ");
+  return texts.map((text, i) => clip(text, widths[i]!)).join(", ");
 }
 
 const MIN_ARG_PREVIEW = 8;
 
-function shorten(text: string, width: number): string {
+function clip(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 

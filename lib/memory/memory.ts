@@ -6,8 +6,8 @@ import { Catalog } from "../catalog/catalog.ts";
 import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
-import { type FunctionHasher, hashValues, previewArgs } from "../keys/args.ts";
-import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
+import { type FunctionHasher, hashValues, KEY, previewArgs } from "../keys/args.ts";
+import { memoizedKey, sourceKey, VERSION_OF, VersionPending, withVersions } from "../keys/deps.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
 import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
@@ -28,6 +28,7 @@ import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
 import { verify, type VerifyReport } from "./verify.ts";
+import { versions } from "./versions.ts";
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {
@@ -86,6 +87,9 @@ export class Memory {
   readonly #catalog: Catalog;
   readonly #store: Store;
   readonly #hasher: SourceHasher;
+  // Functions among arguments: memoized ones by their name and version (their key method), others by
+  // their normalized source.
+  readonly #hashFunction: FunctionHasher;
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
   readonly #inflight = new Map<string, Promise<unknown>>();
@@ -102,6 +106,7 @@ export class Memory {
     this.#store = store;
     this.#log = createLogger(config.log);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
+    this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
     this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
   }
@@ -168,32 +173,23 @@ export class Memory {
       throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
     }
     const config = parseFnOptions(options, where);
-    let version: Promise<Version> | undefined;
-    let resolved: string | undefined;
-    const versionOf = () => {
-      version ??= this.#version(f, config, `passed to ${where}`).then((v) => ((resolved = v.id), v));
-      version.catch(() => (version = undefined)); // do not remember a failure
-      return version;
-    };
-    this.#definitions.set(name, { versionOf, root: "args" });
-    let met: Promise<void> | undefined;
-    let ready: Version | undefined; // known and met: later calls go straight to #call
-    const prepare = async () => {
-      const version = await versionOf();
-      met ??= this.#meetVersion(name, version, config, { kind: "fn" });
-      met.catch(() => (met = undefined));
-      await met;
-      return (ready = version);
-    };
+    const version = versions(f, config, this.#hasher, where);
+    this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
+    const met = this.#meetings(name, config, { kind: "fn" });
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
-      return await this.#call(name, ready ?? await prepare(), args, "args", () => f(...args));
+      const now = version.now();
+      const current = now instanceof Promise ? await now : now;
+      await met(current);
+      return await this.#call(name, current, args, "args", () => f(...args));
     };
+    const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
-      version: async () => (await versionOf()).id,
-      [VERSION_OF]: { resolved: () => resolved, resolve: async () => (await versionOf()).id },
+      version: async () => (await version.now()).id,
+      [VERSION_OF]: handle,
+      [KEY]: memoizedKey(name, handle),
     });
   }
 
@@ -225,9 +221,9 @@ export class Memory {
     }
     const config = parseFnOptions(options, where);
     this.#checkOpen(`run ${where}`);
-    const versionOf = () => this.#version(compute, config, `passed to ${where}`);
-    this.#definitions.set(name, { versionOf, root: "deps" });
-    const version = await versionOf();
+    const versionsOf = versions(compute, config, this.#hasher, where);
+    this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
+    const version = await versionsOf.now();
     await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
     return await this.#call(name, version, deps, "deps", compute);
   }
@@ -441,23 +437,21 @@ export class Memory {
     }
   }
 
-  // The normalized source's hash (or the pinned string), with the deps folded in.
-  async #version(f: Function, config: FnConfig, where: string): Promise<Version> {
-    const base: Version = config.version !== undefined
-      ? { id: `pinned:${config.version}`, source: null, free: [] }
-      : await this.#hasher.normalize(f, where).then((s) => ({ id: s.hash, source: s.text, free: s.free }));
-    const deps = config.deps ?? {};
-    if (Object.keys(deps).length === 0) return base;
-    const digest = await digestDeps(deps, this.#hasher, where);
-    return {
-      id: sha256(`${base.id}\0${digest.hash}`),
-      source: [base.source ?? `// pinned version ${JSON.stringify(config.version)}`, ...digest.lines].join("\n"),
-      free: base.free.filter((name) => !Object.hasOwn(deps, name)),
+  // Meets each version of a definition once (see #meetVersion), then lets its calls through without waiting.
+  #meetings(name: string, config: FnConfig, use: { kind: "fn" }): (version: Version) => Promise<void> | undefined {
+    const meeting = new Map<string, Promise<void>>();
+    const met = new Set<string>();
+    return (version) => {
+      if (met.has(version.id)) return undefined;
+      let promise = meeting.get(version.id);
+      if (!promise) {
+        promise = this.#meetVersion(name, version, config, use).then(() => void met.add(version.id));
+        promise.catch(() => meeting.delete(version.id)); // do not remember a failure
+        meeting.set(version.id, promise);
+      }
+      return promise;
     };
   }
-
-  // Functions among arguments: memoized ones by their version, others by their normalized source.
-  readonly #hashFunction: FunctionHasher = versionAware((fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash);
 
   // Synchronous unless the arguments hold a source TypeScript must parse first or a memoized function
   // whose version is still pending, so that a hit awaits nothing here.
