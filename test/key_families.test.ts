@@ -52,3 +52,65 @@ test("a deps function that does not return an object is refused when called", as
   const f = memory.fn("f", () => 1, { deps: (() => [1]) as never });
   await assert.rejects(f(), (e: NbmemoError) => e.code === "INVALID_OPTION" && /the deps function returned an array/.test(e.message));
 });
+
+// A promise with its resolver, to hold a computation at a known point.
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+test("an argument changed between the call and the computation is keyed by what was computed with", async (t) => {
+  const memory = await openTemp(t);
+  const seen: string[][] = [];
+  const count = memory.fn("count", async (q: { tags: string[] }) => (seen.push([...q.tags]), q.tags.length));
+  const q = { tags: ["a"] };
+  const first = count(q); // not awaited: it runs after the lookup, when q has changed
+  const copy = count({ tags: ["a"] }); // an equal object, the same call: it must get the value for ["a"]
+  q.tags.push("b");
+  assert.equal(await first, 2);
+  assert.equal(await copy, 1);
+  assert.equal(await count({ tags: ["a"] }), 1, "no value of ['a', 'b'] stored under the key of ['a']");
+  assert.equal(await count({ tags: ["a", "b"] }), 2);
+  assert.deepEqual(seen.sort(), [["a"], ["a", "b"]]);
+});
+
+test("an argument changed while the function runs gives a result that is returned but not stored", async (t) => {
+  const memory = await openTemp(t);
+  const started = gate();
+  const proceed = gate();
+  let runs = 0;
+  const count = memory.fn("count_slow", async (q: { tags: string[] }) => {
+    runs++;
+    started.open();
+    await proceed.promise;
+    return q.tags.length;
+  });
+  const q = { tags: ["a"] };
+  const call = count(q);
+  const joined = count({ tags: ["a"] });
+  await started.promise;
+  q.tags.push("b");
+  proceed.open();
+  assert.equal(await call, 2); // what the function saw: returned to its own caller
+  assert.equal(await joined, 1); // a call that joined it computes with its own arguments instead
+  assert.equal(await count({ tags: ["a"] }), 1);
+  assert.equal(runs, 2);
+  assert.equal(memory.entries({ fn: "count_slow" }).length, 1);
+});
+
+test("a memoized function that calls itself with the same arguments settles with an error naming the cycle", { timeout: 60_000 }, async (t) => {
+  const memory = await openTemp(t);
+  const loop: (n: number) => Promise<number> = memory.fn("loop", async (n: number): Promise<number> => (n > 0 ? await loop(n) : 0));
+  await assert.rejects(loop(1), (e: NbmemoError) => e.code === "CALL_CYCLE" && /Cannot call loop: .*\(loop → loop\)/.test(e.message));
+  const ping: (n: number) => Promise<number> = memory.fn("ping", async (n: number): Promise<number> => await pong(n));
+  const pong: (n: number) => Promise<number> = memory.fn("pong", async (n: number): Promise<number> => (n > 0 ? await ping(n) : 0));
+  await assert.rejects(ping(1), /\(ping → pong → ping\)/);
+  const fib: (n: number) => Promise<number> = memory.fn("fib", async (n: number): Promise<number> => (n < 2 ? n : await fib(n - 1) + await fib(n - 2)));
+  assert.equal(await fib(20), 6765);
+  const slow = gate();
+  const twice = memory.fn("twice", async (n: number) => (await slow.promise, n * 2));
+  const [a, b] = [twice(2), twice(2)]; // the same call made twice at once: shared, not a cycle
+  slow.open();
+  assert.deepEqual(await Promise.all([a, b]), [4, 4]);
+});

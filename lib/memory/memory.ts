@@ -6,7 +6,7 @@ import { Catalog } from "../catalog/catalog.ts";
 import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
-import { type FunctionHasher, hashValues, KEY, previewArgs } from "../keys/args.ts";
+import { type ArgsHash, type FunctionHasher, hashArguments, KEY, previewArgs } from "../keys/args.ts";
 import { memoizedKey, sourceKey, VERSION_OF, VersionPending, withVersions } from "../keys/deps.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
@@ -18,6 +18,7 @@ import { kvStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
 import type { Entry, EntryInfo, EntryKey, FunctionVersion, Stats } from "../types.ts";
 import { AccessLog } from "./access.ts";
+import { ArgumentsMoved, Calls, type Settled } from "./calls.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
@@ -62,6 +63,8 @@ interface Outcome {
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// How many times a call starts again because its arguments changed before it ran, before it gives up.
+const MAX_ATTEMPTS = 8;
 // A hit is told slower than computing only when it read at least this much and lost at least this long:
 // a small value's read can lose a few ms to a busy machine, which is no advice worth giving.
 const SLOW_HIT = { bytes: 1_000_000, ms: 50 };
@@ -92,7 +95,7 @@ export class Memory {
   readonly #hashFunction: FunctionHasher;
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #calls = new Calls();
   readonly #usedVersions = new Set<string>();
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
@@ -256,7 +259,7 @@ export class Memory {
         `was defined through this Memory in this process. Run the cell that calls memory.fn(${JSON.stringify(name)}, ...) first.`);
     }
     const version = await definition.versionOf();
-    const argsHash = await this.#argsHash(args, definition.root);
+    const argsHash = (await this.#argsHash(args, definition.root)).hash;
     if (this.#catalog.get({ name, version: version.id, argsHash })) return explainHit(name, version.id, argsHash);
     const given = await this.#withKeysReady(() => argsShape(args, this.#hashFunction));
     return explainMiss({
@@ -425,7 +428,7 @@ export class Memory {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#inflight.values());
+    await this.#calls.settled();
     this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
@@ -455,12 +458,22 @@ export class Memory {
 
   // Synchronous unless the arguments hold a source TypeScript must parse first or a memoized function
   // whose version is still pending, so that a hit awaits nothing here.
-  #argsHash(values: readonly unknown[], root: string): string | Promise<string> {
+  #argsHash(values: readonly unknown[], root: string): ArgsHash | Promise<ArgsHash> {
     try {
-      return hashValues(values, root, this.#hashFunction);
+      return hashArguments(values, root, this.#hashFunction);
     } catch (error) {
       if (!(error instanceof ParserNotLoaded || error instanceof VersionPending)) throw error;
-      return this.#withKeysReady(() => hashValues(values, root, this.#hashFunction));
+      return this.#withKeysReady(() => hashArguments(values, root, this.#hashFunction));
+    }
+  }
+
+  // The arguments' hash now, if it can be had at once; undefined if not (it would wait, or they can no
+  // longer be hashed at all).
+  #argsHashNow(values: readonly unknown[], root: string): string | undefined {
+    try {
+      return hashArguments(values, root, this.#hashFunction).hash;
+    } catch {
+      return undefined;
     }
   }
 
@@ -470,29 +483,50 @@ export class Memory {
     return withVersions(() => this.#hasher.withParser(work));
   }
 
+  // A call's arguments are hashed at the call, but the function runs later (after the lookup, maybe after a
+  // wait): if they were changed meanwhile (an object changed between un-awaited calls), the call starts
+  // again under the key of what it will compute with, and a computation during which they changed is
+  // returned to its own caller but neither stored nor given to calls that joined it.
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
-    const hashed = this.#argsHash(values, root);
-    const argsHash = typeof hashed === "string" ? hashed : await hashed;
-    const key: EntryKey = { name, version: version.id, argsHash };
-    const id = `${name}\0${version.id}\0${argsHash}`;
-    const running = this.#inflight.get(id);
-    if (running) return await (running as Promise<Awaited<R>>);
-    const promise = this.#lookupOrCompute(key, version, values, invoke);
-    this.#inflight.set(id, promise);
-    try {
-      return await promise;
-    } finally {
-      this.#inflight.delete(id);
+    for (let attempt = 1; ; attempt++) {
+      const hashed = this.#argsHash(values, root);
+      const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
+      const key: EntryKey = { name, version: version.id, argsHash };
+      const id = `${name}\0${version.id}\0${argsHash}`;
+      const running = this.#calls.join(id, name);
+      const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
+      try {
+        const settled = running
+          ? await running as Settled<Awaited<R>>
+          : await this.#calls.lead(id, () => this.#lookupOrCompute(key, version, values, () => this.#calls.within(id, name, invoke), changed));
+        if (settled.shared || !running) return settled.value;
+      } catch (error) {
+        if (!(error instanceof ArgumentsMoved)) throw error;
+      }
+      if (attempt === MAX_ATTEMPTS) {
+        throw new NbmemoError("ARGUMENTS_CHANGED", `Cannot compute ${name}: its arguments changed after each of ${MAX_ATTEMPTS} calls and before ` +
+          "it could run. Await each call before changing the objects it was given, or pass a copy (structuredClone).");
+      }
     }
   }
 
   // A miss is computed under a lease, so that the same call started in other processes waits for this
-  // one's result (or this one for theirs) instead of computing it again.
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
+  // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
+  // arguments no longer hash to the key (absent: they cannot change, being primitives).
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R,
+    changed: (() => boolean) | undefined): Promise<Settled<Awaited<R>>> {
+    let shared = true;
     const compute = async (): Promise<Outcome> => {
+      if (changed?.()) throw new ArgumentsMoved();
       const started = performance.now();
       const value = await invoke();
       const computeMs = performance.now() - started;
+      if (changed?.()) {
+        shared = false;
+        this.#log.warnOnce(`moved:${key.name}`, `Cannot store the result of ${key.name}: its arguments were changed while it ran, so ` +
+          "the result may belong to neither their old nor their new value. It is returned but not cached; await each call before changing what it was given.");
+        return { value, computeMs, stored: 0 };
+      }
       const stored = await this.#write(key, value, computeMs, values);
       if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
@@ -508,7 +542,7 @@ export class Memory {
       this.#session.misses++;
       this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
-    return outcome.value as Awaited<R>;
+    return { value: outcome.value as Awaited<R>, shared };
   }
 
   // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
