@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NbmemoError } from "../lib/mod.ts";
-import { openTemp } from "./helpers.ts";
+import { captureConsole, openTemp } from "./helpers.ts";
+import { loadParser, normalizeSource } from "../lib/keys/source.ts";
 
 test("a closure passed as an argument is refused, naming what it reads, unless it says how to key it", async (t) => {
   const memory = await openTemp(t);
@@ -113,4 +114,27 @@ test("a memoized function that calls itself with the same arguments settles with
   const [a, b] = [twice(2), twice(2)]; // the same call made twice at once: shared, not a cycle
   slow.open();
   assert.deepEqual(await Promise.all([a, b]), [4, 4]);
+});
+
+test("host names (URL, performance, File, self, module...) are outer names like any other; only ECMAScript's are assumed", async () => {
+  await loadParser();
+  const free = (source: string) => normalizeSource(source, "in the test").free;
+  assert.deepEqual(free("(p) => new URL(p, base).href + performance.now() + self.x + module.id + new File([], 'a').name"),
+    ["File", "URL", "base", "module", "performance", "self"]);
+  assert.deepEqual(free("(xs) => JSON.stringify(xs.map(Math.abs).filter(Number.isFinite)) + new Map().size + Symbol.iterator.toString()"), []);
+  assert.deepEqual(free("(x) => exports.URL + x"), ["URL"], "a name from an earlier tslab cell is never taken for a global");
+});
+
+test("in a script (log level warn) an outer name is warned about; deps with the runtime's own global or unkeyed acknowledge it", async (t) => {
+  const URL = "https://example.org/"; // a user's own URL, not the web global
+  const { warnings } = await captureConsole(async () => {
+    const memory = await openTemp(t, "warn");
+    assert.equal(await memory.fn("link", (p: string) => URL + p)("a"), "https://example.org/a");
+    assert.equal(await memory.fn("stamp", (x: number) => x + (typeof performance === "object" ? 1 : 0))(1), 2);
+    await memory.fn("stamp_deps", (x: number) => x + (typeof performance === "object" ? 1 : 0), { deps: () => ({ performance }) })(1);
+    await memory.fn("link_deps", (p: string) => URL + p, { deps: () => ({ URL }) })("a");
+    await memory.fn("log", (x: number) => (console.debug(x), x), { unkeyed: ["console"] })(1);
+  });
+  const told = warnings.filter((w) => /reads .* from outside/.test(w)).map((w) => w.match(/nbmemo: (\w+) reads ([\w, ]+) from outside/)!.slice(1));
+  assert.deepEqual(told, [["link", "URL"], ["stamp", "performance"]]);
 });

@@ -206,8 +206,9 @@ test("an output superjson cannot encode is returned, warned about once, and not 
   assert.ok(result[0] instanceof Model);
   assert.ok(result[1] instanceof Model);
   assert.equal(calls, 2);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /Cannot store the result of fit: the value at result is an instance of Model/);
+  const stores = warnings.filter((w) => /Cannot store/.test(w));
+  assert.equal(stores.length, 1);
+  assert.match(stores[0]!, /Cannot store the result of fit: the value at result is an instance of Model/);
 });
 
 test("empty and path-like names are refused with a clear error", async (t) => {

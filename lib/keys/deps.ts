@@ -3,6 +3,7 @@
 // its normalized source, which is only its whole meaning when it reads nothing from outside.
 import { NbmemoError } from "../errors.ts";
 import { type FunctionHasher, hashValue, KEY, preview } from "./args.ts";
+import { HOST_GLOBALS } from "./free_identifiers.ts";
 import { sha256, type SourceHasher } from "./source.ts";
 
 /** The key under which a memoized function exposes its own version (deps included). */
@@ -101,7 +102,11 @@ export function digestDeps(deps: Readonly<Record<string, unknown>>, hasher: Sour
     const value = deps[key];
     let digest: string;
     let shown: string;
-    if (isVersioned(value)) {
+    if (HOST_GLOBALS.has(key) && value === (globalThis as Record<string, unknown>)[key]) {
+      // The runtime's own console, fetch, URL...: what it is follows from the runtime, not from a cell.
+      digest = `g${key}`;
+      shown = "the runtime's own";
+    } else if (isVersioned(value)) {
       const version = value[VERSION_OF].resolved();
       if (version === undefined) throw new VersionPending(value[VERSION_OF]);
       digest = `m${JSON.stringify(value.memoName)}:${version}`;

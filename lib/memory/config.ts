@@ -123,6 +123,18 @@ export interface FnOptions {
    */
   deps?: Deps | (() => Deps);
   /**
+   * Names the function reads from outside that need not be in its key (imports, the runtime's own
+   * globals, a constant that never changes): they are not reported. `"all"` reports none. Default: none,
+   * so every name read from outside and not in `deps` is warned about once per version and process.
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from "node:fs";
+   * const load = memory.fn("load", (path: string) => readFileSync(path, "utf8"), { unkeyed: ["readFileSync"] });
+   * ```
+   */
+  unkeyed?: readonly string[] | "all";
+  /**
    * When the name's version changes: `"warn"` prints the change once, with a diff, and keeps the old
    * results (a revert hits them again); `"clear"` also deletes the results of the name's other versions;
    * `"ignore"` keeps them and says nothing. Default: `"warn"`.
@@ -137,6 +149,7 @@ export type Deps = Readonly<Record<string, unknown>>;
 export interface FnConfig {
   readonly version: string | undefined;
   readonly deps: Deps | (() => Deps) | undefined;
+  readonly unkeyed: readonly string[] | "all";
   readonly onChange: OnChange;
 }
 
@@ -205,7 +218,7 @@ const memoryOptionNames = optionNames<MemoryOptions>({
   log: true, inlineBytes: true, store: true, lock: true, lockTimeout: true, maxBytes: true, maxEntries: true, maxAge: true,
   create: true, compress: true, compressMinBytes: true,
 });
-const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, onChange: true });
+const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, unkeyed: true, onChange: true });
 const pruneOptionNames = optionNames<PruneOptions>({ oldVersionsUnusedFor: true });
 const entryFilterNames = optionNames<EntryFilter>({ fn: true, version: true, sort: true, limit: true });
 
@@ -291,14 +304,17 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
     throw invalid(`Cannot use version=${JSON.stringify(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
-  const { deps, onChange = "warn" } = options;
+  const { deps, onChange = "warn", unkeyed = [] } = options;
+  if (unkeyed !== "all" && !(Array.isArray(unkeyed) && unkeyed.every((name) => typeof name === "string"))) {
+    throw invalid(`Cannot use unkeyed in ${where}: it must list names, such as ["readFileSync"], or be "all".`);
+  }
   if (deps !== undefined && typeof deps !== "function" && (typeof deps !== "object" || deps === null || Array.isArray(deps))) {
     throw invalid(`Cannot use deps in ${where}: it must be a function returning an object that names each dependency, such as () => ({ helper, LIMIT }).`);
   }
   if (!(ON_CHANGE as readonly string[]).includes(onChange)) {
     throw invalid(`Cannot use onChange=${JSON.stringify(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
   }
-  return { version: options.version, deps, onChange };
+  return { version: options.version, deps, unkeyed, onChange };
 }
 
 /** Checks the filter of memory.entries. */

@@ -569,11 +569,13 @@ export class Memory {
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
       this.#usedVersions.add(id);
-      const notice = freeNotice(name, version, use.kind);
-      // A cell with deps most likely passes the names it reads there, which nbmemo cannot match to
-      // values: the notice would mostly be noise, so only an empty deps array earns it at info level.
-      if (notice && use.kind === "cell" && use.deps > 0) this.#log.debug(notice);
-      else if (notice) this.#log.info(notice);
+      const { unkeyed } = config;
+      const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
+      // A name read from outside is warned about, at the default level of scripts too: the key does not
+      // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
+      // to values: it is told at info level (shown in notebooks) instead.
+      if (notice && use.kind === "cell" && use.deps > 0) this.#log.info(notice);
+      else if (notice) this.#log.warn(notice);
     }
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
