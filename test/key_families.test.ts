@@ -138,3 +138,24 @@ test("in a script (log level warn) an outer name is warned about; deps with the 
   const told = warnings.filter((w) => /reads .* from outside/.test(w)).map((w) => w.match(/nbmemo: (\w+) reads ([\w, ]+) from outside/)!.slice(1));
   assert.deepEqual(told, [["link", "URL"], ["stamp", "performance"]]);
 });
+
+test("an argument or a dependency nested thousands of levels deep is keyed, and explain() describes it, without a RangeError", async (t) => {
+  const memory = await openTemp(t);
+  const list = (n: number) => {
+    let node: { value: number; next: unknown } = { value: n, next: null };
+    for (let i = 0; i < n; i++) node = { value: i, next: node };
+    return node;
+  };
+  const length = memory.fn("length", (l: { next: unknown }) => {
+    let n = 0;
+    for (let node: { next: unknown } | null = l; node; node = node.next as { next: unknown } | null) n++;
+    return n;
+  });
+  assert.equal(await length(list(20_000)), 20_001);
+  assert.equal((await memory.explain("length", list(20_000))).kind, "hit");
+  const why = await memory.explain("length", list(20_001));
+  assert.equal(why.kind, "new-arguments");
+  const deep = list(20_000);
+  const withDeps = memory.fn("with_deep_deps", () => 1, { deps: () => ({ deep }) });
+  assert.equal(await withDeps(), 1);
+});

@@ -54,15 +54,13 @@ export class Calls {
     return running;
   }
 
-  /** Runs `work` as the call `id`, so that the same call made meanwhile joins it. */
-  async lead<T>(id: string, work: () => Promise<Settled<T>>): Promise<Settled<T>> {
-    const promise = work();
+  /** Makes `promise` the call `id` in flight, so that the same call made meanwhile joins it (until {@link end}). */
+  start(id: string, promise: Promise<Settled<unknown>>): void {
     this.#running.set(id, promise);
-    try {
-      return await promise;
-    } finally {
-      this.#running.delete(id);
-    }
+  }
+
+  end(id: string): void {
+    this.#running.delete(id);
   }
 
   /** Runs the function of call `id`, so that the calls it makes are known to run inside it. */

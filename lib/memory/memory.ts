@@ -183,7 +183,8 @@ export class Memory {
       this.#checkOpen(`call ${name}`);
       const now = version.now();
       const current = now instanceof Promise ? await now : now;
-      await met(current);
+      const meeting = met(current);
+      if (meeting) await meeting;
       return await this.#call(name, current, args, "args", () => f(...args));
     };
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
@@ -495,13 +496,15 @@ export class Memory {
       const id = `${name}\0${version.id}\0${argsHash}`;
       const running = this.#calls.join(id, name);
       const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
+      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed);
+      if (!running) this.#calls.start(id, promise);
       try {
-        const settled = running
-          ? await running as Settled<Awaited<R>>
-          : await this.#calls.lead(id, () => this.#lookupOrCompute(key, version, values, () => this.#calls.within(id, name, invoke), changed));
+        const settled = await promise as Settled<Awaited<R>>;
         if (settled.shared || !running) return settled.value;
       } catch (error) {
         if (!(error instanceof ArgumentsMoved)) throw error;
+      } finally {
+        if (!running) this.#calls.end(id);
       }
       if (attempt === MAX_ATTEMPTS) {
         throw new NbmemoError("ARGUMENTS_CHANGED", `Cannot compute ${name}: its arguments changed after each of ${MAX_ATTEMPTS} calls and before ` +
@@ -513,13 +516,13 @@ export class Memory {
   // A miss is computed under a lease, so that the same call started in other processes waits for this
   // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
   // arguments no longer hash to the key (absent: they cannot change, being primitives).
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R,
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
     changed: (() => boolean) | undefined): Promise<Settled<Awaited<R>>> {
     let shared = true;
     const compute = async (): Promise<Outcome> => {
       if (changed?.()) throw new ArgumentsMoved();
       const started = performance.now();
-      const value = await invoke();
+      const value = await this.#calls.within(id, key.name, invoke);
       const computeMs = performance.now() - started;
       if (changed?.()) {
         shared = false;
