@@ -202,6 +202,7 @@ class Encoder {
   // written as a back-reference to that depth so that equal cyclic structures hash equal.
   readonly #ancestors = new Map<object, number>();
   readonly #stack: Frame[] = [];
+  #keyTokens: Map<string | symbol, string> | undefined;
   // Where the value being encoded sits: child `#index` of `#parent` (for paths in errors, and the
   // parent of the frames it pushes).
   #parent: Frame | undefined;
@@ -278,23 +279,13 @@ class Encoder {
   }
 
   #value(hash: Hash, value: unknown, parent: Frame | undefined, index: number): void {
-    switch (typeof value) {
-      case "undefined":
-        return void hash.update("u");
-      case "boolean":
-        return void hash.update(value ? "T" : "F");
-      case "number":
-        return void hash.update(`d${Object.is(value, -0) ? "-0" : String(value)};`);
-      case "bigint":
-        return void hash.update(`b${value};`);
-      case "string":
-        return void hash.update(`s${JSON.stringify(value)}`);
-      case "symbol":
-        this.#parent = parent;
-        this.#index = index;
-        return void hash.update(value === HOLE ? "h" : this.#symbol(value));
+    const token = primitiveToken(value);
+    if (token !== undefined) return void hash.update(token);
+    if (typeof value === "symbol") {
+      this.#parent = parent;
+      this.#index = index;
+      return void hash.update(value === HOLE ? "h" : this.#symbol(value));
     }
-    if (value === null) return void hash.update("n");
     const object = value as object;
     const depth = this.#ancestors.get(object);
     if (depth !== undefined) return void hash.update(`r${depth};`);
@@ -459,18 +450,16 @@ class Encoder {
   // object out of the ancestors at once).
   #props(hash: Hash, object: object, skip: (key: string | symbol) => boolean, first?: ArrayLike<unknown>, firstLabel?: string, release = true): boolean {
     let keys = Reflect.ownKeys(object);
-    if (keys.length === 0 && !first) {
-      hash.update(`p0;${Object.isExtensible(object) ? "" : "x"}`);
-      if (release) this.#ancestors.delete(object);
-      return false;
-    }
     // Usually every key is a string that stays: the list is sorted as it is.
     let plain = true;
     for (const key of keys) if (typeof key !== "string" || skip(key)) plain = false;
     if (plain) (keys as string[]).sort();
     else keys = this.#ordered(keys, skip);
-    const values: unknown[] = first ? Array.from(first) : [];
-    const tokens: string[] = first ? values.map(() => "") : [];
+    // Properties are written at once while their values are primitives; from the first that is not, the
+    // rest go in a frame (a leaf object, such as a row of numbers and strings, needs none).
+    let values: unknown[] | undefined = first ? Array.from(first) : undefined;
+    let tokens: string[] | undefined = first ? values!.map(() => "") : undefined;
+    let inline = 0;
     hash.update(`p${keys.length};${Object.isExtensible(object) ? "" : "x"}`);
     for (const key of keys) {
       const descriptor = Reflect.getOwnPropertyDescriptor(object, key)!;
@@ -478,13 +467,36 @@ class Encoder {
         throw unhashable(this.#here(keyPath(key)), "it is a getter or setter: what it returns later is code nbmemo cannot see",
           "Pass plain data (a property with a value).");
       }
-      const name = typeof key === "string" ? `k${JSON.stringify(key)}` : `y${JSON.stringify(Symbol.keyFor(key))}`;
-      tokens.push(descriptor.enumerable && descriptor.writable && descriptor.configurable ? name
-        : `${name}:${descriptor.enumerable ? "e" : ""}${descriptor.writable ? "w" : ""}${descriptor.configurable ? "c" : ""};`);
-      values.push(descriptor.value);
+      const name = this.#keyToken(key);
+      const attributed = descriptor.enumerable && descriptor.writable && descriptor.configurable ? name
+        : `${name}:${descriptor.enumerable ? "e" : ""}${descriptor.writable ? "w" : ""}${descriptor.configurable ? "c" : ""};`;
+      const token = values ? undefined : primitiveToken(descriptor.value);
+      if (token !== undefined) {
+        hash.update(attributed + token);
+        inline++;
+        continue;
+      }
+      (tokens ??= []).push(attributed);
+      (values ??= []).push(descriptor.value);
     }
-    this.#stack.push(frame(hash, object, values, tokens, propertyLabel, this.#parent, this.#index, undefined, keys, firstLabel));
+    if (!values) {
+      if (release) this.#ancestors.delete(object);
+      return false;
+    }
+    const rest = inline === 0 ? keys : keys.slice(inline);
+    this.#stack.push(frame(hash, object, values, tokens, propertyLabel, this.#parent, this.#index, undefined, rest, firstLabel));
     return true;
+  }
+
+  // Rows of a table repeat their keys: each key's token is made once per hash.
+  #keyToken(key: string | symbol): string {
+    const tokens = this.#keyTokens ??= new Map();
+    let token = tokens.get(key);
+    if (token === undefined) {
+      token = typeof key === "string" ? `k${JSON.stringify(key)}` : `y${JSON.stringify(Symbol.keyFor(key))}`;
+      tokens.set(key, token);
+    }
+    return token;
   }
 
   // The keys `skip` leaves, strings sorted, then registered symbols sorted by their key; a unique symbol is refused.
@@ -512,6 +524,25 @@ function frame(hash: Hash, object: object | undefined, values: ArrayLike<unknown
   label: Frame["label"], parent: Frame | undefined, index: number, members: "set" | "map" | undefined,
   keys?: readonly (string | symbol)[], firstLabel?: string): Frame {
   return { hash, object, values, tokens, label, parent, index, members, digests: [], i: 0, keys, firstLabel };
+}
+
+// The token of a primitive other than a symbol; undefined for anything else.
+function primitiveToken(value: unknown): string | undefined {
+  switch (typeof value) {
+    case "undefined":
+      return "u";
+    case "boolean":
+      return value ? "T" : "F";
+    case "number":
+      return `d${Object.is(value, -0) ? "-0" : String(value)};`;
+    case "bigint":
+      return `b${value};`;
+    case "string":
+      return `s${JSON.stringify(value)}`;
+    case "object":
+      return value === null ? "n" : undefined;
+  }
+  return undefined;
 }
 
 const elementLabel = (_: Frame, i: number) => `[${i}]`;
