@@ -137,7 +137,7 @@ test("free identifiers are warned about once per version, except those listed in
   });
   const told = warnings.filter((n) => /reads .* from outside/.test(n));
   assert.deepEqual(told.map((n) => n.match(/nbmemo: (\w+) reads ([\w, ]+) from outside/)!.slice(1)), [["top", "LIMIT, clean"], ["top_deps", "clean"]]);
-  assert.match(told[0]!, /List them in deps: \(\) => \(\{ LIMIT, clean \}\), or, if they need not be in the key .* in unkeyed: \["LIMIT", "clean"\]/);
+  assert.match(told[0]!, /List them in deps: \(\) => \(\{ LIMIT, clean \}\), or, if they do not need to be in the key .* in unkeyed: \["LIMIT", "clean"\]/);
 });
 
 test("a cell with an empty deps array that reads outside names is warned about", async (t) => {

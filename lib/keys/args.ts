@@ -203,6 +203,8 @@ class Encoder {
   readonly #ancestors = new Map<object, number>();
   readonly #stack: Frame[] = [];
   #keyTokens: Map<string | symbol, string> | undefined;
+  #lastKeys: readonly string[] | undefined;
+  #lastSorted: readonly string[] | undefined;
   // Where the value being encoded sits: child `#index` of `#parent` (for paths in errors, and the
   // parent of the frames it pushes).
   #parent: Frame | undefined;
@@ -449,12 +451,11 @@ class Encoder {
   // Returns whether it pushed a frame (none when there is nothing to encode: then `release` takes the
   // object out of the ancestors at once).
   #props(hash: Hash, object: object, skip: (key: string | symbol) => boolean, first?: ArrayLike<unknown>, firstLabel?: string, release = true): boolean {
-    let keys = Reflect.ownKeys(object);
-    // Usually every key is a string that stays: the list is sorted as it is.
+    const own = Reflect.ownKeys(object);
+    // Usually every key is a string that stays: only sorting is needed.
     let plain = true;
-    for (const key of keys) if (typeof key !== "string" || skip(key)) plain = false;
-    if (plain) (keys as string[]).sort();
-    else keys = this.#ordered(keys, skip);
+    for (const key of own) if (typeof key !== "string" || skip(key)) plain = false;
+    const keys: readonly (string | symbol)[] = plain ? this.#sorted(own as string[]) : this.#ordered(own, skip);
     // Properties are written at once while their values are primitives; from the first that is not, the
     // rest go in a frame (a leaf object, such as a row of numbers and strings, needs none).
     let values: unknown[] | undefined = first ? Array.from(first) : undefined;
@@ -486,6 +487,18 @@ class Encoder {
     const rest = inline === 0 ? keys : keys.slice(inline);
     this.#stack.push(frame(hash, object, values, tokens, propertyLabel, this.#parent, this.#index, undefined, rest, firstLabel));
     return true;
+  }
+
+  // Rows of a table have their keys in the same order: the last sorting is reused while it fits.
+  #sorted(keys: string[]): readonly string[] {
+    const last = this.#lastKeys;
+    if (last && last.length === keys.length) {
+      let same = true;
+      for (let i = 0; i < keys.length && same; i++) same = keys[i] === last[i];
+      if (same) return this.#lastSorted!;
+    }
+    this.#lastKeys = keys;
+    return (this.#lastSorted = [...keys].sort());
   }
 
   // Rows of a table repeat their keys: each key's token is made once per hash.

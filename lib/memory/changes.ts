@@ -53,7 +53,7 @@ export function freeNotice(name: string, free: readonly string[], kind: "fn" | "
       `(values) or in the deps option (helpers: { deps: () => ({ helper }) }); names that need not be in the key go in unkeyed: [${quoted}].`;
   }
   return `${name} reads ${names} from outside, which its version does not cover: a change there would not be ` +
-    `noticed. List ${free.length === 1 ? "it" : "them"} in deps: () => ({ ${names} }), or, if ${free.length === 1 ? "it needs" : "they need"} not be in the key ` +
+    `noticed. List ${free.length === 1 ? "it" : "them"} in deps: () => ({ ${names} }), or, if ${free.length === 1 ? "it does" : "they do"} not need to be in the key ` +
     `(an import, the runtime's own global), in unkeyed: [${quoted}].`;
 }
 
