@@ -125,7 +125,9 @@ test("host names (URL, performance, File, self, module...) are outer names like 
   assert.deepEqual(free("(p) => new URL(p, base).href + performance.now() + self.x + module.id + new File([], 'a').name"),
     ["File", "URL", "base", "module", "performance", "self"]);
   assert.deepEqual(free("(xs) => JSON.stringify(xs.map(Math.abs).filter(Number.isFinite)) + new Map().size + Symbol.iterator.toString()"), []);
-  assert.deepEqual(free("(x) => exports.URL + x"), ["URL"], "a name from an earlier tslab cell is never taken for a global");
+  const inTslab = (source: string) => normalizeSource(source, "in the test", { dialect: "tslab", imports: new Map() }).free;
+  assert.deepEqual(inTslab("(x) => exports.URL + x"), ["URL"], "a name from an earlier tslab cell is never taken for a global");
+  assert.deepEqual(free("(x) => exports.URL + x"), ["exports"], "outside tslab, exports is a host name like any other");
 });
 
 test("in a script (log level warn) an outer name is warned about; deps with the runtime's own global or unkeyed acknowledge it", async (t) => {
