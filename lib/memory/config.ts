@@ -130,7 +130,10 @@ export interface FnOptions {
    * @example
    * ```ts
    * import { readFileSync } from "node:fs";
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
    * const load = memory.fn("load", (path: string) => readFileSync(path, "utf8"), { unkeyed: ["readFileSync"] });
+   * await memory.close();
    * ```
    */
   unkeyed?: readonly string[] | "all";
