@@ -7,6 +7,8 @@ export type NbmemoErrorCode =
   | "INVALID_OPTION"
   | "UNHASHABLE_ARGUMENT"
   | "UNHASHABLE_FUNCTION"
+  | "ARGUMENTS_CHANGED"
+  | "CALL_CYCLE"
   | "CLOSED"
   | "CATALOG_TOO_NEW"
   | "NOT_A_CACHE"

@@ -119,46 +119,48 @@ test("a bad deps or onChange option is refused at the edge", async (t) => {
   const memory = await openTemp(t, "silent");
   assert.throws(() => memory.fn("x", () => 1, { onChange: "drop" as never }), (e: NbmemoError) =>
     e.code === "INVALID_OPTION" && /onChange="drop".*"warn", "clear", "ignore"/.test(e.message));
-  assert.throws(() => memory.fn("x", () => 1, { deps: [1, 2] as never }), /deps .* must be an object naming each dependency/);
+  assert.throws(() => memory.fn("x", () => 1, { deps: [1, 2] as never }), /deps .* must be a function returning an object that names each dependency, such as \(\) => \(\{ helper, LIMIT \}\)/);
   await assert.rejects(memory.fn("x", () => 1, { deps: { s: Symbol("s") } })(), /Cannot hash the argument at deps\.s: Symbol\(s\)/);
 });
 
-test("free identifiers are told once per version, except those listed in deps", async (t) => {
+test("free identifiers are warned about once per version, except those listed in deps or unkeyed", async (t) => {
   const LIMIT = 3;
   const clean = (s: string) => s.trim();
-  const { notices } = await captureConsole(async () => {
-    const memory = await openTemp(t, "info"); // opened here: its logger prints to the captured console
+  const { warnings } = await captureConsole(async () => {
+    const memory = await openTemp(t, "warn"); // a script's default level; opened here: its logger prints to the captured console
     const top = memory.fn("top", (xs: string[]) => xs.map(clean).slice(0, LIMIT));
     await top([" a "]);
     await top([" b "]);
-    await memory.fn("top_deps", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { LIMIT } })([" a "]);
+    await memory.fn("top_deps", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: () => ({ LIMIT }) })([" a "]);
+    await memory.fn("top_unkeyed", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { LIMIT }, unkeyed: ["clean"] })([" a "]);
+    await memory.fn("top_all", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { unkeyed: "all" })([" a "]);
   });
-  const told = notices.filter((n) => /reads .* from outside/.test(n));
+  const told = warnings.filter((n) => /reads .* from outside/.test(n));
   assert.deepEqual(told.map((n) => n.match(/nbmemo: (\w+) reads ([\w, ]+) from outside/)!.slice(1)), [["top", "LIMIT, clean"], ["top_deps", "clean"]]);
-  assert.match(told[0]!, /list them in deps: \{ LIMIT, clean \}/);
+  assert.match(told[0]!, /List them in deps: \(\) => \(\{ LIMIT, clean \}\), or, if they do not need to be in the key .* in unkeyed: \["LIMIT", "clean"\]/);
 });
 
-test("a cell with an empty deps array that reads outside names is told so", async (t) => {
+test("a cell with an empty deps array that reads outside names is warned about", async (t) => {
   const url = "https://example.org/a.csv";
-  const { notices } = await captureConsole(async () => {
-    const memory = await openTemp(t, "info");
+  const { warnings } = await captureConsole(async () => {
+    const memory = await openTemp(t, "warn");
     await memory.cell("prepare", [], () => url.length);
   });
-  assert.ok(notices.some((n) => /prepare reads url from outside: a change there is noticed only if it is in the cell's deps array/.test(n)), notices.join("\n"));
+  assert.ok(warnings.some((n) => /prepare reads url from outside: a change there is noticed only if it is in the cell's deps array/.test(n)), warnings.join("\n"));
 });
 
-test("a cell that passes deps is not told about the names it reads, except at debug level", async (t) => {
+test("a cell that passes deps is told about the names it reads at info level, where notebooks show it", async (t) => {
   const url = "https://example.org/a.csv";
+  const atWarn = await captureConsole(async () => {
+    const memory = await openTemp(t, "warn");
+    await memory.cell("prepare", [url], () => url.length);
+  });
+  assert.ok(!atWarn.warnings.some((n) => /reads url from outside/.test(n)), atWarn.warnings.join("\n"));
   const atInfo = await captureConsole(async () => {
     const memory = await openTemp(t, "info");
     await memory.cell("prepare", [url], () => url.length);
   });
-  assert.ok(!atInfo.notices.some((n) => /reads url from outside/.test(n)), atInfo.notices.join("\n"));
-  const atDebug = await captureConsole(async () => {
-    const memory = await openTemp(t, "debug");
-    await memory.cell("prepare", [url], () => url.length);
-  });
-  assert.ok(atDebug.notices.some((n) => /prepare reads url from outside/.test(n)), atDebug.notices.join("\n"));
+  assert.ok(atInfo.notices.some((n) => /prepare reads url from outside/.test(n)), atInfo.notices.join("\n"));
 });
 
 test("a process meeting only known sources tells their free identifiers without loading TypeScript", async (t) => {

@@ -188,7 +188,7 @@ test("an unhashable argument is a clear error naming its path", async (t) => {
   });
   await assert.rejects(f({ p: Promise.resolve(1) }), /args\[0\]\.p: a Promise is a live handle.*Await it/);
   class Handle {}
-  await assert.rejects(f(new Handle()), /args\[0\]: an instance of Handle has no own enumerable state/);
+  await assert.rejects(f(new Handle()), /args\[0\]: an instance of the class Handle, whose private fields and getters nbmemo cannot see/);
 });
 
 test("an output superjson cannot encode is returned, warned about once, and not stored", async (t) => {
@@ -206,8 +206,9 @@ test("an output superjson cannot encode is returned, warned about once, and not 
   assert.ok(result[0] instanceof Model);
   assert.ok(result[1] instanceof Model);
   assert.equal(calls, 2);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /Cannot store the result of fit: the value at result is an instance of Model/);
+  const stores = warnings.filter((w) => /Cannot store/.test(w));
+  assert.equal(stores.length, 1);
+  assert.match(stores[0]!, /Cannot store the result of fit: the value at result is an instance of Model/);
 });
 
 test("empty and path-like names are refused with a clear error", async (t) => {

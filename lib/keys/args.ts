@@ -1,19 +1,61 @@
 // The canonical hash of a call's arguments: independent of object key order and of Set/Map insertion
-// order, exact about types, and streaming binary data straight into the hash.
+// order, exact about types, streaming binary data straight into the hash. The rule behind every case:
+// equal hashes only for values no function can tell apart; what nbmemo cannot see into is refused.
+import { Buffer } from "node:buffer";
 import { createHash, type Hash as NodeHash } from "node:crypto";
+import { types } from "node:util";
 import { NbmemoError } from "../errors.ts";
 
-/** Hashes a function met among the arguments (by its normalized source); `path` names where it was. */
+/** Hashes a function met among the arguments (its code, not its own properties); `path` names where it was. */
 export type FunctionHasher = (fn: Function, path: string) => string;
+
+/**
+ * A method under this key says how to key a value nbmemo cannot see into (an instance of your own class,
+ * a closure): it returns data that is hashed in the value's place, with the class name (a function: "function").
+ *
+ * @example
+ * ```ts
+ * class Point {
+ *   #x: number;
+ *   constructor(x: number) { this.#x = x; }
+ *   [Symbol.for("nbmemo.key")]() { return { x: this.#x }; }
+ * }
+ * ```
+ */
+export const KEY: unique symbol = Symbol.for("nbmemo.key");
+
+/** A hash of arguments, and whether they hold anything that can change in place (an object). */
+export interface ArgsHash {
+  readonly hash: string;
+  readonly mutable: boolean;
+}
+
+// Bumped when the encoding changes: every argument hash changes with it.
+const ENCODING = "nbmemo-args-2;";
 
 /**
  * Hashes `values` as one canonical encoding. `root` names them in errors (`args`, `deps`).
  *
- * @throws NbmemoError (`UNHASHABLE_ARGUMENT`) naming the path of a value with no stable identity.
+ * @throws NbmemoError (`UNHASHABLE_ARGUMENT`) naming the path of a value nbmemo cannot key faithfully.
  */
 export function hashValues(values: readonly unknown[], root: string, hashFunction: FunctionHasher): string {
+  return hashArguments(values, root, hashFunction).hash;
+}
+
+/** {@link hashValues}, also telling whether the values could change after they were hashed. */
+export function hashArguments(values: readonly unknown[], root: string, hashFunction: FunctionHasher): ArgsHash {
   const hash = new Hash();
-  new Encoder(hashFunction).value(hash, values, root, []);
+  hash.update(ENCODING);
+  const encoder = new Encoder(hashFunction, root);
+  encoder.encode(hash, values, true);
+  return { hash: hash.digest(), mutable: encoder.mutable };
+}
+
+/** Hashes one value the way {@link hashValues} hashes each argument; `path` names it in errors. */
+export function hashValue(value: unknown, path: string, hashFunction: FunctionHasher): string {
+  const hash = new Hash();
+  hash.update(ENCODING);
+  new Encoder(hashFunction, path).encode(hash, value, false);
   return hash.digest();
 }
 
@@ -45,138 +87,519 @@ class Hash {
   }
 }
 
-/** Hashes one value the way {@link hashValues} hashes each argument; `path` names it in errors. */
-export function hashValue(value: unknown, path: string, hashFunction: FunctionHasher): string {
-  const hash = new Hash();
-  new Encoder(hashFunction).value(hash, value, path, []);
-  return hash.digest();
+// One object (or one member of a Set or Map) being encoded: its children are taken one at a time, so
+// that nesting depth costs heap, not stack (a linked list thousands of levels deep hashes like any other).
+interface Frame {
+  readonly hash: Hash;
+  /** The object whose encoding this frame ends: it leaves the ancestors when the frame is done. */
+  readonly object: object | undefined;
+  readonly values: ArrayLike<unknown>;
+  /** Written before each child (property names); none for array elements. */
+  readonly tokens: readonly string[] | undefined;
+  /** How child `i` is written in a path. */
+  readonly label: (frame: Frame, i: number) => string;
+  readonly parent: Frame | undefined;
+  /** This frame's place among its parent's children, for paths. */
+  readonly index: number;
+  /** Children are Set items or Map entries: each hashed alone, the digests sorted. */
+  readonly members: "set" | "map" | undefined;
+  readonly digests: string[];
+  i: number;
+  /** The property keys of a frame of properties, after its `values.length - keys.length` first children. */
+  readonly keys?: readonly (string | symbol)[];
+  readonly firstLabel?: string;
 }
+
+const HOLE = Symbol("hole");
 
 const unhashable = (path: string, what: string, fix: string) =>
   new NbmemoError("UNHASHABLE_ARGUMENT", `Cannot hash the argument at ${path}: ${what}. ${fix}`);
 
-const liveHandles = [Promise, WeakMap, WeakSet, WeakRef] as const;
+const PLAIN_FIX = "Pass the plain data it holds, or give its class a [Symbol.for(\"nbmemo.key\")]() method that returns it.";
+
+// The built-in prototypes nbmemo knows how to key, each with the brand check an instance must pass.
+type Kind = "array" | "date" | "regexp" | "map" | "set" | "error" | "arraybuffer" | "shared" | "dataview" | "typed" | "url" |
+  "number" | "string" | "boolean" | "bigint" | "symbol" | "live";
+const typedArrays = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array,
+  Float64Array, BigInt64Array, BigUint64Array,
+  ...(typeof (globalThis as { Float16Array?: unknown }).Float16Array === "function" ? [(globalThis as unknown as { Float16Array: Function }).Float16Array] : []),
+];
+const errors = [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError];
+const liveHandles = [Promise, WeakMap, WeakSet, WeakRef, FinalizationRegistry];
+const kinds = new Map<object, Kind>([
+  [Array.prototype, "array"], [Date.prototype, "date"], [RegExp.prototype, "regexp"], [Map.prototype, "map"],
+  [Set.prototype, "set"], [ArrayBuffer.prototype, "arraybuffer"], [DataView.prototype, "dataview"],
+  [Buffer.prototype, "typed"], [Number.prototype, "number"], [String.prototype, "string"],
+  [Boolean.prototype, "boolean"], [BigInt.prototype, "bigint"], [Symbol.prototype, "symbol"],
+  ...typedArrays.map((T) => [T.prototype, "typed"] as const),
+  ...errors.map((E) => [E.prototype, "error"] as const),
+  ...liveHandles.map((H) => [H.prototype, "live"] as const),
+]);
+if (typeof SharedArrayBuffer === "function") kinds.set(SharedArrayBuffer.prototype, "shared");
+if (typeof URL === "function") kinds.set(URL.prototype, "url");
+
+// Whether `value` really is what its prototype says (Object.create(Date.prototype) is not a Date).
+const brands: Record<Kind, (value: object) => boolean> = {
+  array: Array.isArray,
+  date: types.isDate,
+  regexp: types.isRegExp,
+  map: types.isMap,
+  set: types.isSet,
+  error: types.isNativeError,
+  arraybuffer: types.isArrayBuffer,
+  shared: types.isSharedArrayBuffer,
+  dataview: types.isDataView,
+  typed: types.isTypedArray,
+  url: (value) => {
+    try {
+      return typeof Reflect.get(URL.prototype, "href", value) === "string";
+    } catch {
+      return false;
+    }
+  },
+  number: types.isNumberObject,
+  string: types.isStringObject,
+  boolean: types.isBooleanObject,
+  bigint: types.isBigIntObject,
+  symbol: types.isSymbolObject,
+  live: () => true,
+};
+
+// Objects with internal state that a plain prototype would hide (Object.setPrototypeOf(new Map(), null)).
+function hasInternalSlots(value: object): boolean {
+  return types.isArgumentsObject(value) || types.isModuleNamespaceObject(value) || Array.isArray(value) ||
+    types.isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || types.isDate(value) || types.isRegExp(value) ||
+    types.isMap(value) || types.isSet(value) || types.isNativeError(value) || types.isBoxedPrimitive(value) ||
+    types.isPromise(value) || types.isWeakMap(value) || types.isWeakSet(value) || types.isGeneratorObject(value) ||
+    types.isMapIterator(value) || types.isSetIterator(value);
+}
+
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+const errorNames = new Map<object, string>(errors.map((E) => [E.prototype, E.name]));
+const primitiveOf: Record<"number" | "string" | "boolean" | "bigint" | "symbol", (value: object) => unknown> = {
+  number: (v) => Number.prototype.valueOf.call(v),
+  string: (v) => String.prototype.valueOf.call(v),
+  boolean: (v) => Boolean.prototype.valueOf.call(v),
+  bigint: (v) => BigInt.prototype.valueOf.call(v),
+  symbol: (v) => Symbol.prototype.valueOf.call(v),
+};
+
+// The own properties a kind encodes itself, or that do not tell values apart.
+const noSkip = (_key: string | symbol) => false;
+const isIndex = (key: string | symbol) => typeof key === "string" && /^(?:0|[1-9]\d*)$/.test(key);
+const arrayOwn = (key: string | symbol) => key === "length" || isIndex(key);
+const errorOwn = (key: string | symbol) => key === "stack";
+// Deno marks a URL with a unique symbol of its own (its WebIDL brand).
+const urlOwn = (key: string | symbol) => typeof key === "symbol" && Symbol.keyFor(key) === undefined;
+// A function's length and prototype follow from its code; arguments and caller are V8's for sloppy functions.
+const functionOwn = (key: string | symbol) => key === "length" || key === "prototype" || key === "arguments" || key === "caller";
 
 class Encoder {
   readonly #hashFunction: FunctionHasher;
+  readonly #root: string;
+  // The objects being encoded above the current one, with their depth: meeting one again is a cycle,
+  // written as a back-reference to that depth so that equal cyclic structures hash equal.
+  readonly #ancestors = new Map<object, number>();
+  readonly #stack: Frame[] = [];
+  #keyTokens: Map<string | symbol, string> | undefined;
+  #lastKeys: readonly string[] | undefined;
+  #lastSorted: readonly string[] | undefined;
+  // Where the value being encoded sits: child `#index` of `#parent` (for paths in errors, and the
+  // parent of the frames it pushes).
+  #parent: Frame | undefined;
+  #index = 0;
+  mutable = false;
 
-  constructor(hashFunction: FunctionHasher) {
+  constructor(hashFunction: FunctionHasher, root: string) {
     this.#hashFunction = hashFunction;
+    this.#root = root;
   }
 
-  // `ancestors` holds the objects being encoded above this one: meeting one again is a cycle,
-  // written as a back-reference to its depth so equal cyclic structures hash equal.
-  value(hash: Hash, value: unknown, path: string, ancestors: object[]): void {
-    switch (typeof value) {
-      case "undefined":
-        return void hash.update("u");
-      case "boolean":
-        return void hash.update(value ? "T" : "F");
-      case "number":
-        return void hash.update(`d${Object.is(value, -0) ? "-0" : String(value)};`);
-      case "bigint":
-        return void hash.update(`b${value};`);
-      case "string":
-        return void hash.update(`s${JSON.stringify(value)}`);
-      case "symbol": {
-        const key = Symbol.keyFor(value);
-        if (key === undefined) {
-          throw unhashable(path, `${String(value)} is a unique symbol, with no identity outside this process`,
-            "Pass a string instead, or a registered symbol (Symbol.for).");
-        }
-        return void hash.update(`y${JSON.stringify(key)}`);
-      }
-      case "function":
-        return void hash.update(`f${this.#hashFunction(value, path)};`);
+  // `values` is the call's own argument list when `list`: an array nbmemo made, encoded without the
+  // checks a caller's array needs.
+  encode(hash: Hash, value: unknown, list: boolean): void {
+    if (!list) {
+      this.#value(hash, value, undefined, 0);
+      return this.#run();
     }
-    if (value === null) return void hash.update("n");
+    // Each argument in turn; the list gets a frame (for paths and cycles) only when an argument needs
+    // one: most calls pass a few primitives.
+    const values = value as readonly unknown[];
+    hash.update(`a${values.length};p0;`);
+    let root: Frame | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === "object" ? v === null : typeof v !== "function" && typeof v !== "symbol") {
+        this.#value(hash, v, undefined, i);
+        continue;
+      }
+      if (!root) {
+        root = frame(hash, values, values, undefined, elementLabel, undefined, 0, undefined);
+        this.#ancestors.set(values, 0);
+      }
+      this.#value(hash, v, root, i);
+      this.#run();
+    }
+  }
+
+  #run(): void {
+    const stack = this.#stack;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const i = top.i;
+      if (i === top.values.length) {
+        stack.pop();
+        if (top.object) this.#ancestors.delete(top.object);
+        if (top.members) top.hash.update(`${top.digests.sort().join("")};`);
+        else if (top.parent?.members) top.parent.digests.push(top.hash.digest());
+        continue;
+      }
+      top.i = i + 1;
+      const child = top.values[i];
+      if (top.members) {
+        stack.push(frame(new Hash(), undefined, top.members === "map" ? child as [unknown, unknown] : [child], undefined, memberLabel, top, i, undefined));
+        continue;
+      }
+      if (top.tokens) top.hash.update(top.tokens[i]!);
+      this.#value(top.hash, child, top, i);
+    }
+  }
+
+  // Pushes the frame of the children of the value being encoded.
+  #push(hash: Hash, object: object | undefined, values: ArrayLike<unknown>, tokens?: readonly string[], label = elementLabel,
+    members?: "set" | "map"): void {
+    this.#stack.push(frame(hash, object, values, tokens, label, this.#parent, this.#index, members));
+  }
+
+  // The path of the value being encoded, for errors.
+  #here(suffix = ""): string {
+    const parts: string[] = [suffix];
+    for (let f = this.#parent, i = this.#index; f; i = f.index, f = f.parent) parts.push(f.label(f, i));
+    parts.push(this.#root);
+    return shorten(parts.reverse());
+  }
+
+  #value(hash: Hash, value: unknown, parent: Frame | undefined, index: number): void {
+    const token = primitiveToken(value);
+    if (token !== undefined) return void hash.update(token);
+    if (typeof value === "symbol") {
+      this.#parent = parent;
+      this.#index = index;
+      return void hash.update(value === HOLE ? "h" : this.#symbol(value));
+    }
     const object = value as object;
-    const depth = ancestors.indexOf(object);
-    if (depth >= 0) return void hash.update(`r${depth};`);
-    ancestors.push(object);
-    try {
-      this.object(hash, object, path, ancestors);
-    } finally {
-      ancestors.pop();
+    const depth = this.#ancestors.get(object);
+    if (depth !== undefined) return void hash.update(`r${depth};`);
+    this.mutable = true;
+    this.#parent = parent;
+    this.#index = index;
+    if (types.isProxy(object)) throw unhashable(this.#here(), "it is a Proxy, whose behaviour is code nbmemo cannot see", "Pass the data it stands for.");
+    this.#ancestors.set(object, this.#ancestors.size);
+    const key = (object as { [KEY]?: unknown })[KEY];
+    if (typeof key === "function") return this.#keyed(hash, object, key);
+    if (typeof object === "function") return this.#function(hash, object);
+    const proto: object | null = Object.getPrototypeOf(object);
+    if (proto === Object.prototype || proto === null) {
+      if (hasInternalSlots(object)) throw this.#exotic(object);
+      hash.update(proto === null ? "O" : "o");
+      return void this.#props(hash, object, noSkip);
+    }
+    const kind = kinds.get(proto);
+    if (kind === undefined) return this.#unknownClass(hash, object, proto);
+    if (!brands[kind](object)) {
+      throw unhashable(this.#here(), `it inherits from ${protoName(proto)}.prototype without being one (Object.create?)`,
+        "Pass a real one, or plain data.");
+    }
+    this.#builtIn(hash, object, kind, proto);
+  }
+
+  #builtIn(hash: Hash, object: object, kind: Kind, proto: object): void {
+    switch (kind) {
+      case "array": {
+        const array = object as unknown[];
+        // Own keys list the indices present first, then "length", then any other property (a RegExp
+        // match's index and groups) and symbols.
+        const keys = Reflect.ownKeys(array);
+        const present = keys[array.length] === "length" ? array.length : keys.indexOf("length");
+        const elements = present === array.length ? array : Array.from({ length: array.length }, (_, i) => i in array ? array[i] : HOLE);
+        hash.update(`a${array.length};`);
+        if (keys.length > present + 1) return void this.#props(hash, object, arrayOwn, elements);
+        // Elements are read as values: an element made read-only, or a getter, one by one is not seen.
+        const sealed = Object.isExtensible(array) ? "" : Object.isFrozen(array) ? "xf" : Object.isSealed(array) ? "xs" : "x";
+        hash.update(`p0;${sealed}`);
+        return this.#push(hash, object, elements);
+      }
+      case "typed": {
+        // The bytes of the view only: not the rest of its buffer, nor properties added to it, which
+        // cannot be listed without listing every index (38 µs per 1,000 elements).
+        const view = object as Uint8Array;
+        const type = proto === Buffer.prototype ? "Buffer" : typedArrayName.call(view) as string;
+        hash.update(`t${type}:${view.byteLength};`);
+        hash.update(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        return void this.#ancestors.delete(object);
+      }
+      case "dataview": {
+        const view = object as DataView;
+        hash.update(`V${view.byteLength};`);
+        hash.update(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        return void this.#props(hash, object, noSkip);
+      }
+      case "arraybuffer":
+      case "shared": {
+        const buffer = object as ArrayBuffer & { resizable?: boolean; growable?: boolean; maxByteLength?: number; detached?: boolean };
+        const resizable = buffer.resizable || buffer.growable ? `~${buffer.maxByteLength}` : "";
+        hash.update(`${kind === "shared" ? "Z" : "B"}${buffer.byteLength}${resizable}${buffer.detached ? "!" : ""};`);
+        hash.update(new Uint8Array(buffer));
+        return void this.#props(hash, object, noSkip);
+      }
+      case "date":
+        hash.update(`D${Date.prototype.getTime.call(object)};`);
+        return void this.#props(hash, object, noSkip);
+      case "regexp":
+        // lastIndex is an own property, so it is hashed with the others.
+        hash.update(`R${JSON.stringify(Reflect.get(RegExp.prototype, "source", object))}${Reflect.get(RegExp.prototype, "flags", object)};`);
+        return void this.#props(hash, object, noSkip);
+      case "url":
+        hash.update(`U${JSON.stringify(Reflect.get(URL.prototype, "href", object))}`);
+        return void this.#props(hash, object, urlOwn);
+      case "error":
+        // Name, message, cause, errors and any other own property; not the stack, which says where it was
+        // made (a file and line), not what it is.
+        hash.update(`E${errorNames.get(proto)};`);
+        return void this.#props(hash, object, errorOwn);
+      case "map":
+      case "set": {
+        const collection = object as Map<unknown, unknown> | Set<unknown>;
+        hash.update(`${kind === "map" ? "M" : "S"}${collection.size};`);
+        const items = kind === "map" ? [...Map.prototype.entries.call(collection)] : [...Set.prototype.values.call(collection)];
+        // The properties' frame is pushed first, so that it runs after the members'; whichever frame ends
+        // last takes the collection out of the ancestors.
+        const props = this.#props(hash, object, noSkip, undefined, undefined, false);
+        return this.#push(hash, props ? undefined : object, items, undefined, membersLabel, kind);
+      }
+      case "number":
+      case "string":
+      case "boolean":
+      case "bigint":
+      case "symbol": {
+        const primitive = primitiveOf[kind](object);
+        hash.update(`X${kind}:`);
+        const length = kind === "string" ? (primitive as string).length : 0;
+        const skip = kind === "string" ? (key: string | symbol) => key === "length" || (isIndex(key) && Number(key) < length) : noSkip;
+        return void this.#props(hash, object, skip, [primitive], ".valueOf()");
+      }
+      case "live": {
+        const name = protoName(proto);
+        throw unhashable(this.#here(), `a ${name} is a live handle, not data`,
+          name === "Promise" ? "Await it before the call." : "Pass the data it refers to instead.");
+      }
     }
   }
 
-  object(hash: Hash, value: object, path: string, ancestors: object[]): void {
-    if (ArrayBuffer.isView(value)) {
-      const type = value.constructor.name === "Buffer" ? "Uint8Array" : value.constructor.name;
-      hash.update(`t${type}:${value.byteLength};`);
-      return void hash.update(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    }
-    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)) {
-      hash.update(`B${value.byteLength};`);
-      return void hash.update(new Uint8Array(value));
-    }
-    if (Array.isArray(value)) {
-      hash.update(`a${value.length};`);
-      for (let i = 0; i < value.length; i++) {
-        if (i in value) this.value(hash, value[i], `${path}[${i}]`, ancestors);
-        else hash.update("h");
-      }
-      return;
-    }
-    if (value instanceof Date) return void hash.update(`D${value.getTime()};`);
-    if (value instanceof RegExp) return void hash.update(`R${JSON.stringify(value.source)}${value.flags};`);
-    if (value instanceof URL) return void hash.update(`U${JSON.stringify(value.href)}`);
-    if (value instanceof Error) return void hash.update(`E${JSON.stringify([value.name, value.message])}`);
-    if (value instanceof Map) {
-      return this.unordered(hash, "M", value.size, value, (sub, [k, v], i) => {
-        this.value(sub, k, `${path}.<map key ${i}>`, ancestors);
-        this.value(sub, v, `${path}.get(${preview(k)})`, ancestors);
-      });
-    }
-    if (value instanceof Set) {
-      return this.unordered(hash, "S", value.size, value, (sub, item, i) =>
-        this.value(sub, item, `${path}.<set item ${i}>`, ancestors));
-    }
-    for (const Handle of liveHandles) {
-      if (value instanceof Handle) {
-        throw unhashable(path, `a ${Handle.name} is a live handle, not data`,
-          Handle === Promise ? "Await it before the call." : "Pass the data it refers to instead.");
-      }
-    }
-    this.record(hash, value, path, ancestors);
+  // A value that says how to key it: its class name and what its key method returns.
+  #keyed(hash: Hash, object: object, key: Function): void {
+    const name = typeof object === "function" ? "function" : protoName(Object.getPrototypeOf(object));
+    const data: unknown = key.call(object);
+    hash.update(`K${JSON.stringify(name)}`);
+    this.#push(hash, object, [data], undefined, keyLabel);
   }
 
-  // A plain object, or a class instance hashed by its class name and own enumerable state.
-  record(hash: Hash, value: object, path: string, ancestors: object[]): void {
-    const proto = Object.getPrototypeOf(value);
-    const plain = proto === null || proto === Object.prototype;
-    const keys = Object.keys(value).sort();
-    if (Object.getOwnPropertySymbols(value).some((s) => Object.prototype.propertyIsEnumerable.call(value, s))) {
-      throw unhashable(path, "the object has symbol keys, which have no stable identity",
-        "Use string keys, or leave the object out of the arguments.");
+  // A function: its code (as the function hasher sees it) and its own properties (name, statics...).
+  #function(hash: Hash, fn: Function): void {
+    hash.update(`f${this.#hashFunction(fn, this.#here())};`);
+    this.#props(hash, fn, functionOwn);
+  }
+
+  // An object whose prototype is not one nbmemo knows: an instance of a class (its private fields and
+  // getters are invisible), of a subclass of a built-in, or an Object.create(proto) object.
+  #unknownClass(hash: Hash, object: object, proto: object): void {
+    // A toJSON of the class's own (not a built-in's, such as Date's for a subclass of Date) says what it is.
+    const toJSON = ownMethod(proto, "toJSON");
+    if (toJSON) return this.#keyed(hash, object, () => toJSON.call(object, ""));
+    const constructor = Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+    if (typeof constructor !== "function" || constructor.prototype !== proto) {
+      throw unhashable(this.#here(), "its prototype is another object (Object.create), whose properties it inherits",
+        "Pass a plain object ({ ...value }) or plain data.");
     }
-    if (!plain) {
-      const name = proto?.constructor?.name || "anonymous class";
-      if (keys.length === 0) {
-        throw unhashable(path, `an instance of ${name} has no own enumerable state to hash`,
-          "Pass the plain data it holds, or a string that identifies it.");
-      }
-      hash.update(`c${JSON.stringify(name)}`);
+    const base = builtInBase(proto);
+    const name = constructor.name || "(anonymous)";
+    const what = base ? `an instance of ${name}, a subclass of ${base}` : `an instance of the class ${name}`;
+    throw unhashable(this.#here(), `${what}, whose private fields and getters nbmemo cannot see`, PLAIN_FIX);
+  }
+
+  #exotic(object: object): NbmemoError {
+    if (types.isArgumentsObject(object)) return unhashable(this.#here(), "it is an arguments object", "Pass [...arguments] instead.");
+    if (types.isModuleNamespaceObject(object)) {
+      return unhashable(this.#here(), "it is a module namespace (import * as m)", "Pass the values you need from it.");
     }
-    hash.update(`o${keys.length};`);
+    return unhashable(this.#here(), "it is a built-in object whose prototype was replaced", "Pass plain data.");
+  }
+
+  #symbol(value: symbol): string {
+    const key = Symbol.keyFor(value);
+    if (key === undefined) {
+      throw unhashable(this.#here(), `${String(value)} is a unique symbol, with no identity outside this process`,
+        "Pass a string instead, or a registered symbol (Symbol.for).");
+    }
+    return `y${JSON.stringify(key)}`;
+  }
+
+  // Own properties (every string key, enumerable or not, and registered symbol keys), sorted, each with
+  // its attributes when they are not the usual ones, and whether the object can take new ones; after
+  // `first` (array elements, a boxed primitive), all in one frame.
+  // Returns whether it pushed a frame (none when there is nothing to encode: then `release` takes the
+  // object out of the ancestors at once).
+  #props(hash: Hash, object: object, skip: (key: string | symbol) => boolean, first?: ArrayLike<unknown>, firstLabel?: string, release = true): boolean {
+    const own = Reflect.ownKeys(object);
+    // Usually every key is a string that stays: only sorting is needed.
+    let plain = true;
+    for (const key of own) if (typeof key !== "string" || skip(key)) plain = false;
+    const keys: readonly (string | symbol)[] = plain ? this.#sorted(own as string[]) : this.#ordered(own, skip);
+    // Properties are written at once while their values are primitives; from the first that is not, the
+    // rest go in a frame (a leaf object, such as a row of numbers and strings, needs none).
+    let values: unknown[] | undefined = first ? Array.from(first) : undefined;
+    let tokens: string[] | undefined = first ? values!.map(() => "") : undefined;
+    let inline = 0;
+    hash.update(`p${keys.length};${Object.isExtensible(object) ? "" : "x"}`);
     for (const key of keys) {
-      hash.update(`k${JSON.stringify(key)}`);
-      this.value(hash, (value as Record<string, unknown>)[key], `${path}${propertyPath(key)}`, ancestors);
+      const descriptor = Reflect.getOwnPropertyDescriptor(object, key)!;
+      if (!("value" in descriptor)) {
+        throw unhashable(this.#here(keyPath(key)), "it is a getter or setter: what it returns later is code nbmemo cannot see",
+          "Pass plain data (a property with a value).");
+      }
+      const name = this.#keyToken(key);
+      const attributed = descriptor.enumerable && descriptor.writable && descriptor.configurable ? name
+        : `${name}:${descriptor.enumerable ? "e" : ""}${descriptor.writable ? "w" : ""}${descriptor.configurable ? "c" : ""};`;
+      const token = values ? undefined : primitiveToken(descriptor.value);
+      if (token !== undefined) {
+        hash.update(attributed + token);
+        inline++;
+        continue;
+      }
+      (tokens ??= []).push(attributed);
+      (values ??= []).push(descriptor.value);
     }
+    if (!values) {
+      if (release) this.#ancestors.delete(object);
+      return false;
+    }
+    const rest = inline === 0 ? keys : keys.slice(inline);
+    this.#stack.push(frame(hash, object, values, tokens, propertyLabel, this.#parent, this.#index, undefined, rest, firstLabel));
+    return true;
   }
 
-  // Sets and maps: each member hashed alone, the digests sorted, so insertion order does not count.
-  unordered<T>(hash: Hash, tag: string, size: number, items: Iterable<T>, encode: (h: Hash, item: T, i: number) => void) {
-    const digests: string[] = [];
-    let i = 0;
-    for (const item of items) {
-      const sub = new Hash();
-      encode(sub, item, i++);
-      digests.push(sub.digest());
+  // Rows of a table have their keys in the same order: the last sorting is reused while it fits.
+  #sorted(keys: string[]): readonly string[] {
+    const last = this.#lastKeys;
+    if (last && last.length === keys.length) {
+      let same = true;
+      for (let i = 0; i < keys.length && same; i++) same = keys[i] === last[i];
+      if (same) return this.#lastSorted!;
     }
-    hash.update(`${tag}${size};${digests.sort().join("")}`);
+    this.#lastKeys = keys;
+    return (this.#lastSorted = [...keys].sort());
   }
+
+  // Rows of a table repeat their keys: each key's token is made once per hash.
+  #keyToken(key: string | symbol): string {
+    const tokens = this.#keyTokens ??= new Map();
+    let token = tokens.get(key);
+    if (token === undefined) {
+      token = typeof key === "string" ? `k${JSON.stringify(key)}` : `y${JSON.stringify(Symbol.keyFor(key))}`;
+      tokens.set(key, token);
+    }
+    return token;
+  }
+
+  // The keys `skip` leaves, strings sorted, then registered symbols sorted by their key; a unique symbol is refused.
+  #ordered(keys: (string | symbol)[], skip: (key: string | symbol) => boolean): (string | symbol)[] {
+    const names: string[] = [];
+    const symbols: [string, symbol][] = [];
+    for (const key of keys) {
+      if (skip(key)) continue;
+      if (typeof key === "string") {
+        names.push(key);
+        continue;
+      }
+      const registered = Symbol.keyFor(key);
+      if (registered === undefined) {
+        throw unhashable(this.#here(`[${String(key)}]`), "the object has a key that is a unique symbol, with no identity outside this process",
+          "Use string keys or registered symbols (Symbol.for), or leave the object out of the arguments.");
+      }
+      symbols.push([registered, key]);
+    }
+    return [...names.sort(), ...symbols.sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s)];
+  }
+}
+
+function frame(hash: Hash, object: object | undefined, values: ArrayLike<unknown>, tokens: readonly string[] | undefined,
+  label: Frame["label"], parent: Frame | undefined, index: number, members: "set" | "map" | undefined,
+  keys?: readonly (string | symbol)[], firstLabel?: string): Frame {
+  return { hash, object, values, tokens, label, parent, index, members, digests: [], i: 0, keys, firstLabel };
+}
+
+// The token of a primitive other than a symbol; undefined for anything else.
+function primitiveToken(value: unknown): string | undefined {
+  switch (typeof value) {
+    case "undefined":
+      return "u";
+    case "boolean":
+      return value ? "T" : "F";
+    case "number":
+      return `d${Object.is(value, -0) ? "-0" : String(value)};`;
+    case "bigint":
+      return `b${value};`;
+    case "string":
+      return `s${JSON.stringify(value)}`;
+    case "object":
+      return value === null ? "n" : undefined;
+  }
+  return undefined;
+}
+
+const elementLabel = (_: Frame, i: number) => `[${i}]`;
+const propertyLabel = (frame: Frame, i: number) => {
+  const offset = frame.values.length - frame.keys!.length;
+  return i < offset ? frame.firstLabel ?? `[${i}]` : keyPath(frame.keys![i - offset]!);
+};
+const keyPath = (key: string | symbol) => typeof key === "string" ? propertyPath(key) : `[Symbol.for(${JSON.stringify(Symbol.keyFor(key))})]`;
+const keyLabel = () => `[Symbol.for("nbmemo.key")]()`;
+const membersLabel = () => "";
+// A member frame's children: a Set item, or a Map entry's key and value.
+const memberLabel = (frame: Frame, i: number): string => {
+  if (frame.parent?.members === "set") return `.<set item ${frame.index}>`;
+  return i === 0 ? `.<map key ${frame.index}>` : `.get(${preview(frame.values[0])})`;
+};
+
+// A path thousands of levels deep is shown by its ends and its depth (the root, then one part per level).
+function shorten(parts: string[]): string {
+  const levels = parts.filter((part) => part !== "");
+  if (levels.length <= 24) return levels.join("");
+  return `${levels.slice(0, 12).join("")}…(${levels.length - 1} levels)…${levels.slice(-8).join("")}`;
+}
+
+function protoName(proto: object | null): string {
+  const constructor = proto && Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+  return typeof constructor === "function" && constructor.name ? constructor.name : "Object";
+}
+
+// The method `name` that `proto` has from a class of the user's (not from a built-in prototype).
+function ownMethod(proto: object, name: string): Function | undefined {
+  for (let p: object | null = proto; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (kinds.has(p)) return undefined;
+    const method = Object.getOwnPropertyDescriptor(p, name)?.value;
+    if (method !== undefined) return typeof method === "function" ? method : undefined;
+  }
+  return undefined;
+}
+
+// The built-in class that `proto` descends from, if any (a subclass of Map, of Uint8Array...).
+function builtInBase(proto: object): string | undefined {
+  for (let p: object | null = Object.getPrototypeOf(proto); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (kinds.has(p)) return protoName(p);
+  }
+  return undefined;
 }
 
 /** How a property key is written in a path: `.name`, or `["odd key"]`. */
@@ -186,7 +609,7 @@ export function propertyPath(key: string): string {
 
 /** A short human-readable rendering of a value, for messages. */
 export function preview(value: unknown, budget = 80): string {
-  return shorten(render(value, 3), budget);
+  return clip(render(value, 3), budget);
 }
 
 /**
@@ -203,12 +626,12 @@ export function previewArgs(values: readonly unknown[], budget = 80): string {
     widths[index] = Math.min(texts[index]!.length, Math.max(MIN_ARG_PREVIEW, Math.floor(left / (texts.length - done))));
     left -= widths[index]!;
   });
-  return texts.map((text, i) => shorten(text, widths[i]!)).join(", ");
+  return texts.map((text, i) => clip(text, widths[i]!)).join(", ");
 }
 
 const MIN_ARG_PREVIEW = 8;
 
-function shorten(text: string, width: number): string {
+function clip(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
@@ -228,6 +651,7 @@ function render(value: unknown, depth: number): string {
   }
   if (value === null) return "null";
   if (depth === 0) return "…";
+  if (types.isProxy(value)) return "Proxy";
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} bytes)`;
   if (value instanceof ArrayBuffer) return `ArrayBuffer(${value.byteLength})`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString();

@@ -5,21 +5,32 @@ type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
 type Identifier = import("ts-morph").ts.Identifier;
 
+/** Bump when what is reported changes: free identifiers remembered in a catalog under an older list are not reused. */
+export const FREE_IDENTIFIERS_VERSION = 2;
+
 /**
- * Globals of the language and of both runtimes, never reported. A static list on purpose: a function or
- * `var` declared in an earlier Deno cell is a property of `globalThis` too, and exactly what must be reported.
+ * ECMAScript's own globals (ECMA-262 and ECMA-402), the only names assumed to be what they seem and never
+ * reported. A static list on purpose: a function or `var` declared in an earlier Deno cell is a property
+ * of `globalThis` too, and exactly what must be reported.
  */
-export const WELL_KNOWN_GLOBALS: ReadonlySet<string> = new Set([
-  // ECMAScript
+export const ECMASCRIPT_GLOBALS: ReadonlySet<string> = new Set([
   "globalThis", "Infinity", "NaN", "undefined", "eval", "isFinite", "isNaN", "parseFloat", "parseInt",
   "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent", "escape", "unescape", "Object",
   "Function", "Array", "Number", "Boolean", "String", "Symbol", "BigInt", "Math", "JSON", "Date", "RegExp",
   "Error", "AggregateError", "EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError",
-  "URIError", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "Promise", "Proxy",
-  "Reflect", "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "Int8Array", "Uint8Array",
+  "URIError", "SuppressedError", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "Promise",
+  "Proxy", "Reflect", "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "Int8Array", "Uint8Array",
   "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float16Array",
-  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "Intl", "Iterator", "arguments",
-  // Web platform APIs that Node and Deno share
+  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "Intl", "Iterator", "DisposableStack",
+  "AsyncDisposableStack", "arguments",
+]);
+
+/**
+ * Names the runtimes (Node, Deno, the web platform they share) give every program. They are reported like
+ * any other outer name, since a cell may define its own `URL` or `performance`; listed in `deps`, one whose
+ * value is the runtime's own is keyed by its name alone (see `digestDeps`).
+ */
+export const HOST_GLOBALS: ReadonlySet<string> = new Set([
   "console", "fetch", "Request", "Response", "Headers", "FormData", "URL", "URLSearchParams", "URLPattern",
   "TextEncoder", "TextDecoder", "TextEncoderStream", "TextDecoderStream", "setTimeout", "clearTimeout",
   "setInterval", "clearInterval", "queueMicrotask", "structuredClone", "atob", "btoa", "crypto", "Crypto",
@@ -27,8 +38,7 @@ export const WELL_KNOWN_GLOBALS: ReadonlySet<string> = new Set([
   "EventTarget", "CustomEvent", "MessageChannel", "MessagePort", "MessageEvent", "BroadcastChannel",
   "DOMException", "ReadableStream", "WritableStream", "TransformStream", "CompressionStream",
   "DecompressionStream", "WebSocket", "Worker", "navigator", "WebAssembly", "reportError",
-  // Runtime globals
-  "Deno", "process", "Buffer", "global", "require", "module", "exports", "__dirname", "__filename",
+  "Deno", "process", "Buffer", "global", "require", "module", "__dirname", "__filename",
   "setImmediate", "clearImmediate", "self", "window",
 ]);
 
@@ -49,7 +59,7 @@ export interface Names {
   readonly bindings: ReadonlyMap<Identifier, Binding>;
   /** The identifiers that read a name from outside the function. */
   readonly outer: ReadonlySet<Identifier>;
-  /** The outer names read, minus {@link WELL_KNOWN_GLOBALS}, sorted. */
+  /** The outer names read, minus {@link ECMASCRIPT_GLOBALS}, sorted. */
   readonly free: readonly string[];
 }
 
@@ -169,7 +179,7 @@ export function analyzeNames(ts: TS, fn: Node): Names {
   visit(fn);
   if (dynamic) for (const binding of bindings.values()) binding.renamable = false;
   const names = new Set([...outer].map((id) => id.text));
-  return { bindings, outer, free: [...names].filter((name) => !WELL_KNOWN_GLOBALS.has(name)).sort() };
+  return { bindings, outer, free: [...names].filter((name) => !ECMASCRIPT_GLOBALS.has(name)).sort() };
 }
 
 // An identifier that names a property, a label or a declaration is not a reference.

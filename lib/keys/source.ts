@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
 import { inTslab, tslabCellScript } from "../runtime.ts";
 import { commaOperands, type MovedInitializers, movedInitializers } from "./classes.ts";
-import { analyzeNames, type Names } from "./free_identifiers.ts";
+import { analyzeNames, FREE_IDENTIFIERS_VERSION, type Names } from "./free_identifiers.ts";
 import { applyEdits, type CellImports, cellImports, MENTIONS_ALIAS, tslabEdits } from "./tslab.ts";
 
 type TS = typeof import("ts-morph").ts;
@@ -108,7 +108,7 @@ export class SourceHasher {
     const raw = rawSource(fn);
     const context = contextOf(fn, raw);
     // Keyed by normalizer version too: a remembered hash from an older canonical form must not be reused.
-    const rawHash = sha256(`${NORMALIZER_VERSION}\0${contextKey(context, raw)}\0${raw}`);
+    const rawHash = sha256(`${NORMALIZER_VERSION}\0${FREE_IDENTIFIERS_VERSION}\0${contextKey(context, raw)}\0${raw}`);
     const memo = this.#memo.get(rawHash) ?? this.#known.getSource(rawHash);
     if (memo) {
       this.#memo.set(rawHash, memo);

@@ -40,18 +40,21 @@ export function describeChange(
 }
 
 /**
- * The notice about free identifiers, or undefined when there are none. A cell's values usually come in
- * through its deps array, which nbmemo cannot match to names: the notice says so instead of advising deps.
+ * The notice about the free identifiers `free` (those neither deps nor unkeyed cover), or undefined when
+ * there are none. A cell's values usually come in through its deps array, which nbmemo cannot match to
+ * names: the notice says so instead of advising deps.
  */
-export function freeNotice(name: string, version: Version, kind: "fn" | "cell"): string | undefined {
-  if (version.free.length === 0) return undefined;
-  const names = version.free.join(", ");
+export function freeNotice(name: string, free: readonly string[], kind: "fn" | "cell"): string | undefined {
+  if (free.length === 0) return undefined;
+  const names = free.join(", ");
+  const quoted = free.map((n) => JSON.stringify(n)).join(", ");
   if (kind === "cell") {
     return `${name} reads ${names} from outside: a change there is noticed only if it is in the cell's deps array ` +
-      `(values) or in the deps option (helpers: { deps: { helper } }).`;
+      `(values) or in the deps option (helpers: { deps: () => ({ helper }) }); names that need not be in the key go in unkeyed: [${quoted}].`;
   }
   return `${name} reads ${names} from outside, which its version does not cover: a change there would not be ` +
-    `noticed. If that matters, list ${version.free.length === 1 ? "it" : "them"} in deps: { ${names} }.`;
+    `noticed. List ${free.length === 1 ? "it" : "them"} in deps: () => ({ ${names} }), or, if ${free.length === 1 ? "it does" : "they do"} not need to be in the key ` +
+    `(an import, the runtime's own global), in unkeyed: [${quoted}].`;
 }
 
 /** What a version holds, for people: "2 results (35 B)". */

@@ -104,21 +104,39 @@ export interface FnOptions {
   version?: string;
   /**
    * Helpers and values the function reads from outside, folded into its version: functions by their
-   * normalized source (a memoized function by its own version, deps included), values by their
-   * canonical hash. Default: none.
+   * normalized source (a memoized function by its name and version, deps included), values by their
+   * canonical hash. Give a function, `() => ({ helper, LIMIT })`: it is called at every call (a few
+   * microseconds for small values), so a value changed since (its cell re-run) makes a new version instead of
+   * hitting results computed with the old one. An object, `{ helper, LIMIT }`, holds the values as they were
+   * when memory.fn ran: a name rebound later is not seen until memory.fn runs again. Default: none.
    *
    * @example
    * ```ts
    * import { Memory } from "nbmemo";
    * const memory = await Memory.open(".nbmemo");
-   * const LIMIT = 10;
+   * let LIMIT = 10;
    * const clean = (s: string) => s.trim();
-   * const top = memory.fn("top_clean", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: { clean, LIMIT } });
+   * const top = memory.fn("top_clean", (xs: string[]) => xs.map(clean).slice(0, LIMIT), { deps: () => ({ clean, LIMIT }) });
    * console.log(await top([" a ", "b "])); // ["a", "b"]
    * await memory.close();
    * ```
    */
-  deps?: Record<string, unknown>;
+  deps?: Deps | (() => Deps);
+  /**
+   * Names the function reads from outside that need not be in its key (imports, the runtime's own
+   * globals, a constant that never changes): they are not reported. `"all"` reports none. Default: none,
+   * so every name read from outside and not in `deps` is warned about once per version and process.
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * const load = memory.fn("load", (path: string) => readFileSync(path, "utf8"), { unkeyed: ["readFileSync"] });
+   * await memory.close();
+   * ```
+   */
+  unkeyed?: readonly string[] | "all";
   /**
    * When the name's version changes: `"warn"` prints the change once, with a diff, and keeps the old
    * results (a revert hits them again); `"clear"` also deletes the results of the name's other versions;
@@ -127,10 +145,14 @@ export interface FnOptions {
   onChange?: OnChange;
 }
 
+/** A function's dependencies by name (see {@link FnOptions.deps}). */
+export type Deps = Readonly<Record<string, unknown>>;
+
 /** {@link FnOptions} validated, with defaults filled in. */
 export interface FnConfig {
   readonly version: string | undefined;
-  readonly deps: Readonly<Record<string, unknown>> | undefined;
+  readonly deps: Deps | (() => Deps) | undefined;
+  readonly unkeyed: readonly string[] | "all";
   readonly onChange: OnChange;
 }
 
@@ -199,7 +221,7 @@ const memoryOptionNames = optionNames<MemoryOptions>({
   log: true, inlineBytes: true, store: true, lock: true, lockTimeout: true, maxBytes: true, maxEntries: true, maxAge: true,
   create: true, compress: true, compressMinBytes: true,
 });
-const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, onChange: true });
+const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, unkeyed: true, onChange: true });
 const pruneOptionNames = optionNames<PruneOptions>({ oldVersionsUnusedFor: true });
 const entryFilterNames = optionNames<EntryFilter>({ fn: true, version: true, sort: true, limit: true });
 
@@ -285,14 +307,17 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
     throw invalid(`Cannot use version=${JSON.stringify(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
-  const { deps, onChange = "warn" } = options;
-  if (deps !== undefined && (typeof deps !== "object" || deps === null || Array.isArray(deps))) {
-    throw invalid(`Cannot use deps in ${where}: it must be an object naming each dependency, such as { helper, LIMIT }.`);
+  const { deps, onChange = "warn", unkeyed = [] } = options;
+  if (unkeyed !== "all" && !(Array.isArray(unkeyed) && unkeyed.every((name) => typeof name === "string"))) {
+    throw invalid(`Cannot use unkeyed in ${where}: it must list names, such as ["readFileSync"], or be "all".`);
+  }
+  if (deps !== undefined && typeof deps !== "function" && (typeof deps !== "object" || deps === null || Array.isArray(deps))) {
+    throw invalid(`Cannot use deps in ${where}: it must be a function returning an object that names each dependency, such as () => ({ helper, LIMIT }).`);
   }
   if (!(ON_CHANGE as readonly string[]).includes(onChange)) {
     throw invalid(`Cannot use onChange=${JSON.stringify(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
   }
-  return { version: options.version, deps, onChange };
+  return { version: options.version, deps, unkeyed, onChange };
 }
 
 /** Checks the filter of memory.entries. */

@@ -6,8 +6,8 @@ import { Catalog } from "../catalog/catalog.ts";
 import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
-import { type FunctionHasher, hashValues, previewArgs } from "../keys/args.ts";
-import { digestDeps, VERSION_OF, versionAware, VersionPending, withVersions } from "../keys/deps.ts";
+import { type ArgsHash, type FunctionHasher, hashArguments, KEY, previewArgs } from "../keys/args.ts";
+import { memoizedKey, sourceKey, VERSION_OF, VersionPending, withVersions } from "../keys/deps.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
 import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
@@ -18,6 +18,7 @@ import { kvStore } from "../store/kv.ts";
 import type { Store } from "../store/store.ts";
 import type { Entry, EntryInfo, EntryKey, FunctionVersion, Stats } from "../types.ts";
 import { AccessLog } from "./access.ts";
+import { ArgumentsMoved, Calls, type Settled } from "./calls.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
@@ -28,6 +29,7 @@ import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
 import { verify, type VerifyReport } from "./verify.ts";
+import { versions } from "./versions.ts";
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {
@@ -61,6 +63,8 @@ interface Outcome {
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// How many times a call starts again because its arguments changed before it ran, before it gives up.
+const MAX_ATTEMPTS = 8;
 // A hit is told slower than computing only when it read at least this much and lost at least this long:
 // a small value's read can lose a few ms to a busy machine, which is no advice worth giving.
 const SLOW_HIT = { bytes: 1_000_000, ms: 50 };
@@ -86,9 +90,12 @@ export class Memory {
   readonly #catalog: Catalog;
   readonly #store: Store;
   readonly #hasher: SourceHasher;
+  // Functions among arguments: memoized ones by their name and version (their key method), others by
+  // their normalized source.
+  readonly #hashFunction: FunctionHasher;
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #calls = new Calls();
   readonly #usedVersions = new Set<string>();
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
@@ -102,6 +109,7 @@ export class Memory {
     this.#store = store;
     this.#log = createLogger(config.log);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
+    this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
     this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
   }
@@ -168,32 +176,24 @@ export class Memory {
       throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
     }
     const config = parseFnOptions(options, where);
-    let version: Promise<Version> | undefined;
-    let resolved: string | undefined;
-    const versionOf = () => {
-      version ??= this.#version(f, config, `passed to ${where}`).then((v) => ((resolved = v.id), v));
-      version.catch(() => (version = undefined)); // do not remember a failure
-      return version;
-    };
-    this.#definitions.set(name, { versionOf, root: "args" });
-    let met: Promise<void> | undefined;
-    let ready: Version | undefined; // known and met: later calls go straight to #call
-    const prepare = async () => {
-      const version = await versionOf();
-      met ??= this.#meetVersion(name, version, config, { kind: "fn" });
-      met.catch(() => (met = undefined));
-      await met;
-      return (ready = version);
-    };
+    const version = versions(f, config, this.#hasher, where);
+    this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
+    const met = this.#meetings(name, config, { kind: "fn" });
     const memoized = async (...args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
-      return await this.#call(name, ready ?? await prepare(), args, "args", () => f(...args));
+      const now = version.now();
+      const current = now instanceof Promise ? await now : now;
+      const meeting = met(current);
+      if (meeting) await meeting;
+      return await this.#call(name, current, args, "args", () => f(...args));
     };
+    const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
     return Object.assign(memoized, {
       memoName: name,
       clear: async () => await this.#deleteEntries({ name }),
-      version: async () => (await versionOf()).id,
-      [VERSION_OF]: { resolved: () => resolved, resolve: async () => (await versionOf()).id },
+      version: async () => (await version.now()).id,
+      [VERSION_OF]: handle,
+      [KEY]: memoizedKey(name, handle),
     });
   }
 
@@ -225,9 +225,9 @@ export class Memory {
     }
     const config = parseFnOptions(options, where);
     this.#checkOpen(`run ${where}`);
-    const versionOf = () => this.#version(compute, config, `passed to ${where}`);
-    this.#definitions.set(name, { versionOf, root: "deps" });
-    const version = await versionOf();
+    const versionsOf = versions(compute, config, this.#hasher, where);
+    this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
+    const version = await versionsOf.now();
     await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
     return await this.#call(name, version, deps, "deps", compute);
   }
@@ -260,7 +260,7 @@ export class Memory {
         `was defined through this Memory in this process. Run the cell that calls memory.fn(${JSON.stringify(name)}, ...) first.`);
     }
     const version = await definition.versionOf();
-    const argsHash = await this.#argsHash(args, definition.root);
+    const argsHash = (await this.#argsHash(args, definition.root)).hash;
     if (this.#catalog.get({ name, version: version.id, argsHash })) return explainHit(name, version.id, argsHash);
     const given = await this.#withKeysReady(() => argsShape(args, this.#hashFunction));
     return explainMiss({
@@ -429,7 +429,7 @@ export class Memory {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#inflight.values());
+    await this.#calls.settled();
     this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
@@ -441,32 +441,40 @@ export class Memory {
     }
   }
 
-  // The normalized source's hash (or the pinned string), with the deps folded in.
-  async #version(f: Function, config: FnConfig, where: string): Promise<Version> {
-    const base: Version = config.version !== undefined
-      ? { id: `pinned:${config.version}`, source: null, free: [] }
-      : await this.#hasher.normalize(f, where).then((s) => ({ id: s.hash, source: s.text, free: s.free }));
-    const deps = config.deps ?? {};
-    if (Object.keys(deps).length === 0) return base;
-    const digest = await digestDeps(deps, this.#hasher, where);
-    return {
-      id: sha256(`${base.id}\0${digest.hash}`),
-      source: [base.source ?? `// pinned version ${JSON.stringify(config.version)}`, ...digest.lines].join("\n"),
-      free: base.free.filter((name) => !Object.hasOwn(deps, name)),
+  // Meets each version of a definition once (see #meetVersion), then lets its calls through without waiting.
+  #meetings(name: string, config: FnConfig, use: { kind: "fn" }): (version: Version) => Promise<void> | undefined {
+    const meeting = new Map<string, Promise<void>>();
+    const met = new Set<string>();
+    return (version) => {
+      if (met.has(version.id)) return undefined;
+      let promise = meeting.get(version.id);
+      if (!promise) {
+        promise = this.#meetVersion(name, version, config, use).then(() => void met.add(version.id));
+        promise.catch(() => meeting.delete(version.id)); // do not remember a failure
+        meeting.set(version.id, promise);
+      }
+      return promise;
     };
   }
 
-  // Functions among arguments: memoized ones by their version, others by their normalized source.
-  readonly #hashFunction: FunctionHasher = versionAware((fn, path) => this.#hasher.normalizeSync(fn, `at ${path}`).hash);
-
   // Synchronous unless the arguments hold a source TypeScript must parse first or a memoized function
   // whose version is still pending, so that a hit awaits nothing here.
-  #argsHash(values: readonly unknown[], root: string): string | Promise<string> {
+  #argsHash(values: readonly unknown[], root: string): ArgsHash | Promise<ArgsHash> {
     try {
-      return hashValues(values, root, this.#hashFunction);
+      return hashArguments(values, root, this.#hashFunction);
     } catch (error) {
       if (!(error instanceof ParserNotLoaded || error instanceof VersionPending)) throw error;
-      return this.#withKeysReady(() => hashValues(values, root, this.#hashFunction));
+      return this.#withKeysReady(() => hashArguments(values, root, this.#hashFunction));
+    }
+  }
+
+  // The arguments' hash now, if it can be had at once; undefined if not (it would wait, or they can no
+  // longer be hashed at all).
+  #argsHashNow(values: readonly unknown[], root: string): string | undefined {
+    try {
+      return hashArguments(values, root, this.#hashFunction).hash;
+    } catch {
+      return undefined;
     }
   }
 
@@ -476,29 +484,52 @@ export class Memory {
     return withVersions(() => this.#hasher.withParser(work));
   }
 
+  // A call's arguments are hashed at the call, but the function runs later (after the lookup, maybe after a
+  // wait): if they were changed meanwhile (an object changed between un-awaited calls), the call starts
+  // again under the key of what it will compute with, and a computation during which they changed is
+  // returned to its own caller but neither stored nor given to calls that joined it.
   async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
-    const hashed = this.#argsHash(values, root);
-    const argsHash = typeof hashed === "string" ? hashed : await hashed;
-    const key: EntryKey = { name, version: version.id, argsHash };
-    const id = `${name}\0${version.id}\0${argsHash}`;
-    const running = this.#inflight.get(id);
-    if (running) return await (running as Promise<Awaited<R>>);
-    const promise = this.#lookupOrCompute(key, version, values, invoke);
-    this.#inflight.set(id, promise);
-    try {
-      return await promise;
-    } finally {
-      this.#inflight.delete(id);
+    for (let attempt = 1; ; attempt++) {
+      const hashed = this.#argsHash(values, root);
+      const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
+      const key: EntryKey = { name, version: version.id, argsHash };
+      const id = `${name}\0${version.id}\0${argsHash}`;
+      const running = this.#calls.join(id, name);
+      const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
+      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed);
+      if (!running) this.#calls.start(id, promise);
+      try {
+        const settled = await promise as Settled<Awaited<R>>;
+        if (settled.shared || !running) return settled.value;
+      } catch (error) {
+        if (!(error instanceof ArgumentsMoved)) throw error;
+      } finally {
+        if (!running) this.#calls.end(id);
+      }
+      if (attempt === MAX_ATTEMPTS) {
+        throw new NbmemoError("ARGUMENTS_CHANGED", `Cannot compute ${name}: its arguments changed after each of ${MAX_ATTEMPTS} calls and before ` +
+          "it could run. Await each call before changing the objects it was given, or pass a copy (structuredClone).");
+      }
     }
   }
 
   // A miss is computed under a lease, so that the same call started in other processes waits for this
-  // one's result (or this one for theirs) instead of computing it again.
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], invoke: () => R): Promise<Awaited<R>> {
+  // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
+  // arguments no longer hash to the key (absent: they cannot change, being primitives).
+  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
+    changed: (() => boolean) | undefined): Promise<Settled<Awaited<R>>> {
+    let shared = true;
     const compute = async (): Promise<Outcome> => {
+      if (changed?.()) throw new ArgumentsMoved();
       const started = performance.now();
-      const value = await invoke();
+      const value = await this.#calls.within(id, key.name, invoke);
       const computeMs = performance.now() - started;
+      if (changed?.()) {
+        shared = false;
+        this.#log.warnOnce(`moved:${key.name}`, `Cannot store the result of ${key.name}: its arguments were changed while it ran, so ` +
+          "the result may belong to neither their old nor their new value. It is returned but not cached; await each call before changing what it was given.");
+        return { value, computeMs, stored: 0 };
+      }
       const stored = await this.#write(key, value, computeMs, values);
       if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
@@ -514,7 +545,7 @@ export class Memory {
       this.#session.misses++;
       this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
-    return outcome.value as Awaited<R>;
+    return { value: outcome.value as Awaited<R>, shared };
   }
 
   // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
@@ -541,11 +572,13 @@ export class Memory {
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
       this.#usedVersions.add(id);
-      const notice = freeNotice(name, version, use.kind);
-      // A cell with deps most likely passes the names it reads there, which nbmemo cannot match to
-      // values: the notice would mostly be noise, so only an empty deps array earns it at info level.
-      if (notice && use.kind === "cell" && use.deps > 0) this.#log.debug(notice);
-      else if (notice) this.#log.info(notice);
+      const { unkeyed } = config;
+      const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
+      // A name read from outside is warned about, at the default level of scripts too: the key does not
+      // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
+      // to values: it is told at info level (shown in notebooks) instead.
+      if (notice && use.kind === "cell" && use.deps > 0) this.#log.info(notice);
+      else if (notice) this.#log.warn(notice);
     }
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
