@@ -222,7 +222,7 @@ function runSuites(tools, oldest) {
   const nodePatterns = { passed: /^ℹ pass (\d+)/m, failed: /^ℹ fail (\d+)/m };
   const denoPatterns = { passed: /(\d+) passed/, failed: /(\d+) failed/ };
   const underNode = (label, testFiles, env, node = tools.node, flags = []) =>
-    testWith(label, node, [...flags, "--test", "--test-reporter=spec", ...testFiles], env, nodePatterns);
+    testWith(label, node, [...flags, "--test", "--test-force-exit", "--test-reporter=spec", ...testFiles], env, nodePatterns);
   const underDeno = (label, testFiles, env, deno = tools.deno) =>
     testWith(label, deno, ["test", "-A", "--quiet", ...testFiles], env, denoPatterns);
   // The memoizer, eviction, failure and maintenance suites once more with their outputs in Deno KV

@@ -1,8 +1,8 @@
 // The structure of lib/, checked from the tree: parts, layering, no cycles, and the documented module list.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import {
   cycles, documentedModuleList, FORBIDDEN, type Import, imports, jobOf, loads, moduleList, modules, partOf, violations,
 } from "../scripts/architecture.ts";
@@ -59,3 +59,10 @@ test("docs/ARCHITECTURE.md lists the modules as the tree has them (node scripts/
   assert.equal(documentedModuleList(), moduleList());
 });
 
+
+test("every test file takes `test` from test/harness.ts (a per-test timeout in both runners), never node:test's own", () => {
+  const files = readdirSync(join(root, "test")).filter((f) => f.endsWith(".ts") && f !== "harness.ts");
+  const offenders = files.filter((f) => /import\s*\{[^}]*\btest\b[^}]*\}\s*from\s*"node:test"/.test(readFileSync(join(root, "test", f), "utf8")));
+  assert.deepEqual(offenders, []);
+  assert.ok(files.length > 20);
+});

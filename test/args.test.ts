@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Buffer } from "node:buffer";
 import { NbmemoError } from "../lib/errors.ts";
 import { hashValues } from "../lib/keys/args.ts";

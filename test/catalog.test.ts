@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Catalog, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";

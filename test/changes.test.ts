@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import type { NbmemoError } from "../lib/mod.ts";
 import { captureConsole, lastJson, openTemp, runFixture, tempDir } from "./helpers.ts";
 

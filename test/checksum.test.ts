@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { checksum, matchesChecksum } from "../lib/codec/checksum.ts";
 
 const bytes = new TextEncoder().encode("the payload");

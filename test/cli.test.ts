@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory } from "../lib/mod.ts";
 import { isDeno, root, runtimePath, startProcess, tempDir } from "./helpers.ts";
 

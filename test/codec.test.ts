@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
 import { compress, CorruptPayload, decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
 import { decodeSource } from "../lib/codec/read.ts";

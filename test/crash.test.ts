@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { isDeepStrictEqual } from "node:util";
 import { decode } from "../lib/codec/codec.ts";
 import { Memory } from "../lib/mod.ts";
@@ -48,7 +48,7 @@ function checkCache(dir: string): CacheCheck {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test(`writers killed with SIGKILL at random points of their stores (${2 * ROUNDS} kills) never leave an entry that reads back wrong`, async (t) => {
+test(`writers killed with SIGKILL at random points of their stores (${2 * ROUNDS} kills) never leave an entry that reads back wrong`, { timeout: 180_000 }, async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   let check: CacheCheck = { rows: 0, bad: [], orphans: 0 };

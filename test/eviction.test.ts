@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
 import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";

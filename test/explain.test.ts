@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { openTemp, tempDir } from "./helpers.ts";
 

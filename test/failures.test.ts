@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { test, type TestContext } from "node:test";
+import type { TestContext } from "node:test";
+import { cannotRun, test } from "./harness.ts";
 import { Memory } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
 import { captureConsole, fileStoreOnly, openSuiteStore, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
@@ -125,7 +126,7 @@ function tmpfs(t: { after: (fn: () => void) => void }, size: string): { path: st
 
 test("a full disk (a 256 KiB tmpfs) still returns every computed value, with a warning", async (t) => {
   const disk = tmpfs(t, "256k");
-  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  if (!disk) return cannotRun(t, "cannot mount a tmpfs here (needs root)");
   const memory = await Memory.open(join(disk.path, "cache"), { log: "warn" });
   const ramp = memory.fn("ramp", (n: number) => Float64Array.from({ length: n }, (_, i) => i), { version: "1" });
   const { result, warnings } = await captureConsole(async () => [await ramp(100_000), await ramp(10)]);
@@ -156,7 +157,7 @@ async function useCache(cache: string, xs: number[]) {
 
 test("a cache directory on a read-only disk is used in memory only, with one warning", fileStoreOnly, async (t) => {
   const disk = tmpfs(t, "1m");
-  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  if (!disk) return cannotRun(t, "cannot mount a tmpfs here (needs root)");
   disk.readOnly();
   const { values, calls, warnings } = await useCache(join(disk.path, "cache"), [1, 1, 2]);
   assert.deepEqual(values, [{ x: 1 }, { x: 1 }, { x: 2 }]);
@@ -168,7 +169,7 @@ test("a cache directory on a read-only disk is used in memory only, with one war
 
 test("an existing cache on a disk turned read-only still returns computed values, with one warning", fileStoreOnly, async (t) => {
   const disk = tmpfs(t, "1m");
-  if (!disk) return t.skip("cannot mount a tmpfs here (needs root)");
+  if (!disk) return cannotRun(t, "cannot mount a tmpfs here (needs root)");
   const cache = join(disk.path, "cache");
   assert.equal((await useCache(cache, [1])).calls, 1);
   const before = readFileSync(join(cache, "catalog.sqlite"));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { loadParser, normalizeSource } from "../lib/keys/source.ts";
 
 await loadParser();

@@ -1,7 +1,7 @@
 // The ways a key used to miss part of what a result depends on (issue 13), one test per family, each
 // through a real Memory: a hit must always be the value the function would have returned.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import type { NbmemoError } from "../lib/mod.ts";
 import { captureConsole, openTemp } from "./helpers.ts";
 import { loadParser, normalizeSource } from "../lib/keys/source.ts";

@@ -4,7 +4,7 @@
 // NBMEMO_PROPERTY_SEED replays one, NBMEMO_PROPERTY_RUNS changes the number of cases.
 import assert from "node:assert/strict";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import fc from "fast-check";
 import { NbmemoError } from "../lib/errors.ts";
 import { hashValues } from "../lib/keys/args.ts";

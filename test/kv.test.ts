@@ -4,7 +4,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttp2Server } from "node:http2";
 import { join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { type KvClient, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
 import { type KvKey, openKv } from "../lib/store/kv.ts";
 import { captureConsole, isDeno, lastJson, runFixture, tempDir } from "./helpers.ts";

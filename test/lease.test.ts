@@ -1,6 +1,6 @@
 // Leases: the same call started by several holders is computed by one; the others wait and read it back.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { captureConsole, startFixture, tempDir, withSeams } from "./helpers.ts";
 

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { pathToFileURL } from "node:url";
 import { Memory, type MemoryOptions } from "../lib/mod.ts";
 import { captureConsole, openTempMemory, root, runtimePath, tempDir } from "./helpers.ts";

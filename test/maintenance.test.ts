@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
 import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, withTestStore } from "./helpers.ts";
 

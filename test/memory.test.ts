@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory, NbmemoError } from "../lib/mod.ts";
 import { captureConsole, openTemp, tempDir, testStore, withTestStore } from "./helpers.ts";
 

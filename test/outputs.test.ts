@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { compressionSupported } from "../lib/codec/compression.ts";
 import { Memory, NbmemoError } from "../lib/mod.ts";
 import { tempDir } from "./helpers.ts";

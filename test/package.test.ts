@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { isDeno, root, runtimePath, startProcess } from "./helpers.ts";
 
 const project = process.env.NBMEMO_TEST_PROJECT;

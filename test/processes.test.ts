@@ -1,6 +1,6 @@
 // Many OS processes, Node and Deno mixed, on one cache at once: every call computed once, nothing lost.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../lib/catalog/catalog.ts";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { pathToFileURL } from "node:url";
 import { captureConsole, root, tempDir } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 // Tables stored as columns (lib/codec/rows.ts): every value exact, identity kept, and a clean fall back for what is not a table.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import fc from "fast-check";
 import { concat } from "../lib/bytes.ts";
 import { decode, encode } from "../lib/codec/codec.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { captureConsole, tempDir } from "./helpers.ts";
 

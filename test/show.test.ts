@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import process from "node:process";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import type { FunctionVersion } from "../lib/types.ts";
 import { Memory } from "../lib/mod.ts";
 import { htmlTable } from "../lib/notebook/html-table.ts";

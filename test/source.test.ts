@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { loadParser, normalizeSource, PLAIN, type SourceContext } from "../lib/keys/source.ts";
 import { cellImports } from "../lib/keys/tslab.ts";
 import { isDeno, lastJson, runFixture } from "./helpers.ts";

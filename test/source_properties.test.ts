@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import fc from "fast-check";
 import { loadParser, normalizeSource, PLAIN, type SourceContext } from "../lib/keys/source.ts";
 import { cellImports } from "../lib/keys/tslab.ts";

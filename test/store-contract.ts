@@ -2,7 +2,7 @@
 // and Deno KV in test/store.test.ts; every new back end runs it too).
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import type { Store } from "../lib/store/store.ts";
 import { tempDir } from "./helpers.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test } from "./harness.ts";
 import { fileStore } from "../lib/store/file.ts";
 import { kvStore } from "../lib/store/kv.ts";
 import { isDeno, tempDir } from "./helpers.ts";

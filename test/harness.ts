@@ -1,0 +1,26 @@
+// The `test` every suite uses: node:test's (run by `node --test` and by `deno test` alike), with a default
+// per-test timeout, so that a hang (a lock never released, a child that never answers) fails in a minute
+// instead of stalling the run; and `cannotRun`, for a test whose machine lacks what it needs.
+import process from "node:process";
+import { test as nodeTest, type TestContext, type TestOptions } from "node:test";
+
+/** A test slower than this fails; a test that needs longer says so with its own `timeout`. */
+export const TEST_TIMEOUT_MS = Number(process.env.NBMEMO_TEST_TIMEOUT_MS ?? 60_000);
+
+type TestFn = (t: TestContext) => void | Promise<unknown>;
+
+/** node:test's `test(name, [options,] fn)`, with `timeout` defaulting to {@link TEST_TIMEOUT_MS}. */
+export function test(name: string, optionsOrFn: TestOptions | TestFn, fn?: TestFn): Promise<void> {
+  const [options, body] = typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, fn];
+  if (!body) throw new TypeError(`test "${name}" has no body`);
+  return nodeTest(name, { timeout: TEST_TIMEOUT_MS, ...options }, body as (t: TestContext) => void | Promise<void>);
+}
+
+/**
+ * Skips the test because this machine lacks what it needs (`reason` says what); in CI (`CI=true`) a test
+ * that cannot run is a failure instead, so that a broken set-up never passes as a green run.
+ */
+export function cannotRun(t: TestContext, reason: string): void {
+  if (process.env.CI === "true") throw new Error(`cannot run here, and CI=true makes that a failure: ${reason}`);
+  t.skip(reason);
+}
