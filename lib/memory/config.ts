@@ -89,6 +89,8 @@ export type OnChange = typeof ON_CHANGE[number];
 export interface TestingSeams {
   /** How long a lease lasts without a heartbeat, in ms (default {@link LEASE_MS}). */
   leaseMs?: number;
+  /** The clock entries are stamped and aged by (`maxAge`), in ms since the epoch (default `Date.now`). */
+  now?: () => number;
 }
 export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
 
@@ -211,6 +213,8 @@ export interface Config {
   readonly lock: boolean;
   readonly lockTimeout: number;
   readonly leaseMs: number;
+  /** The clock of entry ages: when an entry was computed, and whether it is past maxAge. */
+  readonly now: () => number;
   readonly limits: Limits;
   readonly create: boolean;
   readonly compress: Compression | false;
@@ -245,7 +249,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
   };
 }
 
