@@ -340,7 +340,7 @@ export class Memory {
    * ```
    */
   async delete(name: string, options: { version?: string } = {}): Promise<number> {
-    checkName(name, "memory.delete");
+    checkName(name, "memory.delete", { spelling: false });
     return await this.#deleteEntries({ name, version: parseDeleteOptions(options, name).version });
   }
 

@@ -2,7 +2,7 @@
 // a local file or a remote KV Connect URL), with large values chunked and writes batched into atomic commits.
 import { concat } from "../bytes.ts";
 import { NbmemoError } from "../errors.ts";
-import { checkOptions, invalid, optionNames } from "../options.ts";
+import { checkOptions, invalid, optionNames, shown } from "../options.ts";
 import { denoKvOpener, firstLine } from "../runtime.ts";
 import { checkObjectId, isObjectId, type ObjectInfo, randomHex, type Store, type StoredObject } from "./store.ts";
 
@@ -74,11 +74,11 @@ function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
   const prefix = options.prefix ?? ["nbmemo"];
   if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
     new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
-    throw invalid(`Cannot use prefix=${JSON.stringify(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
+    throw invalid(`Cannot use prefix=${shown(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
   }
   const { expireIn } = options;
   if (expireIn !== undefined && (!Number.isSafeInteger(expireIn) || expireIn <= 0)) {
-    throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
+    throw invalid(`Cannot use expireIn=${shown(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
   }
   return { prefix: [...prefix], expireIn };
 }
