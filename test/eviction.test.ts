@@ -5,6 +5,7 @@ import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
 import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
+import { fileStore } from "../lib/store/file.ts";
 import { captureConsole, fileStoreOnly, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
@@ -186,4 +187,31 @@ test("processes evicting and storing the same keys at once never break each othe
   assert.deepEqual(damaged, []);
   assert.deepEqual(broken, []);
   assert.equal(results.reduce((n, r) => n + r.wrong, 0), 0);
+});
+
+test("an entry another process removes between the lookup and the read is a plain miss, without a warning", fileStoreOnly, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const files = fileStore(join(dir.path, "objects"));
+  const other = await Memory.open(dir.path, { log: "silent" }); // another connection to the catalog, as another process has
+  t.after(() => other.close());
+  let removeBeforeRead = false;
+  // The files, except that the next read first lets the other connection delete the entry (row, then file).
+  const store: Store = {
+    ...files,
+    async open(id) {
+      if (removeBeforeRead) removeBeforeRead = false, await other.delete("racy");
+      return await files.open!(id);
+    },
+  };
+  const memory = await Memory.open(dir.path, { log: "warn", inlineBytes: 0, store });
+  t.after(() => memory.close());
+  let calls = 0;
+  const f = memory.fn("racy", (x: number) => (calls++, new Uint8Array(100).fill(x)), { version: "1" });
+  await f(1);
+  removeBeforeRead = true;
+  const { result, warnings } = await captureConsole(() => f(1));
+  assert.deepEqual(result, new Uint8Array(100).fill(1));
+  assert.equal(calls, 2);
+  assert.deepEqual(warnings, []);
 });
