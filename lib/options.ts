@@ -9,6 +9,23 @@ export function optionNames<T extends object>(names: { readonly [K in keyof Requ
   return Object.keys(names);
 }
 
+/**
+ * An option's value as it was written, for messages: strings quoted (`"10"`, not `10`), numbers as
+ * numbers (`NaN`, `Infinity`, not JSON's `null`), `undefined`, `5n`; objects as JSON.
+ */
+export function shown(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") return Object.is(value, -0) ? "-0" : String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol" || value === undefined) return String(value);
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json.length > 80 ? `${json.slice(0, 79)}…` : json;
+  } catch { /* a cycle or a BigInt inside */ }
+  return Object.prototype.toString.call(value);
+}
+
 export function invalid(message: string): NbmemoError {
   return new NbmemoError("INVALID_OPTION", message);
 }
@@ -33,7 +50,7 @@ export function checkKnown(options: object, known: readonly string[], where: str
 export function byteCount(value: number | undefined, fallback: number, name: string): number {
   const bytes = value ?? fallback;
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
-    throw invalid(`Cannot use ${name}=${String(value)}: it must be a whole number of bytes, 0 or more.`);
+    throw invalid(`Cannot use ${name}=${shown(value)}: it must be a whole number of bytes, 0 or more.`);
   }
   return bytes;
 }
@@ -45,7 +62,7 @@ const BYTE_UNITS: Record<string, number> = {
 /** Parses a size: a number of bytes, or "500 MB", "2 GiB", "1.5GB" (units are case-insensitive). */
 export function parseBytes(value: unknown, option: string): number {
   const fail = () =>
-    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be a number of bytes, 1 or more, or a size such as "500 MB" or "2 GiB".`);
+    invalid(`Cannot use ${option}=${shown(value)}: it must be a number of bytes, 1 or more, or a size such as "500 MB" or "2 GiB".`);
   const bytes = parseWithUnit(value, BYTE_UNITS, fail);
   if (!Number.isSafeInteger(Math.floor(bytes)) || bytes < 1) throw fail();
   return Math.floor(bytes);
@@ -58,7 +75,7 @@ const DURATION_UNITS: Record<string, number> = {
 /** Parses a duration: milliseconds, or "500ms", "45s", "30 min" (or "30m"), "12h", "7d", "2w". */
 export function parseDuration(value: unknown, option: string): number {
   const fail = () =>
-    invalid(`Cannot use ${option}=${JSON.stringify(value)}: it must be milliseconds, 0 or more, or a duration such as "30 min", "12h" or "7d".`);
+    invalid(`Cannot use ${option}=${shown(value)}: it must be milliseconds, 0 or more, or a duration such as "30 min", "12h" or "7d".`);
   const ms = parseWithUnit(value, DURATION_UNITS, fail);
   if (!Number.isFinite(ms) || ms < 0) throw fail();
   return ms;

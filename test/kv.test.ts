@@ -7,7 +7,7 @@ import process from "node:process";
 import { test } from "./harness.ts";
 import { type KvClient, kvStore, Memory, NbmemoError } from "../lib/mod.ts";
 import { type KvKey, openKv } from "../lib/store/kv.ts";
-import { captureConsole, isDeno, lastJson, runFixture, tempDir } from "./helpers.ts";
+import { captureConsole, isDeno, lastJson, runFixture, tempDir, withSeams } from "./helpers.ts";
 
 type After = { after: (fn: () => unknown) => void };
 
@@ -246,7 +246,79 @@ test("with a Deno KV store every output goes to the store, none inline in the ca
   const [entry] = memory.entries();
   await memory.close();
   assert.ok(entry?.object);
-  assert.deepEqual(await keysUnder(await rawClient(t, path), ["nbmemo"]), [["nbmemo", entry.object]]);
+  const keys = await keysUnder(await rawClient(t, path), ["nbmemo"]);
+  assert.deepEqual(keys.filter((k) => k.length === 2), [["nbmemo", entry.object]]);
+  assert.equal(keys.length, 2); // and the index record that leads another machine to it
+});
+
+test("every write gets an object of its own, and the store's index leads to the latest one for a key", async (t) => {
+  const { kv: path } = kvPath(t);
+  const store = await kvStore(path);
+  t.after(() => store.close?.());
+  const key = "cd".repeat(32);
+  await store.set(ID, [pattern(10, 1)], { computeMs: 1, runtime: "node 24", createdAt: 5, key });
+  assert.equal(await store.find!(key), ID);
+  const next = "ef".repeat(32);
+  await store.set(next, [pattern(70_000, 2)], { computeMs: 1, runtime: "node 24", createdAt: 6, key });
+  assert.equal(await store.find!(key), next);
+  assert.deepEqual(await store.get(ID), pattern(10, 1)); // the earlier object stays until its owner deletes it
+  assert.equal((await store.info!(next))?.createdAt, 6);
+  await store.delete(next);
+  assert.equal(await store.get(next), undefined);
+  assert.equal(await store.find!("01".repeat(32)), undefined);
+});
+
+test("an entry another machine wrote before object ids were fresh per write (under its key's digest) is still adopted", async (t) => {
+  const { dir, kv: path } = kvPath(t);
+  const first = await Memory.open(join(dir, "machine-a"), { log: "silent", store: path });
+  await first.fn("legacy", (x: number) => ({ x }), { version: "1" })(1);
+  const [written] = first.entries();
+  await first.close();
+  // Move the object to where nbmemo 0.2 put it, the digest of its key, and drop the index.
+  const raw = await rawClient(t, path);
+  const { sha256 } = await import("../lib/keys/source.ts");
+  const legacy = sha256(`legacy\0${written!.version}\0${written!.argsHash}`);
+  const head = await raw.get(["nbmemo", written!.object!]);
+  await raw.atomic().set(["nbmemo", legacy], head.value).delete(["nbmemo", written!.object!]).delete(["nbmemo", "by-key", legacy]).commit();
+  const second = await Memory.open(join(dir, "machine-b"), { log: "silent", store: path });
+  t.after(() => second.close());
+  let calls = 0;
+  assert.deepEqual(await second.fn("legacy", (x: number) => (calls++, { x }), { version: "1" })(1), { x: 1 });
+  assert.equal(calls, 0);
+  assert.equal(second.entries()[0]?.object, legacy);
+});
+
+// Eviction on a shared store drops only the local catalog rows (the objects belong to every machine), and a
+// later miss adopts from the store: an adopted entry must keep the time it was computed, or maxAge never ends.
+test("with a shared store, maxAge counts from when an entry was computed, also after eviction or on another machine", async (t) => {
+  const { dir, kv: path } = kvPath(t);
+  let clock = Date.now();
+  const now = () => clock;
+  const open = async (machine: string) => {
+    const memory = await Memory.open(join(dir, machine), withSeams({ log: "silent", store: path, maxAge: 1_000 }, { now }));
+    t.after(() => memory.close());
+    return memory;
+  };
+  let calls = 0;
+  const body = (x: number) => (calls++, { x, at: clock });
+  const a = await open("machine-a");
+  const f = a.fn("aging", body, { version: "1" });
+  const computedAt = clock;
+  await f(1);
+  clock += 600;
+  const b = await open("machine-b");
+  const g = b.fn("aging", body, { version: "1" });
+  assert.deepEqual(await g(1), { x: 1, at: computedAt }); // adopted, with the time it was computed
+  assert.equal(calls, 1);
+  assert.equal(b.entries()[0]?.createdAt, computedAt);
+  clock += 600; // 1.2 s after the compute: expired everywhere
+  await f(2); // this store evicts the expired row of f(1) on machine a
+  assert.equal(a.entries({ fn: "aging" }).length, 1);
+  assert.deepEqual(await f(1), { x: 1, at: clock }); // not adopted back from the store: computed again
+  assert.equal(calls, 3);
+  clock += 10;
+  assert.deepEqual(await g(1), { x: 1, at: clock - 10 }); // machine b's row is past maxAge: it finds machine a's new one
+  assert.equal(calls, 3);
 });
 
 test("an entry another machine wrote to the shared store is adopted as a hit", async (t) => {

@@ -79,9 +79,20 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     const store = await open(t);
     if (!store.info) return t.skip("this store keeps no info (an optional power)");
     const id = "5e".repeat(32);
-    await store.set(id, [new Uint8Array([1])], { computeMs: 1234.5, runtime: "node 24.0.0" });
-    assert.deepEqual(await store.info(id), { computeMs: 1234.5, runtime: "node 24.0.0" });
+    await store.set(id, [new Uint8Array([1])], { computeMs: 1234.5, runtime: "node 24.0.0", createdAt: 1_700_000_000_000 });
+    assert.deepEqual(await store.info(id), { computeMs: 1234.5, runtime: "node 24.0.0", createdAt: 1_700_000_000_000 });
     assert.equal(await store.info("6f".repeat(32)), undefined);
+  });
+
+  test(`${name}: find leads from an entry key to the payload last written for it (for stores that index)`, async (t) => {
+    const store = await open(t);
+    if (!store.find) return t.skip("this store keeps no index (an optional power of shared stores)");
+    const key = "4d".repeat(32);
+    assert.equal(await store.find(key), undefined);
+    for (const id of ["1a".repeat(16), "2b".repeat(16)]) {
+      await store.set(id, [new Uint8Array([1])], { computeMs: 1, runtime: "node 24.0.0", key });
+      assert.equal(await store.find(key), id);
+    }
   });
 
   test(`${name}: a reader racing a replacing writer sees a whole old or a whole new value, never a mix`, async (t) => {

@@ -243,17 +243,18 @@ export class Catalog implements KnownSources {
   }
 
   /**
-   * Inserts or replaces an entry. Returns the object id the replaced entry used, if the new one no
+   * Inserts or replaces an entry, used at `now` and computed at `createdAt` (an entry adopted from a
+   * shared store was computed earlier). Returns the object id the replaced entry used, if the new one no
    * longer refers to it, so that the caller removes that payload after the commit.
    */
-  put(entry: NewEntry, now: number): string | undefined {
+  put(entry: NewEntry, now: number, createdAt = now): string | undefined {
     return immediate(this.#db, () => {
       const previous = this.get(entry);
       this.#sql(`
         INSERT OR REPLACE INTO entries (name, version, args_hash, object, inline, bytes, created_at,
           accessed_at, access_count, compute_ms, args_preview, runtime, checksum)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
-        .run(entry.name, entry.version, entry.argsHash, entry.object, entry.inline, entry.bytes, now, now,
+        .run(entry.name, entry.version, entry.argsHash, entry.object, entry.inline, entry.bytes, createdAt, now,
           entry.computeMs, entry.argsPreview, entry.runtime, entry.checksum);
       return previous?.object && previous.object !== entry.object ? previous.object : undefined;
     });

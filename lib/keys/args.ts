@@ -294,7 +294,11 @@ class Encoder {
     this.mutable = true;
     this.#parent = parent;
     this.#index = index;
-    if (types.isProxy(object)) throw unhashable(this.#here(), "it is a Proxy, whose behaviour is code nbmemo cannot see", "Pass the data it stands for.");
+    if (types.isProxy(object)) {
+      // A Proxy of a Map or Set cannot even be read through (its methods need the real collection).
+      throw unhashable(this.#here(), "it is a Proxy, whose behaviour is code nbmemo cannot see (a reactive or observable wrapper, for instance)",
+        "Pass the object it wraps (its target, or the raw value your library gives), or a plain copy of its data.");
+    }
     this.#ancestors.set(object, this.#ancestors.size);
     const key = (object as { [KEY]?: unknown })[KEY];
     if (typeof key === "function") return this.#keyed(hash, object, key);
@@ -331,6 +335,7 @@ class Encoder {
         return this.#push(hash, object, elements);
       }
       case "typed": {
+        this.#refuseDetached((object as Uint8Array).buffer);
         // The bytes of the view only: not the rest of its buffer, nor properties added to it, which
         // cannot be listed without listing every index (38 µs per 1,000 elements).
         const view = object as Uint8Array;
@@ -341,15 +346,17 @@ class Encoder {
       }
       case "dataview": {
         const view = object as DataView;
+        this.#refuseDetached(view.buffer);
         hash.update(`V${view.byteLength};`);
         hash.update(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
         return void this.#props(hash, object, noSkip);
       }
       case "arraybuffer":
       case "shared": {
-        const buffer = object as ArrayBuffer & { resizable?: boolean; growable?: boolean; maxByteLength?: number; detached?: boolean };
+        const buffer = object as ArrayBuffer & { resizable?: boolean; growable?: boolean; maxByteLength?: number };
+        this.#refuseDetached(buffer);
         const resizable = buffer.resizable || buffer.growable ? `~${buffer.maxByteLength}` : "";
-        hash.update(`${kind === "shared" ? "Z" : "B"}${buffer.byteLength}${resizable}${buffer.detached ? "!" : ""};`);
+        hash.update(`${kind === "shared" ? "Z" : "B"}${buffer.byteLength}${resizable};`);
         hash.update(new Uint8Array(buffer));
         return void this.#props(hash, object, noSkip);
       }
@@ -397,6 +404,15 @@ class Encoder {
     }
   }
 
+  // A transferred buffer has no bytes left to read (reading it throws a TypeError), and a result computed
+  // from one is no result worth keeping: it is most likely a mistake, told where it is.
+  #refuseDetached(buffer: ArrayBufferLike): void {
+    if (!(buffer as { detached?: boolean }).detached) return;
+    throw unhashable(this.#here(), "it is a detached ArrayBuffer (or a view of one): its bytes were transferred " +
+      "(structuredClone or postMessage with transfer, or buffer.transfer()) and are gone",
+      "Pass the buffer they were transferred to, or copy them (buffer.slice(0)) before the transfer.");
+  }
+
   // A value that says how to key it: its class name and what its key method returns.
   #keyed(hash: Hash, object: object, key: Function): void {
     const name = typeof object === "function" ? "function" : protoName(Object.getPrototypeOf(object));
@@ -414,6 +430,11 @@ class Encoder {
   // An object whose prototype is not one nbmemo knows: an instance of a class (its private fields and
   // getters are invisible), of a subclass of a built-in, or an Object.create(proto) object.
   #unknownClass(hash: Hash, object: object, proto: object): void {
+    if (typeof Blob === "function" && object instanceof Blob) {
+      const name = typeof File === "function" && object instanceof File ? "File" : "Blob";
+      throw unhashable(this.#here(), `a ${name} holds its bytes where only an asynchronous read reaches them`,
+        `Pass its bytes instead: new Uint8Array(await ${name.toLowerCase()}.arrayBuffer()) (and its type, if the function reads it).`);
+    }
     // A toJSON of the class's own (not a built-in's, such as Date's for a subclass of Date) says what it is.
     const toJSON = ownMethod(proto, "toJSON");
     if (toJSON) return this.#keyed(hash, object, () => toJSON.call(object, ""));

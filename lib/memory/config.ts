@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { ENTRY_SORTS, type EntrySort, type Limits } from "../types.ts";
 import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
 import { type LogLevel, resolveLogLevel } from "../log.ts";
-import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration } from "../options.ts";
+import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration, shown } from "../options.ts";
 import type { Store } from "../store/store.ts";
 
 /** Options of {@link Memory.open}. */
@@ -89,6 +89,8 @@ export type OnChange = typeof ON_CHANGE[number];
 export interface TestingSeams {
   /** How long a lease lasts without a heartbeat, in ms (default {@link LEASE_MS}). */
   leaseMs?: number;
+  /** The clock entries are stamped and aged by (`maxAge`), in ms since the epoch (default `Date.now`). */
+  now?: () => number;
 }
 export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
 
@@ -211,6 +213,8 @@ export interface Config {
   readonly lock: boolean;
   readonly lockTimeout: number;
   readonly leaseMs: number;
+  /** The clock of entry ages: when an entry was computed, and whether it is past maxAge. */
+  readonly now: () => number;
   readonly limits: Limits;
   readonly create: boolean;
   readonly compress: Compression | false;
@@ -229,23 +233,26 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   if (typeof dir !== "string" || dir.trim() === "") {
     throw invalid(`Cannot open a cache at ${JSON.stringify(dir) ?? String(dir)}: the directory must be a non-empty path string, such as ".nbmemo".`);
   }
+  if (dir.includes("\0")) {
+    throw invalid(`Cannot open a cache at ${shown(dir)}: the path holds a NUL character ("\\0"), which no file system accepts. Check how the path was built.`);
+  }
   checkOptions(options, memoryOptionNames, "Memory.open", '{ log: "info" }');
   const inlineBytes = byteCount(options.inlineBytes, 16 * 1024, "inlineBytes");
   const lock = options.lock ?? true;
   if (typeof lock !== "boolean") {
-    throw invalid(`Cannot use lock=${JSON.stringify(options.lock)}: it must be true (wait for another process computing the same call) or false.`);
+    throw invalid(`Cannot use lock=${shown(options.lock)}: it must be true (wait for another process computing the same call) or false.`);
   }
   const lockTimeout = options.lockTimeout ?? 600_000;
   if (typeof lockTimeout !== "number" || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
-    throw invalid(`Cannot use lockTimeout=${String(options.lockTimeout)}: it must be a number of milliseconds, 0 or more, such as 60000.`);
+    throw invalid(`Cannot use lockTimeout=${shown(options.lockTimeout)}: it must be a number of milliseconds, 0 or more, such as 60000.`);
   }
   if (options.create !== undefined && typeof options.create !== "boolean") {
-    throw invalid(`Cannot use create=${JSON.stringify(options.create)}: it must be true or false.`);
+    throw invalid(`Cannot use create=${shown(options.create)}: it must be true or false.`);
   }
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
   };
 }
 
@@ -259,7 +266,7 @@ export function parsePruneOptions(options: PruneOptions): { oldVersionsUnusedFor
 export function parseLimits(options: Pick<MemoryOptions, "maxBytes" | "maxEntries" | "maxAge">): Limits {
   const maxEntries = options.maxEntries ?? null;
   if (maxEntries !== null && (!Number.isSafeInteger(maxEntries) || maxEntries < 1)) {
-    throw invalid(`Cannot use maxEntries=${JSON.stringify(maxEntries)}: it must be a whole number of entries, 1 or more.`);
+    throw invalid(`Cannot use maxEntries=${shown(maxEntries)}: it must be a whole number of entries, 1 or more.`);
   }
   return {
     maxBytes: options.maxBytes === undefined ? null : parseBytes(options.maxBytes, "maxBytes"),
@@ -276,7 +283,7 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(store)) {
       if (!/^https?:\/\//i.test(store)) {
-        throw invalid(`Cannot use store=${JSON.stringify(store)}: a remote Deno KV store is an http:// or https:// KV Connect URL.`);
+        throw invalid(`Cannot use store=${shown(store)}: a remote Deno KV store is an http:// or https:// KV Connect URL.`);
       }
       return store;
     }
@@ -293,7 +300,7 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
 function parseCompression(options: MemoryOptions): Pick<Config, "compress" | "compressMinBytes"> {
   const compress = options.compress ?? false;
   if (compress !== false && !(COMPRESSIONS as readonly unknown[]).includes(compress)) {
-    throw invalid(`Cannot use compress=${JSON.stringify(compress)}: it must be ${COMPRESSIONS.map((c) => `"${c}"`).join(", ")} or false.`);
+    throw invalid(`Cannot use compress=${shown(compress)}: it must be ${COMPRESSIONS.map((c) => `"${c}"`).join(", ")} or false.`);
   }
   if (compress && !compressionSupported(compress)) {
     throw invalid(`Cannot use compress="${compress}": this runtime's node:zlib has no ${compress} (it needs Node >= 22.15 or Deno 2). Use "gzip", or a newer runtime.`);
@@ -305,7 +312,7 @@ function parseCompression(options: MemoryOptions): Pick<Config, "compress" | "co
 export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   checkOptions(options, fnOptionNames, where, '{ version: "2" }');
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
-    throw invalid(`Cannot use version=${JSON.stringify(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
+    throw invalid(`Cannot use version=${shown(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
   const { deps, onChange = "warn", unkeyed = [] } = options;
   if (unkeyed !== "all" && !(Array.isArray(unkeyed) && unkeyed.every((name) => typeof name === "string"))) {
@@ -315,7 +322,7 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
     throw invalid(`Cannot use deps in ${where}: it must be a function returning an object that names each dependency, such as () => ({ helper, LIMIT }).`);
   }
   if (!(ON_CHANGE as readonly string[]).includes(onChange)) {
-    throw invalid(`Cannot use onChange=${JSON.stringify(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
+    throw invalid(`Cannot use onChange=${shown(onChange)} in ${where}: use one of ${ON_CHANGE.map((v) => `"${v}"`).join(", ")}.`);
   }
   return { version: options.version, deps, unkeyed, onChange };
 }

@@ -9,7 +9,7 @@ import { describe } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { sha256 } from "../keys/source.ts";
 import type { Logger } from "../log.ts";
-import type { ObjectInfo, Store } from "../store/store.ts";
+import { newObjectId, type ObjectInfo, type Store } from "../store/store.ts";
 import type { Entry, EntryKey } from "../types.ts";
 
 /** The payload is not there at all (a shared store may have expired or cleared it). */
@@ -84,6 +84,8 @@ export interface NewOutput {
   readonly value: unknown;
   readonly computeMs: number;
   readonly argsPreview: string;
+  /** When it was computed, in ms since the epoch. */
+  readonly createdAt: number;
 }
 
 /** What {@link writeEntry} did: stored so many bytes, or refused, saying why. */
@@ -95,7 +97,7 @@ export type WriteOutcome = { readonly stored: number } | { readonly refused: str
  * replaced. Never throws: a value that cannot be stored is refused, with the reason.
  */
 export async function writeEntry(catalog: Catalog, store: Store, settings: WriteSettings, output: NewOutput, log: Logger): Promise<WriteOutcome> {
-  const { key, computeMs, argsPreview } = output;
+  const { key, computeMs, argsPreview, createdAt } = output;
   let chunks: Uint8Array[];
   try {
     chunks = encode(output.value);
@@ -108,11 +110,11 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
     return { refused: `it takes ${formatBytes(bytes)}, more than maxBytes (${formatBytes(settings.maxBytes)})` };
   }
   const inline = bytes <= settings.inlineBytes && !store.flags?.shared ? concat(chunks) : null;
-  const object = inline ? null : objectId(key);
+  const object = inline ? null : newObjectId();
   let stale: string | undefined;
   try {
-    if (object) await store.set(object, chunks, { computeMs, runtime: settings.runtime });
-    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview, runtime: settings.runtime }, Date.now());
+    if (object) await store.set(object, chunks, { computeMs, runtime: settings.runtime, createdAt, key: keyDigest(key) });
+    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
   } catch (error) {
     return { refused: describe(error) };
   }
@@ -124,17 +126,33 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   return { stored: bytes };
 }
 
+/** What {@link adoptEntry} needs to know of the time: now, and how old an entry may be (null: any age). */
+export interface AdoptClock {
+  readonly now: number;
+  readonly maxAgeMs: number | null;
+}
+
 /**
- * Adopts an entry that another machine wrote to a shared store under the same deterministic object id:
- * reads it (the one read path), and records it in the local catalog. Undefined when the store has none.
+ * Adopts an entry that another machine wrote to a shared store: finds the object last written for its key
+ * (the store's index), reads it (the one read path), and records it in the local catalog with the time it
+ * was computed, so that `maxAge` counts from then here too. Undefined when the store has none, or only
+ * one older than `maxAgeMs` (or of unknown age, when there is a limit).
  */
-export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, argsPreview: string, log: Logger): Promise<{ value: unknown; computeMs: number } | undefined> {
-  const object = objectId(key);
+export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, argsPreview: string, log: Logger, clock: AdoptClock): Promise<{ value: unknown; computeMs: number } | undefined> {
+  const digest = keyDigest(key);
   let read: ReadPayload;
   let info: ObjectInfo | undefined;
+  let object: string;
   try {
-    read = await readEntry(store, { inline: null, object, checksum: null }, { checksum: true });
+    // Entries written before nbmemo 0.3 sit under the key's digest itself, unindexed.
+    object = await store.find?.(digest) ?? digest;
     info = await store.info?.(object);
+    const createdAt = info?.createdAt;
+    if (clock.maxAgeMs !== null && (createdAt === undefined || createdAt < clock.now - clock.maxAgeMs)) {
+      if (info) log.debug(`${key.name} in the shared store is older than maxAge: recomputing it`);
+      return undefined;
+    }
+    read = await readEntry(store, { inline: null, object, checksum: null }, { checksum: true });
   } catch (error) {
     if (!(error instanceof MissingPayload)) log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
     return undefined;
@@ -143,14 +161,14 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
   try {
     catalog.put({
       ...key, object, inline: null, checksum: read.checksum!, bytes: read.bytes, computeMs, argsPreview, runtime: info?.runtime ?? "unknown",
-    }, Date.now());
+    }, clock.now, info?.createdAt ?? clock.now);
   } catch (error) {
     log.debug(`could not record ${key.name} from the shared store: ${describe(error)}`);
   }
   return { value: read.value, computeMs };
 }
 
-// Deterministic, so that every machine sharing a store finds an entry under the same id.
-function objectId(key: EntryKey): string {
+// What a shared store indexes an entry's object by: the same on every machine.
+function keyDigest(key: EntryKey): string {
   return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }

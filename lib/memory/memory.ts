@@ -340,7 +340,7 @@ export class Memory {
    * ```
    */
   async delete(name: string, options: { version?: string } = {}): Promise<number> {
-    checkName(name, "memory.delete");
+    checkName(name, "memory.delete", { spelling: false });
     return await this.#deleteEntries({ name, version: parseDeleteOptions(options, name).version });
   }
 
@@ -381,7 +381,7 @@ export class Memory {
     const { oldVersionsUnusedForMs } = parsePruneOptions(options);
     this.#checkOpen("prune the cache");
     this.#accesses.flush();
-    return await prune(this.#catalog, this.#store, this.#config.limits, oldVersionsUnusedForMs, Date.now());
+    return await prune(this.#catalog, this.#store, this.#config.limits, oldVersionsUnusedForMs, this.#config.now());
   }
 
   /**
@@ -622,20 +622,27 @@ export class Memory {
       return undefined;
     }
     if (!entry) return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
-    const now = Date.now();
+    const now = this.#config.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
-      this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it`);
-      return undefined;
+      this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it, unless a shared store holds a newer one`);
+      return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
     }
     let value: unknown;
     let read: number;
     try {
       ({ value, bytes: read } = await readEntry(this.#store, entry));
     } catch (error) {
-      const args = this.#catalog.get(key)?.argsPreview ?? "…";
+      const current = this.#currentEntry(key);
+      const args = current?.argsPreview ?? "…";
       if (error instanceof MissingPayload && this.#store.flags?.shared) {
+        // Another machine may have written it again since: the store's index knows.
         this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
+        return await this.#adopt(key, values);
+      }
+      if (error instanceof MissingPayload && current?.object !== entry.object) {
+        // Evicted, deleted or replaced by another process between the lookup and the read: no damage.
+        this.#log.debug(`${key.name}(${args}) was removed or replaced by another process while it was read`);
         return undefined;
       }
       if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${args}): ${describe(error)}. Recomputing it.`);
@@ -645,10 +652,20 @@ export class Memory {
     return { value, computeMs: entry.computeMs, read };
   }
 
+  // The entry's row as it is now (another process may have changed it), if the catalog can say.
+  #currentEntry(key: EntryKey): Entry | undefined {
+    try {
+      return this.#catalog.get(key);
+    } catch {
+      return undefined;
+    }
+  }
+
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
   async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
-    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log);
-    if (adopted) this.#accesses.record(key, Date.now());
+    const now = this.#config.now();
+    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log, { now, maxAgeMs: this.#config.limits.maxAgeMs });
+    if (adopted) this.#accesses.record(key, now);
     return adopted;
   }
 
@@ -657,7 +674,7 @@ export class Memory {
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
-    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values) }, this.#log);
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now() }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
@@ -671,7 +688,7 @@ export class Memory {
     const { limits } = this.#config;
     if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
     try {
-      const now = Date.now();
+      const now = this.#config.now();
       if (!overLimits(limits, this.#catalog, now)) return;
       this.#accesses.flush(); // so that what this process read recently is not taken for unused
       const removed = await evict(this.#catalog, this.#store, limits, now);

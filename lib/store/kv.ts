@@ -2,9 +2,9 @@
 // a local file or a remote KV Connect URL), with large values chunked and writes batched into atomic commits.
 import { concat } from "../bytes.ts";
 import { NbmemoError } from "../errors.ts";
-import { checkOptions, invalid, optionNames } from "../options.ts";
+import { checkOptions, invalid, optionNames, shown } from "../options.ts";
 import { denoKvOpener, firstLine } from "../runtime.ts";
-import { checkObjectId, isObjectId, type ObjectInfo, type Store, type StoredObject } from "./store.ts";
+import { checkObjectId, isObjectId, type ObjectInfo, randomHex, type Store, type StoredObject } from "./store.ts";
 
 /** One part of a Deno KV key. */
 export type KvKeyPart = string | number | bigint | boolean | symbol | Uint8Array;
@@ -74,11 +74,11 @@ function parseKvStoreOptions(options: KvStoreOptions): KvStoreConfig {
   const prefix = options.prefix ?? ["nbmemo"];
   if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string" && !Number.isSafeInteger(p)) ||
     new TextEncoder().encode(JSON.stringify(prefix)).byteLength > KV_PREFIX_BYTES) {
-    throw invalid(`Cannot use prefix=${JSON.stringify(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
+    throw invalid(`Cannot use prefix=${shown(options.prefix)} in kvStore: it must be an array of strings and whole numbers, ${KV_PREFIX_BYTES} bytes at most, such as ["nbmemo", "team"].`);
   }
   const { expireIn } = options;
   if (expireIn !== undefined && (!Number.isSafeInteger(expireIn) || expireIn <= 0)) {
-    throw invalid(`Cannot use expireIn=${String(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
+    throw invalid(`Cannot use expireIn=${shown(expireIn)} in kvStore: it must be a whole number of milliseconds, more than 0.`);
   }
   return { prefix: [...prefix], expireIn };
 }
@@ -112,9 +112,20 @@ interface Head {
   readonly expiresAt?: number;
   readonly computeMs?: number;
   readonly runtime?: string;
+  /** When the value was computed, in ms since the epoch (records written before nbmemo 0.3 lack it). */
+  readonly createdAt?: number;
   /** When it was written, in ms since the epoch (records written before nbmemo 0.2 lack it). */
   readonly writtenAt?: number;
 }
+
+// Where things live under the prefix: heads by object id, chunks by object id and generation, and the
+// index from entry key digests to the object last written for them.
+interface Keys {
+  head(id: string): KvKey;
+  chunks(id: string, generation: string): KvKey;
+  index(key: string): KvKey;
+}
+const INDEX = "by-key";
 
 // A write or delete of one object, waiting for the next batch.
 interface Pending {
@@ -123,6 +134,8 @@ interface Pending {
   readonly head: Uint8Array | null;
   readonly generation: string;
   readonly chunks: readonly Uint8Array[];
+  /** The entry key digest to point at this object once it is written, if any. */
+  readonly index: string | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -160,12 +173,15 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
   const { prefix, expireIn } = parseKvStoreOptions(options);
   const owned = typeof kv === "string";
   const client = owned ? await openKv(kv) : kv;
-  const headKey = (id: string): KvKey => [...prefix, checkObjectId(id)];
-  const chunkPrefix = (id: string, generation: string): KvKey => [...prefix, id, generation];
-  const batcher = new Batcher(client, headKey, chunkPrefix, expireIn);
+  const keys: Keys = {
+    head: (id) => [...prefix, checkObjectId(id)],
+    chunks: (id, generation) => [...prefix, id, generation],
+    index: (key) => [...prefix, INDEX, checkObjectId(key)],
+  };
+  const batcher = new Batcher(client, keys, expireIn);
 
   const readHead = async (id: string) => {
-    const entry = await client.get(headKey(id));
+    const entry = await client.get(keys.head(id));
     if (entry.value === null || entry.value === undefined) return undefined;
     const head = parseHead(asBytes(entry.value, id), id);
     if (head.record.expiresAt !== undefined && head.record.expiresAt <= Date.now()) return undefined;
@@ -181,7 +197,7 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
         if (!head) return undefined;
         if (head.record.chunks === 0) return head.inline;
         const parts: Uint8Array[] = [];
-        for await (const entry of client.list({ prefix: chunkPrefix(id, head.record.generation!) })) {
+        for await (const entry of client.list({ prefix: keys.chunks(id, head.record.generation!) })) {
           parts.push(asBytes(entry.value, id));
         }
         const payload = concat(parts);
@@ -191,8 +207,15 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     },
+    async find(key) {
+      const entry = await client.get(keys.index(key));
+      if (!(entry.value instanceof Uint8Array)) return undefined;
+      const id = new TextDecoder().decode(entry.value);
+      return isObjectId(id) ? id : undefined;
+    },
     async set(id, chunks, info) {
-      headKey(id);
+      keys.head(id);
+      if (info?.key !== undefined) keys.index(info.key);
       const joined = concat(chunks);
       // A plain view, so that slice() below copies each chunk out (Buffer's slice would share memory).
       const payload = new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
@@ -202,25 +225,27 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
         chunks: 0,
         writtenAt: Date.now(),
         ...(expireIn !== undefined && { expiresAt: Date.now() + expireIn }),
-        ...(info && { computeMs: info.computeMs, runtime: info.runtime }),
+        ...(info && { computeMs: info.computeMs, runtime: info.runtime, createdAt: info.createdAt }),
       };
       const inline = payload.byteLength < VALUE_BYTES ? encodeHead(record, payload) : undefined;
-      if (inline && inline.byteLength <= VALUE_BYTES) return await batcher.enqueue(id, inline, generation, []);
+      if (inline && inline.byteLength <= VALUE_BYTES) return await batcher.enqueue(id, inline, generation, [], info?.key);
       const parts: Uint8Array[] = [];
       for (let offset = 0; offset < payload.byteLength; offset += VALUE_BYTES) {
         parts.push(payload.slice(offset, offset + VALUE_BYTES));
       }
       const head = encodeHead({ ...record, chunks: parts.length, generation }, new Uint8Array(0));
-      await batcher.enqueue(id, head, generation, parts);
+      await batcher.enqueue(id, head, generation, parts, info?.key);
     },
+    // An index record left pointing at a deleted object finds nothing: the read is a miss, and the key's
+    // next write points it elsewhere.
     async delete(id) {
-      headKey(id);
-      await batcher.enqueue(id, null, "", []);
+      keys.head(id);
+      await batcher.enqueue(id, null, "", [], undefined);
     },
     async info(id): Promise<ObjectInfo | undefined> {
       const record = (await readHead(id))?.record;
       if (record?.computeMs === undefined || record.runtime === undefined) return undefined;
-      return { computeMs: record.computeMs, runtime: record.runtime };
+      return { computeMs: record.computeMs, runtime: record.runtime, createdAt: record.createdAt ?? record.writtenAt };
     },
     // Every head under the prefix (the chunks beside them are read and skipped: verify is rare, and KV
     // lists keys with their values).
@@ -250,22 +275,20 @@ export async function kvStore(kv: KvClient | string, options: KvStoreOptions = {
  */
 class Batcher {
   readonly #kv: KvClient;
-  readonly #headKey: (id: string) => KvKey;
-  readonly #chunkPrefix: (id: string, generation: string) => KvKey;
+  readonly #keys: Keys;
   readonly #expireIn: number | undefined;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
 
-  constructor(kv: KvClient, headKey: (id: string) => KvKey, chunkPrefix: (id: string, generation: string) => KvKey, expireIn: number | undefined) {
+  constructor(kv: KvClient, keys: Keys, expireIn: number | undefined) {
     this.#kv = kv;
-    this.#headKey = headKey;
-    this.#chunkPrefix = chunkPrefix;
+    this.#keys = keys;
     this.#expireIn = expireIn;
   }
 
-  enqueue(id: string, head: Uint8Array | null, generation: string, chunks: readonly Uint8Array[]): Promise<void> {
+  enqueue(id: string, head: Uint8Array | null, generation: string, chunks: readonly Uint8Array[], index: string | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id, head, generation, chunks, resolve, reject });
+      this.#queue.push({ id, head, generation, chunks, index, resolve, reject });
       this.#schedule();
     });
   }
@@ -285,14 +308,21 @@ class Batcher {
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
-      // One write per object in a batch: the old head read below must be the one each write replaces.
-      const ids = new Set<string>();
+      // One write per object and per index record in a batch: the old head read below must be the one
+      // each write replaces, and the index must end up at the later of two writes of one key.
+      const taken = new Set<string>();
       const batch: Pending[] = [];
       const later: Pending[] = [];
-      for (const pending of this.#queue) (ids.has(pending.id) ? later : (ids.add(pending.id), batch)).push(pending);
+      for (const pending of this.#queue) {
+        const index = pending.index === undefined ? undefined : `key:${pending.index}`;
+        const free = !taken.has(pending.id) && (index === undefined || !taken.has(index));
+        (free ? batch : later).push(pending);
+        taken.add(pending.id); // a write held back holds back what comes after it on the same id or key
+        if (index !== undefined) taken.add(index);
+      }
       this.#queue = later;
       try {
-        const oldHeads = await this.#getMany(batch.map((p) => this.#headKey(p.id)));
+        const oldHeads = await this.#getMany(batch.map((p) => this.#keys.head(p.id)));
         await this.#commit(batch.flatMap((pending, i) => this.#mutations(pending, oldHeads[i])));
       } catch (error) {
         // A client that throws before committing (Deno checks some limits in set()): writes not yet
@@ -304,13 +334,17 @@ class Batcher {
 
   #mutations(owner: Pending, old: KvEntryMaybe | undefined): Mutation[] {
     const mutations: Mutation[] = owner.chunks.map((value, index) => ({
-      owner, key: [...this.#chunkPrefix(owner.id, owner.generation), index], value, publishes: false,
+      owner, key: [...this.#keys.chunks(owner.id, owner.generation), index], value, publishes: false,
     }));
-    mutations.push({ owner, key: this.#headKey(owner.id), value: owner.head ?? undefined, publishes: true });
+    // The index record goes after the head (in its commit or a later one), so it never points at nothing.
+    mutations.push({ owner, key: this.#keys.head(owner.id), value: owner.head ?? undefined, publishes: owner.index === undefined });
+    if (owner.index !== undefined) {
+      mutations.push({ owner, key: this.#keys.index(owner.index), value: new TextEncoder().encode(owner.id), publishes: true });
+    }
     const replaced = oldChunks(old, owner.id);
     if (replaced) {
       for (let index = 0; index < replaced.chunks; index++) {
-        mutations.push({ owner, key: [...this.#chunkPrefix(owner.id, replaced.generation), index], publishes: false });
+        mutations.push({ owner, key: [...this.#keys.chunks(owner.id, replaced.generation), index], publishes: false });
       }
     }
     return mutations;
@@ -413,10 +447,6 @@ function keySize(key: KvKey): number {
   let size = 0;
   for (const part of key) size += 2 + (typeof part === "string" ? part.length * 3 : part instanceof Uint8Array ? part.byteLength : 9);
   return size;
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // The two clients fail differently (a TypeError in Deno, an Error with a Rust backtrace from @deno/kv).

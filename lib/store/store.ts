@@ -20,6 +20,13 @@ export interface ObjectInfo {
   readonly computeMs: number;
   /** The runtime that wrote it, e.g. "deno 2.9.6". */
   readonly runtime: string;
+  /**
+   * When the value was computed, in ms since the epoch: `maxAge` counts from it on every machine, also
+   * for an entry adopted later (records written before nbmemo 0.3 lack it).
+   */
+  readonly createdAt?: number;
+  /** The digest of the entry's key (a hex digest): a store that declares {@link Store.find} indexes the payload by it. */
+  readonly key?: string;
 }
 
 /** A payload as {@link Store.list} reports it. */
@@ -30,7 +37,8 @@ export interface StoredObject {
 }
 
 /**
- * Where encoded outputs live, by object id (a hex digest). Writes must be atomic: a reader sees the
+ * Where encoded outputs live, by object id (a hex digest, fresh for every write: {@link newObjectId}).
+ * Writes must be atomic: a reader sees the
  * whole old value, the whole new one, or none, never a part.
  *
  * @example
@@ -50,6 +58,12 @@ export interface Store {
   set(id: string, chunks: readonly Uint8Array[], info?: ObjectInfo): MaybePromise<void>;
   /** Removes the payload under `id`; removing a missing id is not an error. */
   delete(id: string): MaybePromise<void>;
+  /**
+   * Optional power of shared stores: the id of the payload most recently written for the entry key
+   * `key` (the {@link ObjectInfo.key} given to `set`), or undefined. Ids are never reused across writes,
+   * so another machine finds an entry by its key through this index.
+   */
+  find?(key: string): MaybePromise<string | undefined>;
   /** The info written with the payload under `id` (shared stores keep it), or undefined. */
   info?(id: string): MaybePromise<ObjectInfo | undefined>;
   /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
@@ -113,4 +127,18 @@ export function isObjectId(id: string): boolean {
 export function checkObjectId(id: string): string {
   if (!isObjectId(id)) throw new Error(`Cannot use object id ${JSON.stringify(id)}: not a hex digest`);
   return id;
+}
+
+/**
+ * A fresh object id for one write (128 random bits). Never derived from the entry's key: a process that
+ * evicted an entry removes its payload after its commit, and a name reused by another process's write of
+ * the same key in between would lose that newer payload. So a delete removes only what it evicted.
+ */
+export function newObjectId(): string {
+  return randomHex(16);
+}
+
+/** `bytes` random bytes, as hex. */
+export function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
