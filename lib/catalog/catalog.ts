@@ -171,14 +171,25 @@ export class Catalog implements KnownSources {
 
   /** Opens (creating or migrating) the catalog at `path`. */
   static open(path: string): Catalog {
-    const db = openDatabase(path);
-    try {
-      migrate(db, path);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    return new Catalog(db);
+    return new Catalog(openDatabase(path, (db) => migrate(db, path)));
+  }
+
+  /**
+   * Whether the catalog file was deleted or replaced since it was opened (looked at no more than twice a
+   * second unless `force`): the connection then writes to a file nobody will read.
+   */
+  replaced(force: boolean): boolean {
+    return this.#db.replaced(force);
+  }
+
+  /** Opens the catalog now at the path (a new, empty one if it is gone), with its schema. */
+  reopen(): void {
+    this.#db.reopen();
+  }
+
+  /** Counts the reopenings of this catalog's file, by any Catalog of this process that shares it. */
+  get generation(): number {
+    return this.#db.generation;
   }
 
   close(): void {

@@ -96,11 +96,14 @@ export class Memory {
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
   readonly #calls = new Calls();
-  readonly #usedVersions = new Set<string>();
+  // The versions met in this process, by `name\0version`: recorded again in a fresh catalog.
+  readonly #usedVersions = new Map<string, { readonly name: string; readonly version: Version }>();
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
   #closed = false;
+  // The catalog file's generation this Memory has seen (see #followCatalog).
+  #generation: number;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
     this.dir = config.dir;
@@ -112,6 +115,7 @@ export class Memory {
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
     this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
+    this.#generation = catalog.generation;
   }
 
   /**
@@ -571,7 +575,7 @@ export class Memory {
     }
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
-      this.#usedVersions.add(id);
+      this.#usedVersions.set(id, { name, version });
       const { unkeyed } = config;
       const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
       // A name read from outside is warned about, at the default level of scripts too: the key does not
@@ -602,6 +606,20 @@ export class Memory {
     this.#log.warnOnce(`change:${name}\0${previous.version}\0${version.id}`, `${summary}\n${outcome}\n${diff}`);
   }
 
+  // Deleting the cache directory while a process has it open is a common way to reset a cache: the catalog
+  // connection would go on writing into a file nobody reads, and the store would make objects/ again beside
+  // no catalog. So each lookup looks at the catalog file (a stat, at most twice a second) and each store
+  // always does: once it is gone or replaced, the catalog now at the path is opened (a new, empty one if it is
+  // gone), with one notice, and this Memory's function versions are recorded in it again.
+  #followCatalog(force: boolean): void {
+    if (this.#catalog.replaced(force)) this.#catalog.reopen();
+    if (this.#catalog.generation === this.#generation) return;
+    this.#generation = this.#catalog.generation;
+    this.#log.warn(`The cache at ${this.dir} was deleted or replaced while this process had it open: continuing with the cache now there ` +
+      "(a new, empty one if it was deleted). Results stored before are gone; calls compute them again.");
+    for (const { name, version } of this.#usedVersions.values()) this.#catalog.useFunction(name, version.id, version.source, Date.now());
+  }
+
   // The fingerprint explain() compares; a failure only makes explain() less precise.
   #recordArgsShape(key: EntryKey, values: readonly unknown[]): void {
     try {
@@ -616,6 +634,7 @@ export class Memory {
   async #read(key: EntryKey, values: readonly unknown[], warn: boolean): Promise<Outcome | undefined> {
     let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
     try {
+      this.#followCatalog(false);
       entry = this.#catalog.lookup(key);
     } catch (error) {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
@@ -655,6 +674,12 @@ export class Memory {
   // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
   // the computed value whatever happens here).
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
+    try {
+      this.#followCatalog(true);
+    } catch (error) {
+      this.#log.warnOnce(`reopen:${this.dir}`, `Cannot open the cache at ${this.dir} again: ${describe(error)}. Results are not stored.`);
+      return 0;
+    }
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
     const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values) }, this.#log);
@@ -729,7 +754,14 @@ function prepareDirectory(dir: string, create: boolean): void {
   if (!create && !names.includes(CATALOG_FILE)) {
     throw new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: the directory holds no ${CATALOG_FILE}, so it is not an nbmemo cache. Check the path.`);
   }
-  if (names.length > 0 && !names.includes(CATALOG_FILE)) {
-    throw notACache(`the directory holds other files (${names.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
-  }
+  const others = names.includes(CATALOG_FILE) ? [] : names.filter((name) => !isLeftover(dir, name));
+  if (others.length > 0) throw notACache(`the directory holds other files (${others.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
+}
+
+// What a cache leaves behind when its catalog is deleted under a running process (which made objects/ again,
+// or kept its -wal and -shm): nbmemo's own, so a fresh cache may start there. A -wal or -shm is removed
+// before the new catalog is made (lib/catalog/sqlite.ts).
+function isLeftover(dir: string, name: string): boolean {
+  if (name === "objects") return statSync(join(dir, name), { throwIfNoEntry: false })?.isDirectory() ?? false;
+  return name === `${CATALOG_FILE}-wal` || name === `${CATALOG_FILE}-shm`;
 }
