@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "./harness.ts";
-import { Memory } from "../lib/mod.ts";
-import { startFixture, tempDir } from "./helpers.ts";
+import { Memory, type NbmemoError } from "../lib/mod.ts";
+import { captureConsole, startFixture, tempDir } from "./helpers.ts";
 
 for (const which of ["node", "deno"] as const) {
   test(`a cache directory deleted while a ${which} process has it open becomes a fresh cache there, which opens and hits`, async (t) => {
@@ -46,4 +46,45 @@ test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal a
   const again = await Memory.open(dir.path, { log: "silent", create: false });
   t.after(() => again.close());
   assert.equal(again.stats().entries, 1);
+});
+
+test("close() waits for every call, those still computing their function's version included, and each result is stored", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "warn" });
+  let computed = 0;
+  // A source never seen before: its version is still being worked out when close() is called.
+  const fresh = new Function("computed", `return (x) => (computed(), x * ${Date.now()} + x)`)(() => computed++) as (x: number) => number;
+  const f = memory.fn("fresh", fresh, { unkeyed: "all" });
+  const g = memory.fn("pinned", (x: number) => (computed++, x - 1), { version: "1" });
+  const { result, warnings } = await captureConsole(async () => {
+    const calls = [f(1), f(2), g(3)];
+    await memory.close();
+    return await Promise.all(calls);
+  });
+  assert.deepEqual(warnings, []);
+  assert.equal(result.length, 3);
+  assert.equal(computed, 3);
+  const again = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => again.close());
+  assert.equal(again.stats().entries, 3);
+});
+
+test("a call made after close() began is refused with CLOSED; one made by a call still computing goes through", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const inner = memory.fn("inner", (x: number) => x + 1, { version: "1" });
+  const outer = memory.fn("outer", async (x: number) => (await released, await inner(x)), { version: "1" });
+  const running = outer(1);
+  const closing = memory.close();
+  await assert.rejects(inner(5), (e: NbmemoError) => e.code === "CLOSED" && /Cannot call inner: this Memory .* is closed/.test(e.message));
+  release();
+  assert.equal(await running, 2);
+  await closing;
+  const again = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => again.close());
+  assert.equal(again.stats().entries, 2);
 });

@@ -102,6 +102,8 @@ export class Memory {
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
   // The catalog file's generation this Memory has seen (see #followCatalog).
   #generation: number;
 
@@ -183,14 +185,13 @@ export class Memory {
     const version = versions(f, config, this.#hasher, where);
     this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
     const met = this.#meetings(name, config, { kind: "fn" });
-    const memoized = async (...args: A): Promise<Awaited<R>> => {
-      this.#checkOpen(`call ${name}`);
+    const memoized = (...args: A): Promise<Awaited<R>> => this.#admit(`call ${name}`, async (): Promise<Awaited<R>> => {
       const now = version.now();
       const current = now instanceof Promise ? await now : now;
       const meeting = met(current);
       if (meeting) await meeting;
       return await this.#call(name, current, args, "args", () => f(...args));
-    };
+    });
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
     return Object.assign(memoized, {
       memoName: name,
@@ -228,12 +229,13 @@ export class Memory {
       throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the third argument must be a function that computes the block.`);
     }
     const config = parseFnOptions(options, where);
-    this.#checkOpen(`run ${where}`);
-    const versionsOf = versions(compute, config, this.#hasher, where);
-    this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
-    const version = await versionsOf.now();
-    await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
-    return await this.#call(name, version, deps, "deps", compute);
+    return await this.#admit(`run ${where}`, async () => {
+      const versionsOf = versions(compute, config, this.#hasher, where);
+      this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
+      const version = await versionsOf.now();
+      await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
+      return await this.#call(name, version, deps, "deps", compute);
+    });
   }
 
   /**
@@ -429,20 +431,38 @@ export class Memory {
     await show({ dir: this.dir, functions: this.functions(), stats: this.stats() }, Date.now());
   }
 
-  /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Closes the catalog once every call in flight has settled, those still computing their function's
+   * version included (and the calls they make meanwhile). Calls made after are refused with `CLOSED`.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
-    await this.#calls.settled();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
   }
 
+  // Every call from its start (before its version is known) to its end, so that close() waits for it; a
+  // call made after close() is refused, unless an admitted call makes it while it computes.
+  #admit<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed && !this.#calls.inside()) return Promise.reject(this.#closedError(what));
+    const promise = work();
+    this.#inFlight.add(promise);
+    promise.then(() => this.#inFlight.delete(promise), () => this.#inFlight.delete(promise));
+    return promise;
+  }
+
+  #closedError(what: string): NbmemoError {
+    return new NbmemoError("CLOSED", `Cannot ${what}: this Memory (${this.dir}) is closed. Open it again with Memory.open.`);
+  }
+
   #checkOpen(what: string): void {
-    if (this.#closed) {
-      throw new NbmemoError("CLOSED", `Cannot ${what}: this Memory (${this.dir}) is closed. Open it again with Memory.open.`);
-    }
+    if (this.#closed) throw this.#closedError(what);
   }
 
   // Meets each version of a definition once (see #meetVersion), then lets its calls through without waiting.
