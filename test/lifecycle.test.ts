@@ -1,11 +1,11 @@
 // The cache's life cycle in ordinary use: a directory deleted under a running process, close() during
 // calls, Memory.open run again without close(), must lose nothing and never leave a cache that refuses to open.
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { captureConsole, startFixture, tempDir } from "./helpers.ts";
+import { captureConsole, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
 
 for (const which of ["node", "deno"] as const) {
   test(`a cache directory deleted while a ${which} process has it open becomes a fresh cache there, which opens and hits`, async (t) => {
@@ -88,3 +88,34 @@ test("a call made after close() began is refused with CLOSED; one made by a call
   t.after(() => again.close());
   assert.equal(again.stats().entries, 2);
 });
+
+test("Memory.open run again and again on one directory without close() keeps the open descriptors bounded", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const openFds = () => readdirSync("/proc/self/fd").length;
+  const first = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => first.close());
+  const before = openFds();
+  for (let run = 0; run < 1000; run++) {
+    // A notebook cell re-run: a new Memory on the same directory, the previous one dropped unclosed.
+    const memory = await Memory.open(dir.path, { log: "silent" });
+    const f = memory.fn("cell", (x: number) => x * 2, { version: "1" });
+    assert.equal(await f(run % 10), (run % 10) * 2);
+  }
+  assert.ok(openFds() - before <= 4, `${openFds() - before} more descriptors open after 1,000 opens`);
+});
+
+for (const which of ["node", "deno"] as const) {
+  test(`a Memory dropped without close() releases its catalog connection once collected (${which})`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const flags = which === "node" ? ["--expose-gc"] : ["--v8-flags=--expose-gc"];
+    const script = join(root, "test", "fixtures", "dropped.ts");
+    const argv = which === "deno" ? ["run", "-A", "--quiet", ...flags, `--config=${join(root, "deno.json")}`, script, dir.path] : [...flags, script, dir.path];
+    const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
+    assert.equal(code, 0, stderr);
+    const { whileOpen, after } = JSON.parse(stdout.trim());
+    assert.ok(whileOpen > 0 && whileOpen <= 4, `${whileOpen} descriptors while open`);
+    assert.equal(after, 0);
+  });
+}

@@ -63,6 +63,9 @@ interface Outcome {
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// A Memory dropped without close() (a notebook cell that opens one, run again) gives up its share of the
+// catalog connection, and closes a store it opened itself, when it is collected.
+const unreachable = new FinalizationRegistry<() => void>((release) => release());
 // How many times a call starts again because its arguments changed before it ran, before it gives up.
 const MAX_ATTEMPTS = 8;
 // A hit is told slower than computing only when it read at least this much and lost at least this long:
@@ -116,8 +119,9 @@ export class Memory {
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
-    this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
+    this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;
+    unreachable.register(this, release(catalog, this.#accesses, typeof config.store === "string" ? store : undefined), this);
   }
 
   /**
@@ -441,6 +445,7 @@ export class Memory {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    unreachable.unregister(this);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#accesses.flush();
     await this.#store.close?.();
@@ -733,6 +738,22 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
+}
+
+// Made outside the Memory: a closure made in its constructor would keep it reachable (V8 gives the closures
+// of one scope one context, which holds `this` once any of them uses it).
+function accessLog(catalog: Catalog, log: Logger): AccessLog {
+  return new AccessLog(catalog, (error) => log.debug(`could not record hits: ${describe(error)}`));
+}
+
+// What a Memory collected without close() gives up: its hits not yet recorded, its share of the catalog
+// connection, and the store it opened itself (a Deno KV path or URL).
+function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefined): () => void {
+  return () => {
+    accesses.flush();
+    catalog.close();
+    if (ownStore) void Promise.resolve(ownStore.close?.()).catch(() => {});
+  };
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.
