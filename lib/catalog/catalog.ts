@@ -289,13 +289,15 @@ export class Catalog implements KnownSources {
   }
 
   /**
-   * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder's lease is still
-   * running; then returns that holder. One immediate transaction, so two processes never both take it.
+   * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder still holds it (by
+   * `held`; by default, its lease has not expired); then returns that holder. One immediate transaction, so
+   * two processes never both take it.
    */
-  takeLease(key: EntryKey, holder: string, now: number, ttlMs: number): LeaseHolder | undefined {
+  takeLease(key: EntryKey, holder: string, now: number, ttlMs: number,
+    held: (lease: LeaseHolder) => boolean = (lease) => lease.expiresAt > now): LeaseHolder | undefined {
     return immediate(this.#db, () => {
       const current = this.lease(key);
-      if (current && current.holder !== holder && current.expiresAt > now) return current;
+      if (current && current.holder !== holder && held(current)) return current;
       this.#sql(`INSERT OR REPLACE INTO leases (name, version, args_hash, holder, expires_at, heartbeat_at)
                  VALUES (?, ?, ?, ?, ?, ?)`)
         .run(key.name, key.version, key.argsHash, holder, now + ttlMs, now);
