@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { captureConsole, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
@@ -31,6 +32,32 @@ for (const which of ["node", "deno"] as const) {
     assert.deepEqual(memory.functions().map((f) => [f.name, f.entries]), [["twice", 3]]);
   });
 }
+
+test("a process whose cache directory was deleted and made again by another process follows the new catalog and leaves it sound", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const child = startFixture("deno", "reset.ts", [dir.path]);
+  t.after(() => void child.child.kill("SIGKILL"));
+  assert.equal(await child.firstLine, "stored");
+  rmSync(dir.path, { recursive: true, force: true });
+  // This process makes the fresh cache first, and keeps writing to it while the child follows.
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => memory.close());
+  const mine = memory.fn("mine", (x: number) => -x, { version: "1" });
+  for (let x = 0; x < 50; x++) await mine(x);
+  child.child.stdin!.write("go\n");
+  for (let x = 50; x < 100; x++) await mine(x);
+  const { code, stderr } = await child.done;
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr.match(/was deleted or replaced/g)?.length, 1, stderr);
+  for (let x = 100; x < 150; x++) await mine(x);
+  await memory.close();
+  const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+  t.after(() => db.close());
+  assert.equal(db.prepare("PRAGMA integrity_check").get()!.integrity_check, "ok");
+  assert.deepEqual(db.prepare("SELECT name, count(*) AS n FROM entries GROUP BY name ORDER BY name").all().map((r) => [r.name, r.n]),
+    [["mine", 150], ["twice", 2]]);
+});
 
 test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal and -shm without their catalog) opens as a fresh cache", async (t) => {
   const dir = tempDir();
