@@ -127,7 +127,7 @@ for (const which of ["node", "deno"] as const) {
   });
 }
 
-test("a live holder keeps its lease past its duration by heartbeats: others wait until lockTimeout", async (t) => {
+test("a live holder keeps its lease past its duration (by its process, and heartbeats): others wait until lockTimeout", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   // A lease of 150 ms renewed every 50 ms; the waiter gives up after 1 s, well past several lease lengths.
