@@ -16,7 +16,7 @@ for (const which of ["node", "deno"] as const) {
     t.after(() => void child.child.kill("SIGKILL"));
     assert.equal(await child.firstLine, "stored");
     rmSync(dir.path, { recursive: true, force: true }); // the "reset"
-    child.child.stdin!.write("go\n");
+    child.child.stdin!.end("go\n");
     const { code, stdout, stderr } = await child.done;
     assert.equal(code, 0, stderr);
     assert.deepEqual(JSON.parse(stdout.trim().split("\n").at(-1)!), { computed: 3 });
@@ -45,7 +45,7 @@ test("a process whose cache directory was deleted and made again by another proc
   t.after(() => memory.close());
   const mine = memory.fn("mine", (x: number) => -x, { version: "1" });
   for (let x = 0; x < 50; x++) await mine(x);
-  child.child.stdin!.write("go\n");
+  child.child.stdin!.end("go\n");
   for (let x = 50; x < 100; x++) await mine(x);
   const { code, stderr } = await child.done;
   assert.equal(code, 0, stderr);
