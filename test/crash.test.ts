@@ -2,7 +2,7 @@
 // reads back wrong. The check below is independent of nbmemo's own read path: it opens the catalog
 // with node:sqlite and decodes every row's payload itself.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
@@ -41,7 +41,8 @@ function checkCache(dir: string): CacheCheck {
     }
   }
   const objects = join(dir, "objects");
-  const files = readdirSync(objects, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+  // objects/ is made by the first output stored in a file: writers killed before that leave none.
+  const files = (existsSync(objects) ? readdirSync(objects, { recursive: true, withFileTypes: true }) : []).filter((e) => e.isFile())
     .map((e) => relative(objects, join(e.parentPath, e.name)));
   return { rows: rows.length, bad, orphans: files.filter((f) => !referenced.has(f)).length };
 }

@@ -1,6 +1,7 @@
 // Leases: the same call started by several holders is computed by one; the others wait and read it back.
 import assert from "node:assert/strict";
 import { test } from "./harness.ts";
+import { LEASE_MS } from "../lib/memory/config.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { captureConsole, startFixture, tempDir, withSeams } from "./helpers.ts";
 
@@ -86,38 +87,47 @@ test("a holder whose compute fails releases its lease, and a waiting holder comp
   assert.equal(await second, "from b");
 });
 
-test("a holder killed with SIGKILL loses its lease when it expires, and another process computes the call", async (t) => {
-  const dir = tempDir();
-  t.after(dir.remove);
-  const holder = startFixture("node", "holder.ts", [dir.path, "300"]);
-  assert.equal(await holder.firstLine, "computing");
-  holder.child.kill("SIGKILL");
-  await holder.done;
-  const memory = await Memory.open(dir.path, { log: "warn" });
-  t.after(() => memory.close());
-  let computed = 0;
-  const hold = memory.fn("hold", (x: number) => (computed++, `computed here ${x}`), { version: "1" });
-  const { result, warnings } = await captureConsole(() => hold(1));
-  assert.equal(result, "computed here 1");
-  assert.equal(computed, 1);
-  assert.deepEqual(warnings, []);
-});
+for (const which of ["node", "deno"] as const) {
+  test(`a holder killed with SIGKILL is taken over at once, not when its lease expires (${which})`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const holder = startFixture(which, "holder.ts", [dir.path, String(LEASE_MS)]); // the real lease: 30 s
+    assert.equal(await holder.firstLine, "computing");
+    holder.child.kill("SIGKILL");
+    await holder.done;
+    const memory = await Memory.open(dir.path, { log: "warn" });
+    t.after(() => memory.close());
+    let computed = 0;
+    const hold = memory.fn("hold", (x: number) => (computed++, `computed here ${x}`), { version: "1" });
+    const started = performance.now();
+    const { result, warnings } = await captureConsole(() => hold(1));
+    const waited = performance.now() - started;
+    assert.equal(result, "computed here 1");
+    assert.equal(computed, 1);
+    assert.deepEqual(warnings, []);
+    assert.ok(waited < 1000, `took over after ${Math.round(waited)} ms`);
+  });
 
-test("a hung holder (its event loop blocked) loses its lease when it expires, and another process computes the call", async (t) => {
-  const dir = tempDir();
-  t.after(dir.remove);
-  const holder = startFixture("node", "holder.ts", [dir.path, "300", "block"]);
-  t.after(() => void holder.child.kill("SIGKILL"));
-  assert.equal(await holder.firstLine, "computing");
-  const memory = await Memory.open(dir.path, { log: "warn" });
-  t.after(() => memory.close());
-  const hold = memory.fn("hold", (x: number) => `computed here ${x}`, { version: "1" });
-  const { result, warnings } = await captureConsole(() => hold(1));
-  assert.equal(result, "computed here 1");
-  assert.deepEqual(warnings, []); // taken over at expiry, not after lockTimeout
-});
+  test(`a holder computing synchronously past its lease's expiry (its event loop blocked) is waited for, and the call is computed once (${which})`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    // Leases of 200 ms, which the holder cannot renew while it computes for 1.5 s.
+    const holder = startFixture(which, "holder.ts", [dir.path, "200", "block:1500"]);
+    t.after(() => void holder.child.kill("SIGKILL"));
+    assert.equal(await holder.firstLine, "computing");
+    const memory = await Memory.open(dir.path, withSeams({ log: "warn" }, { leaseMs: 200 }));
+    t.after(() => memory.close());
+    let computed = 0;
+    const hold = memory.fn("hold", (x: number) => (computed++, `computed here ${x}`), { version: "1" });
+    const { result, warnings } = await captureConsole(() => hold(1));
+    assert.equal(result, "computed there 1");
+    assert.equal(computed, 0);
+    assert.deepEqual(warnings, []);
+    assert.equal((await holder.done).code, 0);
+  });
+}
 
-test("a live holder keeps its lease past its duration by heartbeats: others wait until lockTimeout", async (t) => {
+test("a live holder keeps its lease past its duration (by its process, and heartbeats): others wait until lockTimeout", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   // A lease of 150 ms renewed every 50 ms; the waiter gives up after 1 s, well past several lease lengths.
@@ -130,7 +140,7 @@ test("a live holder keeps its lease past its duration by heartbeats: others wait
   const { result, warnings } = await captureConsole(() => hold(1));
   assert.equal(result, "computed here 1");
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /waited .* for another process \(\d+:[0-9a-f-]+\)/);
+  assert.match(warnings[0]!, /waited .* for another process \(\d+:[0-9a-f-]+:\d+@[^)]+\)/);
 });
 
 test("lock and lockTimeout are validated", async () => {

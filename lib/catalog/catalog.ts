@@ -171,14 +171,25 @@ export class Catalog implements KnownSources {
 
   /** Opens (creating or migrating) the catalog at `path`. */
   static open(path: string): Catalog {
-    const db = openDatabase(path);
-    try {
-      migrate(db, path);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    return new Catalog(db);
+    return new Catalog(openDatabase(path, (db) => migrate(db, path)));
+  }
+
+  /**
+   * Whether the catalog file was deleted or replaced since it was opened (looked at no more than twice a
+   * second unless `force`): the connection then writes to a file nobody will read.
+   */
+  replaced(force: boolean): boolean {
+    return this.#db.replaced(force);
+  }
+
+  /** Opens the catalog now at the path (a new, empty one if it is gone), with its schema. */
+  reopen(): void {
+    this.#db.reopen();
+  }
+
+  /** Counts the reopenings of this catalog's file, by any Catalog of this process that shares it. */
+  get generation(): number {
+    return this.#db.generation;
   }
 
   close(): void {
@@ -279,13 +290,15 @@ export class Catalog implements KnownSources {
   }
 
   /**
-   * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder's lease is still
-   * running; then returns that holder. One immediate transaction, so two processes never both take it.
+   * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder still holds it (by
+   * `held`; by default, its lease has not expired); then returns that holder. One immediate transaction, so
+   * two processes never both take it.
    */
-  takeLease(key: EntryKey, holder: string, now: number, ttlMs: number): LeaseHolder | undefined {
+  takeLease(key: EntryKey, holder: string, now: number, ttlMs: number,
+    held: (lease: LeaseHolder) => boolean = (lease) => lease.expiresAt > now): LeaseHolder | undefined {
     return immediate(this.#db, () => {
       const current = this.lease(key);
-      if (current && current.holder !== holder && current.expiresAt > now) return current;
+      if (current && current.holder !== holder && held(current)) return current;
       this.#sql(`INSERT OR REPLACE INTO leases (name, version, args_hash, holder, expires_at, heartbeat_at)
                  VALUES (?, ?, ?, ?, ?, ?)`)
         .run(key.name, key.version, key.argsHash, holder, now + ttlMs, now);

@@ -1,12 +1,12 @@
 // A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
-// transactions that retry while another process holds the lock.
-import { closeSync, openSync } from "node:fs";
+// transactions that retry while another process holds the lock; one connection per file and process, opened
+// again on the file now at its path when the one open was deleted or replaced.
+import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import process from "node:process";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { runtimeTooOld } from "../runtime.ts";
 
-/** The parts of node:sqlite's DatabaseSync that nbmemo uses. */
-export type Database = Pick<DatabaseSync, "exec" | "prepare" | "close">;
 export type Row = Record<string, unknown>;
 
 /** A prepared statement whose runs retry while the database is busy. */
@@ -46,39 +46,163 @@ export function loadSqlite(): SqliteModule {
   return sqlite = loaded;
 }
 
-export function openDatabase(path: string): Database {
+/** How often, at most, {@link Database.replaced} looks at the file when not forced: a stat costs ~3 µs on Node, ~12 µs on Deno. */
+const REPLACED_CHECK_MS = 500;
+
+// One connection per database file in this process, shared by every Memory open on it: a notebook cell that
+// runs Memory.open again without close() would otherwise open two more descriptors each time (EMFILE after
+// ~500 runs). Counted: the last release closes it.
+const shared = new Map<string, Database>();
+
+/**
+ * A connection to one database file, shared in this process ({@link openDatabase}), that can be opened again
+ * on the file now at its path ({@link Database.replaced}, {@link Database.reopen}). Statements made by
+ * {@link prepare} follow it to the new connection.
+ */
+export class Database {
+  readonly path: string;
+  #db: DatabaseSync;
+  #file: { dev: number; ino: number } | undefined;
+  #refs = 1;
+  #checkedAt = 0;
+  #generation = 0;
+  readonly #setup: (db: Database) => void;
+
+  constructor(path: string, setup: (db: Database) => void) {
+    this.path = path;
+    this.#setup = setup;
+    [this.#db, this.#file] = connect(path);
+    this.#init();
+  }
+
+  /** Counts up each time the file is opened again; statements prepared before are prepared again. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  exec(sql: string): void {
+    this.#db.exec(sql);
+  }
+
+  prepare(sql: string): StatementSync {
+    return this.#db.prepare(sql);
+  }
+
+  /** Gives up one use; the last one closes the connection. */
+  close(): void {
+    if (--this.#refs > 0) return;
+    if (shared.get(this.path) === this) shared.delete(this.path);
+    this.#db.close();
+  }
+
+  /**
+   * Whether the file at the path is no longer the one open (deleted, or replaced by another): looked at no
+   * more than every {@link REPLACED_CHECK_MS} unless `force`. An in-memory database is never replaced.
+   */
+  replaced(force: boolean): boolean {
+    if (!this.#file) return false;
+    const now = Date.now();
+    if (!force && now - this.#checkedAt < REPLACED_CHECK_MS) return false;
+    this.#checkedAt = now;
+    const found = statSync(this.path, { throwIfNoEntry: false });
+    return !found || found.ino !== this.#file.ino || found.dev !== this.#file.dev;
+  }
+
+  /**
+   * Closes the connection and opens the file now at the path, creating it (and its directory) if it is gone.
+   * SQLite neither checkpoints into nor deletes the WAL of a database file that moved (pager.c,
+   * databaseIsUnmoved), so closing the old connection cannot harm a new file another process made there.
+   */
+  reopen(): void {
+    const [db, file] = connect(this.path);
+    try {
+      this.#db.close();
+    } catch { /* already unusable: what matters is the new one */ }
+    [this.#db, this.#file] = [db, file];
+    this.#generation++;
+    this.#checkedAt = Date.now();
+    this.#init();
+  }
+
+  /** One more use of a shared connection. */
+  share(): this {
+    this.#refs++;
+    return this;
+  }
+
+  #init(): void {
+    try {
+      // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
+      // fresh directory at once race for the switch to WAL.
+      this.#db.exec("PRAGMA busy_timeout = 5000");
+      retryBusy(() => this.#db.exec("PRAGMA journal_mode = WAL"));
+      retryBusy(() => this.#db.exec("PRAGMA synchronous = NORMAL"));
+      // The catalog keeps running totals in triggers; without this, a row that INSERT OR REPLACE deletes
+      // would not fire the delete trigger and the totals would drift.
+      this.#db.exec("PRAGMA recursive_triggers = ON");
+      // Hits read pages through the mapping instead of a read() call each: with 100,000 entries the catalog
+      // outgrows the default 2 MB page cache; measured (bench/scale.bench.ts), a hit there went from ~1.6x the
+      // cost of one with 1,000 entries to ~1.4x.
+      this.#db.exec("PRAGMA mmap_size = 268435456");
+      this.#setup(this);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+}
+
+/**
+ * The connection to the database at `path` (`setup` runs on a new connection: the schema), shared with
+ * the other users of that file in this process; each user closes it once. `":memory:"` is never shared.
+ */
+export function openDatabase(path: string, setup: (db: Database) => void = () => {}): Database {
+  const open = path === ":memory:" ? undefined : shared.get(path);
+  if (open) {
+    if (open.replaced(true)) open.reopen(); // its other users see the new generation
+    return open.share();
+  }
+  const db = new Database(path, setup);
+  if (path !== ":memory:") shared.set(path, db);
+  return db;
+}
+
+// Opens `path`, private, and says which file it opened.
+function connect(path: string): [DatabaseSync, { dev: number; ino: number } | undefined] {
+  const { DatabaseSync } = loadSqlite();
+  if (path === ":memory:") return [new DatabaseSync(path), undefined];
+  if (!statSync(path, { throwIfNoEntry: false })) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // A -wal or -shm without its database belongs to one that was deleted: SQLite would replay that WAL into
+    // the new file. (Another process creating the file in the instant between the stat and this is not
+    // guarded against.)
+    for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  }
   // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
   // file first, private, keeps all three private (the umask still applies).
-  const { DatabaseSync } = loadSqlite();
-  if (path !== ":memory:") closeSync(openSync(path, "a", 0o600));
-  const db = new DatabaseSync(path);
+  const fd = openSync(path, "a", 0o600);
+  let file;
   try {
-    // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
-    // fresh directory at once race for the switch to WAL.
-    db.exec("PRAGMA busy_timeout = 5000");
-    retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
-    retryBusy(() => db.exec("PRAGMA synchronous = NORMAL"));
-    // The catalog keeps running totals in triggers; without this, a row that INSERT OR REPLACE deletes
-    // would not fire the delete trigger and the totals would drift.
-    db.exec("PRAGMA recursive_triggers = ON");
-    // Hits read pages through the mapping instead of a read() call each: with 100,000 entries the catalog
-    // outgrows the default 2 MB page cache; measured (bench/scale.bench.ts), a hit there went from ~1.6x the
-    // cost of one with 1,000 entries to ~1.4x.
-    db.exec("PRAGMA mmap_size = 268435456");
-  } catch (error) {
-    db.close();
-    throw error;
+    const { dev, ino } = fstatSync(fd);
+    file = { dev, ino };
+  } finally {
+    closeSync(fd);
   }
-  return db;
+  return [new DatabaseSync(path), file];
 }
 
 /** Prepares `sql` as a {@link Statement}. */
 export function prepare(db: Database, sql: string): Statement {
-  const statement: StatementSync = retryBusy(() => db.prepare(sql));
+  let statement: StatementSync = retryBusy(() => db.prepare(sql));
+  let generation = db.generation;
+  const current = () => {
+    if (generation !== db.generation) [statement, generation] = [retryBusy(() => db.prepare(sql)), db.generation];
+    return statement;
+  };
   return {
-    get: (...params) => retryBusy(() => statement.get(...params)),
-    all: (...params) => retryBusy(() => statement.all(...params)),
-    run: (...params) => retryBusy(() => statement.run(...params)),
+    get: (...params) => retryBusy(() => current().get(...params)),
+    all: (...params) => retryBusy(() => current().all(...params)),
+    run: (...params) => retryBusy(() => current().run(...params)),
   };
 }
 

@@ -31,9 +31,9 @@ const computing = new AsyncLocalStorage<readonly Computing[]>();
 export class Calls {
   readonly #running = new Map<string, Promise<Settled<unknown>>>();
 
-  /** Settles when every call in flight now has settled. */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.#running.values());
+  /** Whether the code running now is a computation of one of these calls (or runs inside one). */
+  inside(): boolean {
+    return (computing.getStore() ?? []).some((c) => c.calls === this);
   }
 
   /**

@@ -28,7 +28,8 @@ export interface MemoryOptions {
   lock?: boolean;
   /**
    * How long, in ms, a call waits for another process computing the same call before it computes the
-   * value itself. A process that crashed loses its claim sooner (within 30 s). Default: 600000 (10 min).
+   * value itself. A process on this machine that is gone (crashed, killed) loses its claim at once, one on
+   * another machine within 30 s. Default: 600000 (10 min).
    */
   lockTimeout?: number;
   /**

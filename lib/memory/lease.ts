@@ -1,5 +1,8 @@
 // Cross-process leases: a call started in several processes at once is computed by one of them while
-// the others wait for its result; a holder that crashed or hung loses the lease when it expires.
+// the others wait for its result; a holder on this machine holds it while its process lives, one on another
+// machine until its lease expires.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import process from "node:process";
 import type { Catalog, LeaseHolder } from "../catalog/catalog.ts";
 import type { EntryKey } from "../types.ts";
@@ -19,8 +22,8 @@ const MAX_POLL_MS = 200;
 
 /** Runs computations under leases in one catalog, as one holder. */
 export class Leases {
-  /** This holder's id: unique per Memory, with the pid for people reading the catalog. */
-  readonly holder = `${process.pid}:${crypto.randomUUID()}`;
+  /** This holder's id: unique per Memory, with what tells whether its process lives (see {@link stillHeld}). */
+  readonly holder = holderId(crypto.randomUUID());
   readonly #catalog: Catalog;
   readonly #log: Logger;
   readonly #options: LeaseOptions;
@@ -43,14 +46,16 @@ export class Leases {
     for (;;) {
       let other: LeaseHolder | undefined;
       try {
-        other = this.#catalog.takeLease(key, this.holder, Date.now(), this.#options.leaseMs);
+        const now = Date.now();
+        other = this.#catalog.takeLease(key, this.holder, now, this.#options.leaseMs, (lease) => stillHeld(lease, now));
       } catch (error) {
         this.#log.warnOnce(`lease:${key.name}`, `Cannot coordinate ${key.name} with other processes: ${describe(error)}. Computing it without waiting for them.`);
         return await compute();
       }
       if (!other) return await this.#holding(key, async () => (await check()) ?? await compute());
-      // Held by another process: wait for its result, or for its lease to end (released or expired).
-      while (other && other.expiresAt > Date.now()) {
+      // Held by another process: wait for its result, or for its lease to end (released, its process gone,
+      // or, on another machine, expired).
+      while (other && stillHeld(other, Date.now())) {
         const waited = Date.now() - started;
         if (waited >= this.#options.timeoutMs) {
           this.#log.warn(`${key.name}: waited ${formatDuration(waited)} for another process (${other.holder}) computing the same call; computing it here.`);
@@ -100,4 +105,51 @@ export class Leases {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// A holder is `<pid>:<uuid>:<start>@<machine>`: its process's id and start time (field 22 of /proc/<pid>/stat,
+// clock ticks since boot, so a reused pid is another process), and the machine (host name and boot id). A
+// holder on this machine whose process lives holds its lease past its expiry: a synchronous compute longer
+// than the lease blocks the event loop, and with it the heartbeat, and would otherwise be computed twice. One
+// whose process is gone (killed, crashed) is taken over at once. Without /proc (not Linux) or a host name,
+// the holder is `<pid>:<uuid>` as before and only its expiry counts, as for a holder on another machine.
+const HOLDER = /^(\d+):[0-9a-f-]+:(\d+)@(.+)$/;
+
+function holderId(uuid: string): string {
+  const start = processStart(process.pid);
+  const host = machine();
+  return start && host ? `${process.pid}:${uuid}:${start}@${host}` : `${process.pid}:${uuid}`;
+}
+
+/** Whether `lease` still binds others at `now`: by its process on this machine, by its expiry elsewhere. */
+export function stillHeld(lease: LeaseHolder, now: number): boolean {
+  const parts = HOLDER.exec(lease.holder);
+  if (parts && parts[3] === machine()) return processStart(Number(parts[1])) === parts[2];
+  return lease.expiresAt > now;
+}
+
+let thisMachine: string | undefined | null = null;
+function machine(): string | undefined {
+  if (thisMachine !== null) return thisMachine;
+  try {
+    // The boot id tells this boot from the last one, whose pids and start times start over.
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    return thisMachine = `${hostname()}/${boot}`;
+  } catch {
+    return thisMachine = undefined;
+  }
+}
+
+// The start time of the live process `pid`, or undefined if there is none (or it is a zombie, dead but not
+// yet reaped by its parent).
+function processStart(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields[0] === "Z" || fields[0] === "X" ? undefined : fields[19];
 }

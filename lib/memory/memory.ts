@@ -63,6 +63,9 @@ interface Outcome {
 }
 
 const CATALOG_FILE = "catalog.sqlite";
+// A Memory dropped without close() (a notebook cell that opens one, run again) gives up its share of the
+// catalog connection, and closes a store it opened itself, when it is collected.
+const unreachable = new FinalizationRegistry<() => void>((release) => release());
 // How many times a call starts again because its arguments changed before it ran, before it gives up.
 const MAX_ATTEMPTS = 8;
 // A hit is told slower than computing only when it read at least this much and lost at least this long:
@@ -96,11 +99,16 @@ export class Memory {
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
   readonly #calls = new Calls();
-  readonly #usedVersions = new Set<string>();
+  // The versions met in this process, by `name\0version`: recorded again in a fresh catalog.
+  readonly #usedVersions = new Map<string, { readonly name: string; readonly version: Version }>();
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  // The catalog file's generation this Memory has seen (see #followCatalog).
+  #generation: number;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
     this.dir = config.dir;
@@ -111,7 +119,9 @@ export class Memory {
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
-    this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
+    this.#accesses = accessLog(catalog, this.#log);
+    this.#generation = catalog.generation;
+    unreachable.register(this, release(catalog, this.#accesses, typeof config.store === "string" ? store : undefined), this);
   }
 
   /**
@@ -179,14 +189,13 @@ export class Memory {
     const version = versions(f, config, this.#hasher, where);
     this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
     const met = this.#meetings(name, config, { kind: "fn" });
-    const memoized = async (...args: A): Promise<Awaited<R>> => {
-      this.#checkOpen(`call ${name}`);
+    const memoized = (...args: A): Promise<Awaited<R>> => this.#admit(`call ${name}`, async (): Promise<Awaited<R>> => {
       const now = version.now();
       const current = now instanceof Promise ? await now : now;
       const meeting = met(current);
       if (meeting) await meeting;
       return await this.#call(name, current, args, "args", () => f(...args));
-    };
+    });
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
     return Object.assign(memoized, {
       memoName: name,
@@ -224,12 +233,13 @@ export class Memory {
       throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the third argument must be a function that computes the block.`);
     }
     const config = parseFnOptions(options, where);
-    this.#checkOpen(`run ${where}`);
-    const versionsOf = versions(compute, config, this.#hasher, where);
-    this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
-    const version = await versionsOf.now();
-    await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
-    return await this.#call(name, version, deps, "deps", compute);
+    return await this.#admit(`run ${where}`, async () => {
+      const versionsOf = versions(compute, config, this.#hasher, where);
+      this.#definitions.set(name, { versionOf: async () => await versionsOf.now(), root: "deps" });
+      const version = await versionsOf.now();
+      await this.#meetVersion(name, version, config, { kind: "cell", deps: deps.length });
+      return await this.#call(name, version, deps, "deps", compute);
+    });
   }
 
   /**
@@ -425,20 +435,39 @@ export class Memory {
     await show({ dir: this.dir, functions: this.functions(), stats: this.stats() }, Date.now());
   }
 
-  /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Closes the catalog once every call in flight has settled, those still computing their function's
+   * version included (and the calls they make meanwhile). Calls made after are refused with `CLOSED`.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
-    await this.#calls.settled();
+    unreachable.unregister(this);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
   }
 
+  // Every call from its start (before its version is known) to its end, so that close() waits for it; a
+  // call made after close() is refused, unless an admitted call makes it while it computes.
+  #admit<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.#closed && !this.#calls.inside()) return Promise.reject(this.#closedError(what));
+    const promise = work();
+    this.#inFlight.add(promise);
+    promise.then(() => this.#inFlight.delete(promise), () => this.#inFlight.delete(promise));
+    return promise;
+  }
+
+  #closedError(what: string): NbmemoError {
+    return new NbmemoError("CLOSED", `Cannot ${what}: this Memory (${this.dir}) is closed. Open it again with Memory.open.`);
+  }
+
   #checkOpen(what: string): void {
-    if (this.#closed) {
-      throw new NbmemoError("CLOSED", `Cannot ${what}: this Memory (${this.dir}) is closed. Open it again with Memory.open.`);
-    }
+    if (this.#closed) throw this.#closedError(what);
   }
 
   // Meets each version of a definition once (see #meetVersion), then lets its calls through without waiting.
@@ -571,7 +600,7 @@ export class Memory {
     }
     const id = `${name}\0${version.id}`;
     if (!this.#usedVersions.has(id)) {
-      this.#usedVersions.add(id);
+      this.#usedVersions.set(id, { name, version });
       const { unkeyed } = config;
       const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
       // A name read from outside is warned about, at the default level of scripts too: the key does not
@@ -602,6 +631,20 @@ export class Memory {
     this.#log.warnOnce(`change:${name}\0${previous.version}\0${version.id}`, `${summary}\n${outcome}\n${diff}`);
   }
 
+  // Deleting the cache directory while a process has it open is a common way to reset a cache: the catalog
+  // connection would go on writing into a file nobody reads, and the store would make objects/ again beside
+  // no catalog. So each lookup looks at the catalog file (a stat, at most twice a second) and each store
+  // always does: once it is gone or replaced, the catalog now at the path is opened (a new, empty one if it is
+  // gone), with one notice, and this Memory's function versions are recorded in it again.
+  #followCatalog(force: boolean): void {
+    if (this.#catalog.replaced(force)) this.#catalog.reopen();
+    if (this.#catalog.generation === this.#generation) return;
+    this.#generation = this.#catalog.generation;
+    this.#log.warn(`The cache at ${this.dir} was deleted or replaced while this process had it open: continuing with the cache now there ` +
+      "(a new, empty one if it was deleted). Results stored before are gone; calls compute them again.");
+    for (const { name, version } of this.#usedVersions.values()) this.#catalog.useFunction(name, version.id, version.source, Date.now());
+  }
+
   // The fingerprint explain() compares; a failure only makes explain() less precise.
   #recordArgsShape(key: EntryKey, values: readonly unknown[]): void {
     try {
@@ -616,6 +659,7 @@ export class Memory {
   async #read(key: EntryKey, values: readonly unknown[], warn: boolean): Promise<Outcome | undefined> {
     let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
     try {
+      this.#followCatalog(false);
       entry = this.#catalog.lookup(key);
     } catch (error) {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
@@ -672,6 +716,12 @@ export class Memory {
   // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
   // the computed value whatever happens here).
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
+    try {
+      this.#followCatalog(true);
+    } catch (error) {
+      this.#log.warnOnce(`reopen:${this.dir}`, `Cannot open the cache at ${this.dir} again: ${describe(error)}. Results are not stored.`);
+      return 0;
+    }
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
     const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now() }, this.#log);
@@ -705,6 +755,22 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
+}
+
+// Made outside the Memory: a closure made in its constructor would keep it reachable (V8 gives the closures
+// of one scope one context, which holds `this` once any of them uses it).
+function accessLog(catalog: Catalog, log: Logger): AccessLog {
+  return new AccessLog(catalog, (error) => log.debug(`could not record hits: ${describe(error)}`));
+}
+
+// What a Memory collected without close() gives up: its hits not yet recorded, its share of the catalog
+// connection, and the store it opened itself (a Deno KV path or URL).
+function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefined): () => void {
+  return () => {
+    accesses.flush();
+    catalog.close();
+    if (ownStore) void Promise.resolve(ownStore.close?.()).catch(() => {});
+  };
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.
@@ -746,7 +812,14 @@ function prepareDirectory(dir: string, create: boolean): void {
   if (!create && !names.includes(CATALOG_FILE)) {
     throw new NbmemoError("NOT_A_CACHE", `Cannot open the cache at ${dir}: the directory holds no ${CATALOG_FILE}, so it is not an nbmemo cache. Check the path.`);
   }
-  if (names.length > 0 && !names.includes(CATALOG_FILE)) {
-    throw notACache(`the directory holds other files (${names.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
-  }
+  const others = names.includes(CATALOG_FILE) ? [] : names.filter((name) => !isLeftover(dir, name));
+  if (others.length > 0) throw notACache(`the directory holds other files (${others.slice(0, 3).join(", ")}) and no ${CATALOG_FILE}`);
+}
+
+// What a cache leaves behind when its catalog is deleted under a running process (which made objects/ again,
+// or kept its -wal and -shm): nbmemo's own, so a fresh cache may start there. A -wal or -shm is removed
+// before the new catalog is made (lib/catalog/sqlite.ts).
+function isLeftover(dir: string, name: string): boolean {
+  if (name === "objects") return statSync(join(dir, name), { throwIfNoEntry: false })?.isDirectory() ?? false;
+  return name === `${CATALOG_FILE}-wal` || name === `${CATALOG_FILE}-shm`;
 }
