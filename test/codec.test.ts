@@ -79,9 +79,9 @@ test("shared and cyclic references are kept", () => {
 });
 
 test("values that would not read back as they are are refused with their path", () => {
-  assert.throws(() => encode({ a: { f: () => 1 } }), (e: UnstorableValue) => e.path === "result.a.f");
-  assert.throws(() => encode([1, Symbol("s")]), /result\[1\] is a symbol/);
-  assert.throws(() => encode({ m: new (class Model {})() }), /result\.m is an instance of Model/);
+  assert.throws(() => encode({ a: { f: () => 1 } }), (e: UnstorableValue) => e.path === "output.a.f");
+  assert.throws(() => encode([1, Symbol("s")]), /output\[1\] is a symbol/);
+  assert.throws(() => encode({ m: new (class Model {})() }), /output\.m is an instance of class Model/);
   assert.throws(() => encode([1, , 3]), /hole in a sparse array/);
 });
 
