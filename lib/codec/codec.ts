@@ -74,40 +74,45 @@ superjson.registerCustom<Record<string, unknown>[], ReturnType<typeof encodeRows
   "nbmemo.rows",
 );
 
-// An object as its kind and its own entries, [key, value] (or [key, value, 0] when not enumerable); superjson
-// walks the values itself, so they are encoded (and decoded, before this one) like any other. (Typed as
-// JSON for superjson's types: the values are whatever the object holds.)
-type Json = string; // stands for any value here
-type Entry = [string, Json] | [string, Json, 0];
-type Wrapped = { p: string; e: Entry[]; a?: Json[]; s?: string };
+// An object as its kind and its own entries, [key, value] (or [key, value, 0] when not enumerable), and an
+// array's items. The entries and items go as a superjson document of their own, as a string: superjson
+// records shared references (and repeated NaNs) by path, and a path through an object it did not walk
+// would not resolve (nor would it, had the outer walk seen the inner document's own shared arrays).
+type Entry = [string, unknown] | [string, unknown, 0];
+type Contents = { e: Entry[]; a?: unknown[] };
+type Wrapped = { p: string; d: string; s?: string };
 
 superjson.registerCustom<object, Wrapped>(
   {
     isApplicable: (v): v is object => wrapped.has(v as object),
-    serialize: wrap,
-    deserialize: unwrap,
+    serialize: (v) => {
+      const { p, s, contents } = wrap(v);
+      const d = JSON.stringify(superjson.serialize(contents));
+      return s === undefined ? { p, d } : { p, d, s };
+    },
+    deserialize: ({ p, d, s }) => unwrap(p, superjson.deserialize<Contents>(parseDocument(d)), s),
   },
   "nbmemo.object",
 );
 
-function wrap(v: object): Wrapped {
+function wrap(v: object): { p: string; s?: string; contents: Contents } {
   const entries = (keys: readonly string[]): Entry[] => keys.map((k) => {
-    const item = (v as Record<string, Json>)[k]!;
+    const item = (v as Record<string, unknown>)[k];
     return Object.prototype.propertyIsEnumerable.call(v, k) ? [k, item] : [k, item, 0];
   });
   if (Array.isArray(v)) {
     const extra = Object.getOwnPropertyNames(v).filter((k) => k !== "length" && !(String(Number(k)) === k && Number(k) < v.length));
-    return { p: "array", a: [...v] as Json[], e: entries(extra) };
+    return { p: "array", contents: { a: [...v], e: entries(extra) } };
   }
   const proto = Object.getPrototypeOf(v);
-  if (proto === null || proto === Object.prototype) return { p: proto === null ? "null" : "object", e: entries(Object.keys(v)) };
-  const doc: Wrapped = { p: (proto as { constructor: { name: string } }).constructor.name, e: entries(Object.getOwnPropertyNames(v).filter((k) => k !== "stack")) };
-  if (Object.hasOwn(v, "stack")) doc.s = (v as Error).stack!;
-  return doc;
+  if (proto === null || proto === Object.prototype) return { p: proto === null ? "null" : "object", contents: { e: entries(Object.keys(v)) } };
+  const contents = { e: entries(Object.getOwnPropertyNames(v).filter((k) => k !== "stack")) };
+  const p = (proto as { constructor: { name: string } }).constructor.name;
+  return Object.hasOwn(v, "stack") ? { p, s: (v as Error).stack!, contents } : { p, contents };
 }
 
 // Every key is defined, never assigned: a key named __proto__ becomes an own property, not a prototype.
-function unwrap({ p, e, a, s }: Wrapped): object {
+function unwrap(p: string, { e, a }: Contents, s: string | undefined): object {
   if (!Array.isArray(e)) throw new CorruptPayload("garbled object entries");
   let target: object;
   if (p === "array") {
@@ -127,6 +132,14 @@ function unwrap({ p, e, a, s }: Wrapped): object {
     Object.defineProperty(target, key, { value, enumerable: hidden !== 0, writable: true, configurable: true });
   }
   return target;
+}
+
+function parseDocument(d: unknown): Parameters<typeof superjson.deserialize>[0] {
+  try {
+    return JSON.parse(d as string);
+  } catch (error) {
+    throw new CorruptPayload("garbled object entries", { cause: error });
+  }
 }
 
 function corrupt(why: string): never {

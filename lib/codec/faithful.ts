@@ -57,17 +57,24 @@ export function inspectValue(value: unknown, columns = true): Inspection {
   const tables = new Map<object, RowsPlan>();
   const wrapped = new Set<object>();
   const seen = new Map<object, boolean>(); // true for the rows of a table
-  // Objects met inside a wrapped one: superjson keeps shared references only among paths it walks itself.
-  const inWrapped = new Set<object>();
+  // The superjson document each object is in: the output's, or the one of a wrapped object's contents.
+  // superjson keeps a shared reference (and, oddly, a repeated NaN) by path within one document only, and
+  // restores one met again as a Set item or Map key by deleting and re-adding it, which moves it last.
+  const documentOf = new Map<object, Scope>();
+  const top: Scope = { nan: false };
   let plain = true;
   let tableRowMetAgain = false;
-  const walk = (v: unknown, path: string, inside: boolean): void => {
+  const walk = (v: unknown, path: string, scope: Scope, inSet = false): void => {
     switch (typeof v) {
       case "string":
       case "boolean":
         return;
       case "number":
         if (!Number.isFinite(v) || Object.is(v, -0)) plain = false;
+        if (Number.isNaN(v)) {
+          if (scope.nan && inSet) throw movedInSet(path);
+          scope.nan = true;
+        }
         return;
       case "undefined":
       case "bigint":
@@ -81,16 +88,17 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (v === null) return;
     const object = v as object;
     if (seen.has(object)) {
-      if (inside || inWrapped.has(object)) {
-        throw new UnstorableValue(path, "is referred to twice, once inside an Error, a null-prototype object, an array with extra properties " +
-          "or an object with a key named __proto__, constructor or prototype, where the codec cannot keep shared references");
+      if (documentOf.get(object) !== scope) {
+        throw new UnstorableValue(path, "is referred to both inside and outside an Error, a null-prototype object, an array with extra properties " +
+          "or an object with a key named __proto__, constructor or prototype, and would read back as two copies");
       }
+      if (inSet) throw movedInSet(path);
       plain = false; // shared or cyclic: superjson keeps the identity
       if (seen.get(object)) tableRowMetAgain = true;
       return;
     }
     seen.set(object, false);
-    if (inside) inWrapped.add(object);
+    documentOf.set(object, scope);
     const proto: object | null = Object.getPrototypeOf(object);
     if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
       if (!binaryPrototypes.has(proto!)) throw notBuiltIn(path, proto);
@@ -100,7 +108,7 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (Array.isArray(object)) {
       if (proto !== Array.prototype) throw notBuiltIn(path, proto);
       if (!Object.isExtensible(object)) throw new UnstorableValue(path, "is frozen or sealed, which would read back as an ordinary array");
-      const table = columns && !inside ? planRows(object, seen) : undefined;
+      const table = columns && scope === top ? planRows(object, seen) : undefined;
       if (table) {
         plain = false;
         tables.set(object, table);
@@ -115,10 +123,11 @@ export function inspectValue(value: unknown, columns = true): Inspection {
         checkEntries(object, extra, path, true);
         wrapped.add(object);
         plain = false;
-        for (const key of extra) walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), true);
       }
-      const nested = inside || extra.length > 0;
-      for (let i = 0; i < object.length; i++) walk(object[i], `${path}[${i}]`, nested);
+      // A wrapped array's contents: items, then extra properties (the order of its document).
+      const inner: Scope = extra.length > 0 ? { nan: false } : scope;
+      for (let i = 0; i < object.length; i++) walk(object[i], `${path}[${i}]`, inner);
+      for (const key of extra) walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), inner);
       return;
     }
     if (proto !== null && leafPrototypes.has(proto)) {
@@ -132,12 +141,12 @@ export function inspectValue(value: unknown, columns = true): Inspection {
       if (object instanceof Map) {
         let i = 0;
         for (const [k, item] of object) {
-          walk(k, `${path}.<map key ${i}>`, inside);
-          walk(item, `${path}.<map value ${i++}>`, inside);
+          walk(k, `${path}.<map key ${i}>`, scope, true);
+          walk(item, `${path}.<map value ${i++}>`, scope);
         }
       } else if (object instanceof Set) {
         let i = 0;
-        for (const item of object) walk(item, `${path}.<set item ${i++}>`, inside);
+        for (const item of object) walk(item, `${path}.<set item ${i++}>`, scope, true);
       }
       return;
     }
@@ -148,7 +157,8 @@ export function inspectValue(value: unknown, columns = true): Inspection {
       if (keys.includes("stack") && typeof (object as Error).stack !== "string") throw new UnstorableValue(`${path}.stack`, "is not a string");
       wrapped.add(object);
       plain = false;
-      for (const key of keys) if (key !== "stack") walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), true);
+      const inner: Scope = { nan: false };
+      for (const key of keys) if (key !== "stack") walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), inner);
       return;
     }
     if (proto !== null && proto !== Object.prototype) throw notBuiltIn(path, proto);
@@ -159,12 +169,22 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     const wrap = proto === null || keys.some((k) => guardedKeys.has(k));
     if (wrap) wrapped.add(object);
     if (proto === null) plain = false; // (a guarded key alone is exact in plain JSON: JSON.parse defines own keys)
-    for (const key of keys) walk((object as Record<string, unknown>)[key], member(path, key), inside || wrap);
+    const inner: Scope = wrap ? { nan: false } : scope;
+    for (const key of keys) walk((object as Record<string, unknown>)[key], member(path, key), inner);
   };
-  walk(value, "output", false);
+  walk(value, "output", top);
   if (!tableRowMetAgain) return { plain, tables, wrapped };
   // A row of a table is also referred to from elsewhere: columns would lose that identity.
   return inspectValue(value, false);
+}
+
+interface Scope {
+  /** A NaN was met in this document. */
+  nan: boolean;
+}
+
+function movedInSet(path: string): UnstorableValue {
+  return new UnstorableValue(path, "is a Set item or Map key met earlier in the output, which superjson would move to the end of its Set or Map");
 }
 
 // Own properties must be data that reads back as it was: no accessors, writable and configurable, and
