@@ -31,10 +31,12 @@ test("special values round-trip exactly", () => {
   assert.ok(Number.isNaN(back.invalidDate.getTime()));
 });
 
-test("errors keep their message (superjson drops the stack)", () => {
-  const back = roundTrip({ error: new RangeError("kept message") }) as { error: Error };
-  assert.ok(back.error instanceof Error);
+test("errors keep their kind, message and stack", () => {
+  const error = new RangeError("kept message");
+  const back = roundTrip({ error }) as { error: Error };
+  assert.ok(back.error instanceof RangeError);
   assert.equal(back.error.message, "kept message");
+  assert.equal(back.error.stack, error.stack);
 });
 
 test("every typed array type round-trips bit-exactly, including NaN payloads", () => {

@@ -76,6 +76,8 @@ test("extra properties on arrays are kept, on Dates, Maps and Sets refused", () 
   const tagged = Object.assign([1, 2], { total: 3 });
   own(tagged, "hidden", "h", { enumerable: false });
   assert.equal(storedOrRefused(tagged), "stored");
+  const rows = Object.assign(Array.from({ length: 80 }, (_, i) => ({ i })), { constructor: 1, total: 80 });
+  assert.equal(storedOrRefused(rows), "stored"); // (not as columns, which would drop them)
   assert.throws(() => encode({ when: Object.assign(new Date(0), { tz: "UTC" }) }), /output\.when\.tz is an own property of a Date, which would be dropped/);
   assert.throws(() => encode(Object.assign(new Map(), { n: 1 })), /own property of a Map/);
 });
@@ -116,6 +118,8 @@ test("getters, non-enumerable, read-only and symbol-keyed properties, frozen obj
   assert.throws(() => encode({ [Symbol("s")]: 1 }), /output has symbol keys/);
   assert.throws(() => encode({ config: Object.freeze({ a: 1 }) }), /output\.config is frozen or sealed/);
   assert.throws(() => encode([1, , 3]), /output\[1\] is a hole in a sparse array/);
+  assert.throws(() => encode(own([1, 2], "1", 2, { enumerable: false })), /output\[1\] is a getter, or a non-enumerable or read-only element/);
+  assert.throws(() => encode(Object.defineProperty([1, 2], 0, { get: () => 1 })), /output\[0\] is a getter/);
   assert.throws(() => encode(Object.assign(new Error("e"), { [Symbol("s")]: 1 })), /output has symbol keys/);
 });
 
@@ -129,8 +133,8 @@ test("shared references are kept where superjson can keep them, and refused rath
   assert.equal(storedOrRefused([error, error]), "stored"); // the same Error twice, outside any wrapped object
   assert.equal(storedOrRefused(Object.assign(new Error("inside"), { a: shared, b: shared, nan: [NaN, NaN] })), "stored");
   // superjson restores a shared Set item or Map key by re-adding it, which would reorder the Set or Map
-  assert.throws(() => encode([shared, new Set([shared, 1])]), /output\[1\]\.<set item 0> is a Set item or Map key met earlier/);
-  assert.throws(() => encode([NaN, new Map([[NaN, 1], [2, 3]])]), /output\[1\]\.<map key 0> is a Set item or Map key met earlier/);
+  assert.throws(() => encode([shared, new Set([shared, 1])]), /output\[1\]\.<set item 0> is met twice in the output, once as a Set item or Map key/);
+  assert.throws(() => encode([NaN, new Map([[NaN, 1], [2, 3]])]), /output\[1\]\.<map key 0> is met twice in the output, once as a Set item or Map key/);
   assert.equal(storedOrRefused([shared, new Map<number, unknown>([[1, shared], [2, 3]])]), "stored");
 });
 
@@ -189,6 +193,9 @@ test("concurrent identical calls each receive a value of their own", async (t) =
 
 // ---- the property: thousands of generated outputs through a real Memory
 
+// An extra key for an array: not an index or length; not constructor, which fast-check's own reporting
+// calls (Array.prototype.map reads it); that one is in the family test above.
+const extraKey = (k: string) => (/^(\d+|length|constructor)$/.test(k) ? `x${k}` : k);
 const key = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom("__proto__", "constructor", "prototype", "0", "length", "a b"));
 const errorKinds = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
 
@@ -203,7 +210,7 @@ const { value: output } = fc.letrec<{ value: unknown; leaf: unknown }>((tie) => 
     fc.array(tie("value"), { maxLength: 4 }),
     fc.sparseArray(tie("value"), { maxLength: 4 }),
     fc.tuple(fc.array(tie("value"), { maxLength: 3 }), key, tie("value"), fc.boolean())
-      .map(([items, k, v, hidden]) => own([...items], k === "length" || k === "0" ? `x${k}` : k, v, { enumerable: !hidden })),
+      .map(([items, k, v, hidden]) => own([...items], extraKey(k), v, { enumerable: !hidden })),
     fc.array(fc.tuple(key, tie("value")), { maxLength: 4 }).map((entries) => entries.reduce((o, [k, v]) => own(o, k, v), {} as object)),
     fc.array(fc.tuple(key, tie("value")), { maxLength: 3 }).map((entries) => entries.reduce((o, [k, v]) => own(o, k, v), Object.create(null) as object)),
     fc.array(fc.tuple(tie("value"), tie("value")), { maxLength: 3 }).map((entries) => new Map(entries)),
@@ -256,7 +263,7 @@ test("every generated output reads back strictly equal in a fresh Memory, or is 
         for (let i = 0; i < values.length; i++) {
           if (!verdicts[i]) continue;
           const { result, warnings } = await captureConsole(() => fns[i]!());
-          assert.deepEqual(warnings, [], `v${i}: ${fc.stringify(values[i])}`);
+          assert.deepEqual(warnings, [], `v${i}`);
           try {
             assertStrictlySame(result, values[i]);
           } catch (error) {

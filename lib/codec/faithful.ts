@@ -59,9 +59,11 @@ export function inspectValue(value: unknown, columns = true): Inspection {
   const seen = new Map<object, boolean>(); // true for the rows of a table
   // The superjson document each object is in: the output's, or the one of a wrapped object's contents.
   // superjson keeps a shared reference (and, oddly, a repeated NaN) by path within one document only, and
-  // restores one met again as a Set item or Map key by deleting and re-adding it, which moves it last.
+  // restores one met again as a Set item or Map key by deleting and re-adding it, which moves it last (and
+  // one met first there does not always resolve).
   const documentOf = new Map<object, Scope>();
   const top: Scope = { nan: false };
+  const inSets = new Set<object>(); // objects met as a Set item or Map key
   let plain = true;
   let tableRowMetAgain = false;
   const walk = (v: unknown, path: string, scope: Scope, inSet = false): void => {
@@ -88,17 +90,21 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (v === null) return;
     const object = v as object;
     if (seen.has(object)) {
+      if (seen.get(object)) {
+        tableRowMetAgain = true; // (a table's rows are not walked: their document is the table's)
+        return;
+      }
       if (documentOf.get(object) !== scope) {
         throw new UnstorableValue(path, "is referred to both inside and outside an Error, a null-prototype object, an array with extra properties " +
           "or an object with a key named __proto__, constructor or prototype, and would read back as two copies");
       }
-      if (inSet) throw movedInSet(path);
+      if (inSet || inSets.has(object)) throw movedInSet(path);
       plain = false; // shared or cyclic: superjson keeps the identity
-      if (seen.get(object)) tableRowMetAgain = true;
       return;
     }
     seen.set(object, false);
     documentOf.set(object, scope);
+    if (inSet) inSets.add(object);
     const proto: object | null = Object.getPrototypeOf(object);
     if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
       if (!binaryPrototypes.has(proto!)) throw notBuiltIn(path, proto);
@@ -108,17 +114,21 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (Array.isArray(object)) {
       if (proto !== Array.prototype) throw notBuiltIn(path, proto);
       if (!Object.isExtensible(object)) throw new UnstorableValue(path, "is frozen or sealed, which would read back as an ordinary array");
-      const table = columns && scope === top ? planRows(object, seen) : undefined;
+      for (let i = 0; i < object.length; i++) {
+        const d = Object.getOwnPropertyDescriptor(object, i);
+        if (!d) throw new UnstorableValue(`${path}[${i}]`, "is a hole in a sparse array, which would read back as undefined");
+        if (!("value" in d) || !d.enumerable || !d.writable || !d.configurable) {
+          throw new UnstorableValue(`${path}[${i}]`, "is a getter, or a non-enumerable or read-only element, which would read back as a plain element");
+        }
+      }
+      // With no holes, an array without extra properties has exactly its indexes and length as own keys.
+      const extra = Reflect.ownKeys(object).length === object.length + 1 ? [] : Reflect.ownKeys(object).filter((k) => !isIndex(k, object.length));
+      const table = columns && scope === top && extra.length === 0 ? planRows(object, seen) : undefined;
       if (table) {
         plain = false;
         tables.set(object, table);
         return;
       }
-      for (let i = 0; i < object.length; i++) {
-        if (!(i in object)) throw new UnstorableValue(`${path}[${i}]`, "is a hole in a sparse array, which would read back as undefined");
-      }
-      // With no holes, an array without extra properties has exactly its indexes and length as own keys.
-      const extra = Reflect.ownKeys(object).length === object.length + 1 ? [] : Reflect.ownKeys(object).filter((k) => !isIndex(k, object.length));
       if (extra.length > 0) {
         checkEntries(object, extra, path, true);
         wrapped.add(object);
@@ -184,7 +194,7 @@ interface Scope {
 }
 
 function movedInSet(path: string): UnstorableValue {
-  return new UnstorableValue(path, "is a Set item or Map key met earlier in the output, which superjson would move to the end of its Set or Map");
+  return new UnstorableValue(path, "is met twice in the output, once as a Set item or Map key, which superjson would not restore in place");
 }
 
 // Own properties must be data that reads back as it was: no accessors, writable and configurable, and
