@@ -78,8 +78,9 @@ export function inspectValue(value: unknown, columns = true): Inspection {
       case "number":
         if (!Number.isFinite(v) || Object.is(v, -0)) plain = false;
         if (Number.isNaN(v)) {
-          if (scope.nan && inSet) throw movedInSet(path);
+          if (scope.nan && (inSet || scope.nanInSet)) throw movedInSet(path);
           scope.nan = true;
+          scope.nanInSet = inSet;
         }
         return;
       case "undefined":
@@ -193,8 +194,10 @@ export function inspectValue(value: unknown, columns = true): Inspection {
 }
 
 interface Scope {
-  /** A NaN was met in this document. */
+  /** A NaN was met in this document, */
   nan: boolean;
+  /** the first of them as a Set item or Map key. */
+  nanInSet?: boolean;
 }
 
 function movedInSet(path: string): UnstorableValue {
