@@ -31,10 +31,12 @@ test("special values round-trip exactly", () => {
   assert.ok(Number.isNaN(back.invalidDate.getTime()));
 });
 
-test("errors keep their message (superjson drops the stack)", () => {
-  const back = roundTrip({ error: new RangeError("kept message") }) as { error: Error };
-  assert.ok(back.error instanceof Error);
+test("errors keep their kind, message and stack", () => {
+  const error = new RangeError("kept message");
+  const back = roundTrip({ error }) as { error: Error };
+  assert.ok(back.error instanceof RangeError);
   assert.equal(back.error.message, "kept message");
+  assert.equal(back.error.stack, error.stack);
 });
 
 test("every typed array type round-trips bit-exactly, including NaN payloads", () => {
@@ -79,9 +81,9 @@ test("shared and cyclic references are kept", () => {
 });
 
 test("values that would not read back as they are are refused with their path", () => {
-  assert.throws(() => encode({ a: { f: () => 1 } }), (e: UnstorableValue) => e.path === "result.a.f");
-  assert.throws(() => encode([1, Symbol("s")]), /result\[1\] is a symbol/);
-  assert.throws(() => encode({ m: new (class Model {})() }), /result\.m is an instance of Model/);
+  assert.throws(() => encode({ a: { f: () => 1 } }), (e: UnstorableValue) => e.path === "output.a.f");
+  assert.throws(() => encode([1, Symbol("s")]), /output\[1\] is a symbol/);
+  assert.throws(() => encode({ m: new (class Model {})() }), /output\.m is an instance of class Model/);
   assert.throws(() => encode([1, , 3]), /hole in a sparse array/);
 });
 

@@ -191,7 +191,7 @@ test("an unhashable argument is a clear error naming its path", async (t) => {
   await assert.rejects(f(new Handle()), /args\[0\]: an instance of the class Handle, whose private fields and getters nbmemo cannot see/);
 });
 
-test("an output superjson cannot encode is returned, warned about once, and not stored", async (t) => {
+test("an output the codec cannot bring back as it was is returned, warned about once, and not stored", async (t) => {
   const memory = await Memory.open(tempDir().path, withTestStore({ log: "warn" }));
   t.after(() => memory.close());
   let calls = 0;
@@ -208,7 +208,7 @@ test("an output superjson cannot encode is returned, warned about once, and not 
   assert.equal(calls, 2);
   const stores = warnings.filter((w) => /Cannot store/.test(w));
   assert.equal(stores.length, 1);
-  assert.match(stores[0]!, /Cannot store the result of fit: the value at result is an instance of Model/);
+  assert.match(stores[0]!, /Cannot store the result of fit: output is an instance of class Model, which would read back as a plain object/);
 });
 
 test("empty and path-like names are refused with a clear error", async (t) => {

@@ -3,7 +3,10 @@
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
-import { decodeRows, encodeRows, planRows, type RowsPlan } from "./rows.ts";
+import { ERROR_KINDS, inspectValue, UnstorableValue } from "./faithful.ts";
+import { decodeRows, encodeRows, type RowsPlan } from "./rows.ts";
+
+export { UnstorableValue };
 
 /**
  * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
@@ -20,15 +23,6 @@ const COMPRESSION_IDS: readonly (Compression | undefined)[] = [undefined, "gzip"
 export const FIRST_READ_BYTES = 64 * 1024;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
-
-/** The output holds something superjson cannot bring back as it was. */
-export class UnstorableValue extends Error {
-  readonly path: string;
-  constructor(path: string, reason: string) {
-    super(`the value at ${path} ${reason}`);
-    this.path = path;
-  }
-}
 
 /** The bytes are not a payload this codec wrote (truncated, garbled, or from another format). */
 export class CorruptPayload extends Error {}
@@ -58,6 +52,8 @@ let sections: Uint8Array[] = [];
 let decoded: ArrayBuffer[] = [];
 // The arrays of the value being encoded that go as columns (lib/codec/rows.ts), as inspectValue planned them.
 let tables = new Map<object, RowsPlan>();
+// The objects of the value being encoded that superjson would reshape, to go as their kind and own entries.
+let wrapped = new Set<object>();
 
 const superjson = new SuperJSON();
 superjson.registerCustom<BinaryValue, BinaryRef>(
@@ -77,6 +73,78 @@ superjson.registerCustom<Record<string, unknown>[], ReturnType<typeof encodeRows
   },
   "nbmemo.rows",
 );
+
+// An object as its kind and its own entries, [key, value] (or [key, value, 0] when not enumerable), and an
+// array's items. The entries and items go as a superjson document of their own, as a string: superjson
+// records shared references (and repeated NaNs) by path, and a path through an object it did not walk
+// would not resolve (nor would it, had the outer walk seen the inner document's own shared arrays).
+type Entry = [string, unknown] | [string, unknown, 0];
+type Contents = { e: Entry[]; a?: unknown[] };
+type Wrapped = { p: string; d: string; s?: string };
+
+superjson.registerCustom<object, Wrapped>(
+  {
+    isApplicable: (v): v is object => wrapped.has(v as object),
+    serialize: (v) => {
+      const { p, s, contents } = wrap(v);
+      const d = JSON.stringify(superjson.serialize(contents));
+      return s === undefined ? { p, d } : { p, d, s };
+    },
+    deserialize: ({ p, d, s }) => unwrap(p, superjson.deserialize<Contents>(parseDocument(d)), s),
+  },
+  "nbmemo.object",
+);
+
+function wrap(v: object): { p: string; s?: string; contents: Contents } {
+  const entries = (keys: readonly string[]): Entry[] => keys.map((k) => {
+    const item = (v as Record<string, unknown>)[k];
+    return Object.prototype.propertyIsEnumerable.call(v, k) ? [k, item] : [k, item, 0];
+  });
+  if (Array.isArray(v)) {
+    const extra = Object.getOwnPropertyNames(v).filter((k) => k !== "length" && !(String(Number(k)) === k && Number(k) < v.length));
+    return { p: "array", contents: { a: [...v], e: entries(extra) } };
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === null || proto === Object.prototype) return { p: proto === null ? "null" : "object", contents: { e: entries(Object.keys(v)) } };
+  const contents = { e: entries(Object.getOwnPropertyNames(v).filter((k) => k !== "stack")) };
+  const p = (proto as { constructor: { name: string } }).constructor.name;
+  return Object.hasOwn(v, "stack") ? { p, s: (v as Error).stack!, contents } : { p, contents };
+}
+
+// Every key is defined, never assigned: a key named __proto__ becomes an own property, not a prototype.
+function unwrap(p: string, { e, a }: Contents, s: string | undefined): object {
+  if (!Array.isArray(e)) throw new CorruptPayload("garbled object entries");
+  let target: object;
+  if (p === "array") {
+    if (!Array.isArray(a)) throw new CorruptPayload("garbled array");
+    target = a;
+  } else if (p === "null" || p === "object") {
+    target = p === "null" ? Object.create(null) : {};
+  } else {
+    const Kind = ERROR_KINDS.get(p) ?? corrupt(`unknown error kind ${p}`);
+    // A real Error of its kind (not an object with its prototype), then its own properties as stored.
+    const error = Kind === (AggregateError as unknown) ? new AggregateError([]) : new Kind();
+    for (const key of Object.getOwnPropertyNames(error)) if (key !== "stack" || s === undefined) delete (error as unknown as Record<string, unknown>)[key];
+    if (s !== undefined) error.stack = s;
+    target = error;
+  }
+  for (const [key, value, hidden] of e) {
+    Object.defineProperty(target, key, { value, enumerable: hidden !== 0, writable: true, configurable: true });
+  }
+  return target;
+}
+
+function parseDocument(d: unknown): Parameters<typeof superjson.deserialize>[0] {
+  try {
+    return JSON.parse(d as string);
+  } catch (error) {
+    throw new CorruptPayload("garbled object entries", { cause: error });
+  }
+}
+
+function corrupt(why: string): never {
+  throw new CorruptPayload(why);
+}
 
 function missingSection(): never {
   throw new CorruptPayload("a table points to a binary section that is not there");
@@ -131,12 +199,13 @@ export function encode(value: unknown): Uint8Array[] {
   let plain: boolean;
   sections = [];
   try {
-    plain = inspectValue(value, tables);
+    ({ plain, tables, wrapped } = inspectValue(value));
     json = plain ? JSON.stringify(value) : JSON.stringify(superjson.serialize(value));
     found = sections;
   } finally {
     sections = [];
     tables = new Map();
+    wrapped = new Set();
   }
   const jsonBytes = utf8Encoder.encode(json);
   const header = new Uint8Array(HEADER_BYTES + 8 * found.length);
@@ -266,93 +335,4 @@ export function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuff
   } finally {
     decoded = [];
   }
-}
-
-/**
- * Walks `value` and returns true when plain JSON represents it exactly, planning in `tables` the arrays
- * of rows to store as columns (unless `columns` is false); throws {@link UnstorableValue}
- * for anything superjson would drop or change (functions, symbols, class instances, sparse arrays).
- */
-function inspectValue(value: unknown, tables: Map<object, RowsPlan>, columns = true): boolean {
-  const seen = new Map<object, boolean>(); // true for the rows of a table
-  let plain = true;
-  let tableRowMetAgain = false;
-  const walk = (v: unknown, path: string): void => {
-    switch (typeof v) {
-      case "string":
-      case "boolean":
-        return;
-      case "number":
-        if (!Number.isFinite(v) || Object.is(v, -0)) plain = false;
-        return;
-      case "undefined":
-      case "bigint":
-        plain = false;
-        return;
-      case "function":
-        throw new UnstorableValue(path, "is a function, which cannot be stored");
-      case "symbol":
-        throw new UnstorableValue(path, "is a symbol, which cannot be stored");
-    }
-    if (v === null) return;
-    const object = v as object;
-    if (seen.has(object)) {
-      plain = false; // shared or cyclic: superjson keeps the identity
-      if (seen.get(object)) tableRowMetAgain = true;
-      return;
-    }
-    seen.set(object, false);
-    if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
-      plain = false;
-      return;
-    }
-    if (Array.isArray(object)) {
-      const table = columns ? planRows(object, seen) : undefined;
-      if (table) {
-        plain = false;
-        tables.set(object, table);
-        return;
-      }
-      for (let i = 0; i < object.length; i++) {
-        if (!(i in object)) throw new UnstorableValue(`${path}[${i}]`, "is a hole in a sparse array, which would read back as null");
-        walk(object[i], `${path}[${i}]`);
-      }
-      return;
-    }
-    if (object instanceof Map) {
-      plain = false;
-      let i = 0;
-      for (const [k, item] of object) {
-        walk(k, `${path}.<map key ${i++}>`);
-        walk(item, `${path}.get(…)`);
-      }
-      return;
-    }
-    if (object instanceof Set) {
-      plain = false;
-      let i = 0;
-      for (const item of object) walk(item, `${path}.<set item ${i++}>`);
-      return;
-    }
-    if (object instanceof Date || object instanceof RegExp || object instanceof URL || object instanceof Error) {
-      plain = false;
-      return;
-    }
-    const proto = Object.getPrototypeOf(object);
-    if (proto !== null && proto !== Object.prototype) {
-      const name = proto.constructor?.name || "an anonymous class";
-      throw new UnstorableValue(path, `is an instance of ${name}, which would read back as a plain object`);
-    }
-    if (Object.getOwnPropertySymbols(object).length > 0) {
-      throw new UnstorableValue(path, "has symbol keys, which cannot be stored");
-    }
-    for (const key of Object.keys(object)) {
-      walk((object as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
-    }
-  };
-  walk(value, "result");
-  if (!tableRowMetAgain) return plain;
-  // A row of a table is also referred to from elsewhere: columns would lose that identity.
-  tables.clear();
-  return inspectValue(value, tables, false);
 }

@@ -31,7 +31,7 @@ const utf8Decoder = new TextDecoder();
 
 /**
  * The plan for `array` if it can be stored as columns exactly: at least {@link MIN_ROWS} rows, each a
- * distinct plain object (Object.prototype, no symbol keys, no non-enumerable properties) with the same
+ * distinct plain object (Object.prototype, extensible, no symbol keys, every property plain data) with the same
  * keys in the same order, each value a number, string, boolean or null, every column one kind (nulls
  * allowed). Otherwise undefined, and the general path stores the array. `seen` (the objects met so far
  * in the output) receives every row, marked `true`: an object met twice must keep its identity, which
@@ -51,7 +51,7 @@ export function planRows(array: readonly unknown[], seen: Map<object, boolean>):
     if (!isRow(row) || seen.has(row)) return giveUp(i);
     const own = Object.getOwnPropertyNames(row);
     if (own.length !== width) return giveUp(i);
-    for (let c = 0; c < width; c++) if (own[c] !== keys[c]) return giveUp(i);
+    for (let c = 0; c < width; c++) if (own[c] !== keys[c] || !isPlainData(row, keys[c]!)) return giveUp(i);
     seen.set(row, true);
   }
   // Column by column, so that each read site sees one property name.
@@ -79,7 +79,14 @@ function columnKind(rows: readonly Record<string, unknown>[], key: string): Kind
 
 function isRow(value: unknown): value is object {
   return typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype &&
-    Object.getOwnPropertySymbols(value).length === 0;
+    Object.isExtensible(value) && Object.getOwnPropertySymbols(value).length === 0;
+}
+
+// A property the columns rebuild as it was: plain data, enumerable, writable, configurable (not a getter,
+// whose value would be stored as data, and not hidden or read-only).
+function isPlainData(row: object, key: string): boolean {
+  const d = Object.getOwnPropertyDescriptor(row, key)!;
+  return d.enumerable === true && d.writable === true && d.configurable === true;
 }
 
 function kindOf(value: unknown): Kind | "null" | undefined {

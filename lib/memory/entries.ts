@@ -103,7 +103,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
     chunks = encode(output.value);
     if (settings.compress && byteLength(chunks) >= settings.compressMinBytes) chunks = await compress(chunks, settings.compress);
   } catch (error) {
-    return { refused: error instanceof UnstorableValue ? `${error.message} (superjson cannot encode it)` : describe(error) };
+    return { refused: error instanceof UnstorableValue ? error.message : describe(error) };
   }
   const bytes = byteLength(chunks);
   if (settings.maxBytes !== null && bytes > settings.maxBytes) {
@@ -130,6 +130,21 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
 export interface AdoptClock {
   readonly now: number;
   readonly maxAgeMs: number | null;
+}
+
+/**
+ * A copy of an output, through the codec, for a call that joined another one computing it: each caller
+ * gets a value of its own, so that one's changes are not seen by the other. An output the codec refuses
+ * (it was not stored either) is shared as it is.
+ */
+export function copyOutput(value: unknown): unknown {
+  let chunks: Uint8Array[];
+  try {
+    chunks = encode(value);
+  } catch {
+    return value;
+  }
+  return decode(concat(chunks));
 }
 
 /**

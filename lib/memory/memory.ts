@@ -24,7 +24,7 @@ import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
-import { adoptEntry, MissingPayload, readEntry, writeEntry } from "./entries.ts";
+import { adoptEntry, copyOutput, MissingPayload, readEntry, writeEntry } from "./entries.ts";
 import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
@@ -529,7 +529,8 @@ export class Memory {
       if (!running) this.#calls.start(id, promise);
       try {
         const settled = await promise as Settled<Awaited<R>>;
-        if (settled.shared || !running) return settled.value;
+        if (!running) return settled.value;
+        if (settled.shared) return copyOutput(settled.value) as Awaited<R>;
       } catch (error) {
         if (!(error instanceof ArgumentsMoved)) throw error;
       } finally {
