@@ -2,7 +2,7 @@
 import { NbmemoError } from "../errors.ts";
 import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
-import { type Database, immediate, openDatabase, prepare, type Row, type Statement } from "./sqlite.ts";
+import { type Database, immediate, openDatabase, prepare, retryBusy, type Row, type Statement } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
 // and Deno up to 2.4 fail a statement that uses one numbered parameter (`?1`) twice ("column index out
@@ -449,40 +449,67 @@ export class Catalog implements KnownSources {
   }
 
   /**
-   * One eviction pass in one transaction: `decide` sees the usage inside the transaction (so two
-   * processes that both saw the cache over a limit do not both evict) and returns how far to go, or
-   * undefined to do nothing.
+   * One batch of an eviction pass, in one transaction: expired entries first, then the least recently
+   * used until at most `target.entries` entries and `target.bytes` bytes are left, stopping early when
+   * `stop()` says the batch has taken long enough (checked every 64 rows), so that no other process waits
+   * long for the lock. `decide` sees the usage inside the transaction (so two processes that both saw the
+   * cache over a limit do not both evict) and returns how far to go, or undefined to do nothing; a pass's
+   * later batches pass the first one's target back. `done` is false when the batch stopped early.
    */
-  evict(decide: (usage: Usage) => EvictionTarget | undefined): Removed {
+  evict(decide: (usage: Usage) => EvictionTarget | undefined, stop: () => boolean = () => false): Removed & { target?: EvictionTarget; done: boolean } {
     return immediate(this.#db, () => {
       const usage = this.usage();
       const target = decide(usage);
-      if (!target) return { count: 0, bytes: 0, objects: [] };
-      const expired = target.createdBefore === null
-        ? { count: 0, bytes: 0, objects: [] }
-        : this.#removeWhere("created_at < ?", [target.createdBefore]);
-      let entries = usage.entries - expired.count;
-      let bytes = usage.bytes - expired.bytes;
+      if (!target) return { count: 0, bytes: 0, objects: [], done: true };
+      let entries = usage.entries;
+      let bytes = usage.bytes;
+      const objects: string[] = [];
+      let count = 0;
+      let freed = 0;
+      const remove = this.#sql("DELETE FROM entries WHERE rowid = ?");
+      // Takes out the rows `batch` gives, 64 at a time, while `more()`; false when told to stop first.
+      const drain = (batch: () => Row[], more: () => boolean): boolean => {
+        while (more()) {
+          const rows = batch();
+          if (rows.length === 0) return true;
+          for (const row of rows) {
+            if (!more()) return true;
+            remove.run(row.rowid as number);
+            if (row.object !== null) objects.push(row.object as string);
+            entries--, bytes -= Number(row.bytes), freed += Number(row.bytes), count++;
+          }
+          if (stop()) return !more();
+        }
+        return true;
+      };
+      const expired = this.#sql("SELECT rowid, object, bytes FROM entries WHERE created_at < ? ORDER BY created_at LIMIT 64");
+      const expiredDone = target.createdBefore === null || drain(() => expired.all(target.createdBefore), () => true);
       // The most recently used entry always stays (it is usually the one just stored, and no single entry
       // is over a limit), so a small limit whose 90% rounds down to nothing does not empty the cache.
       const over = () => entries > 1 && ((target.entries !== null && entries > target.entries) || (target.bytes !== null && bytes > target.bytes));
-      const oldest = this.#sql("SELECT rowid, object, bytes FROM entries ORDER BY accessed_at, rowid LIMIT 512");
-      const remove = this.#sql("DELETE FROM entries WHERE rowid = ?");
-      const objects = expired.objects;
-      let count = expired.count;
-      let freed = expired.bytes;
-      while (over()) {
-        const batch = oldest.all();
-        if (batch.length === 0) break;
-        for (const row of batch) {
-          if (!over()) break;
-          remove.run(row.rowid as number);
-          if (row.object !== null) objects.push(row.object as string);
-          entries--, bytes -= Number(row.bytes), freed += Number(row.bytes), count++;
-        }
-      }
-      return { count, bytes: freed, objects };
+      const oldest = this.#sql("SELECT rowid, object, bytes FROM entries ORDER BY accessed_at, rowid LIMIT 64");
+      const done = expiredDone && drain(() => oldest.all(), over);
+      return { count, bytes: freed, objects, target, done };
     });
+  }
+
+  /**
+   * Gives back to the file system up to `pages` free pages (after large evictions), if the catalog was
+   * created with incremental auto-vacuum; returns how many free pages are left.
+   */
+  vacuum(pages: number): number {
+    const free = () => Number(this.#sql("PRAGMA freelist_count").get()!.freelist_count);
+    if (free() === 0) return 0;
+    retryBusy(() => this.#db.exec(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`));
+    return free();
+  }
+
+  /** Free pages, and all pages, of the catalog file. */
+  pages(): { free: number; total: number } {
+    return {
+      free: Number(this.#sql("PRAGMA freelist_count").get()!.freelist_count),
+      total: Number(this.#sql("PRAGMA page_count").get()!.page_count),
+    };
   }
 
   /**

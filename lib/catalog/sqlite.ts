@@ -56,6 +56,9 @@ export function openDatabase(path: string): Database {
     // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
     // fresh directory at once race for the switch to WAL.
     db.exec("PRAGMA busy_timeout = 5000");
+    // Only takes effect on a new, empty file (an existing catalog keeps its mode): space freed by eviction
+    // can then be given back with `PRAGMA incremental_vacuum`.
+    db.exec("PRAGMA auto_vacuum = INCREMENTAL");
     retryBusy(() => db.exec("PRAGMA journal_mode = WAL"));
     retryBusy(() => db.exec("PRAGMA synchronous = NORMAL"));
     // The catalog keeps running totals in triggers; without this, a row that INSERT OR REPLACE deletes

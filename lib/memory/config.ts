@@ -89,6 +89,10 @@ export type OnChange = typeof ON_CHANGE[number];
 export interface TestingSeams {
   /** How long a lease lasts without a heartbeat, in ms (default {@link LEASE_MS}). */
   leaseMs?: number;
+  /** The clock eviction batches are timed by (default Date.now). */
+  clock?: () => number;
+  /** How eviction batches are run after the call (default: an unref'd timer). */
+  schedule?: (work: () => Promise<void>) => void;
 }
 export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
 
@@ -211,6 +215,8 @@ export interface Config {
   readonly lock: boolean;
   readonly lockTimeout: number;
   readonly leaseMs: number;
+  readonly clock: () => number;
+  readonly schedule: ((work: () => Promise<void>) => void) | undefined;
   readonly limits: Limits;
   readonly create: boolean;
   readonly compress: Compression | false;
@@ -245,7 +251,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    leaseMs: seams.leaseMs ?? LEASE_MS, clock: seams.clock ?? Date.now, schedule: seams.schedule, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
   };
 }
 

@@ -2,6 +2,7 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { setTimeout } from "node:timers";
 import { Catalog } from "../catalog/catalog.ts";
 import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
@@ -25,7 +26,7 @@ import {
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, MissingPayload, readEntry, writeEntry } from "./entries.ts";
-import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
+import { Evictor, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
 import { verify, type VerifyReport } from "./verify.ts";
@@ -100,6 +101,7 @@ export class Memory {
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
+  readonly #evictor: Evictor;
   #closed = false;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
@@ -112,6 +114,18 @@ export class Memory {
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
     this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
+    this.#evictor = new Evictor(catalog, store, {
+      limits: config.limits,
+      clock: config.clock,
+      schedule: config.schedule ?? soon,
+      beforePass: () => this.#accesses.flush(), // so that what this process read recently is not taken for unused
+      removed: (removed) => {
+        this.#session.evicted += removed.count;
+        this.#log.info(`evicted ${removed.count} least recently used or expired entries (${formatBytes(removed.bytes)})`);
+      },
+      failed: (error) =>
+        this.#log.warn(`Cannot evict entries from ${this.dir}: ${describe(error)}. The cache may stay over its limits until the next store.`),
+    });
   }
 
   /**
@@ -381,7 +395,7 @@ export class Memory {
     const { oldVersionsUnusedForMs } = parsePruneOptions(options);
     this.#checkOpen("prune the cache");
     this.#accesses.flush();
-    return await prune(this.#catalog, this.#store, this.#config.limits, oldVersionsUnusedForMs, Date.now());
+    return await prune(this.#catalog, this.#store, this.#evictor, oldVersionsUnusedForMs, Date.now());
   }
 
   /**
@@ -425,11 +439,30 @@ export class Memory {
     await show({ dir: this.dir, functions: this.functions(), stats: this.stats() }, Date.now());
   }
 
-  /** Closes the catalog after in-flight calls settle. Further calls fail with `CLOSED`. */
+  /**
+   * Waits for the eviction pass a store started, which runs in small batches after the calls return.
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo", { maxEntries: 100 });
+   * const f = memory.fn("f", (x: number) => x, { version: "1" });
+   * for (let i = 0; i < 200; i++) await f(i);
+   * await memory.settle();
+   * console.log(memory.stats().entries <= 100); // true
+   * await memory.close();
+   * ```
+   */
+  async settle(): Promise<void> {
+    await this.#evictor.finish();
+  }
+
+  /** Closes the catalog after in-flight calls and the eviction pass in progress settle. Further calls fail with `CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#calls.settled();
+    await this.#evictor.finish();
     this.#accesses.flush();
     await this.#store.close?.();
     this.#catalog.close();
@@ -662,24 +695,8 @@ export class Memory {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
     }
-    await this.#evictIfOver();
+    await this.#evictor.afterStore();
     return outcome.stored;
-  }
-
-  // After a store: one eviction pass when a limit is crossed. Never throws: the value is stored already.
-  async #evictIfOver(): Promise<void> {
-    const { limits } = this.#config;
-    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
-    try {
-      const now = Date.now();
-      if (!overLimits(limits, this.#catalog, now)) return;
-      this.#accesses.flush(); // so that what this process read recently is not taken for unused
-      const removed = await evict(this.#catalog, this.#store, limits, now);
-      this.#session.evicted += removed.count;
-      if (removed.count > 0) this.#log.info(`evicted ${removed.count} least recently used or expired entries (${formatBytes(removed.bytes)})`);
-    } catch (error) {
-      this.#log.warn(`Cannot evict entries from ${this.dir}: ${describe(error)}. The cache may stay over its limits until the next store.`);
-    }
   }
 
   async #deleteEntries(filter: { name: string; version?: string }): Promise<number> {
@@ -688,6 +705,11 @@ export class Memory {
     for (const object of objects) await this.#store.delete(object);
     return count;
   }
+}
+
+// Eviction batches run from a timer that never keeps the process alive.
+function soon(work: () => Promise<void>): void {
+  setTimeout(() => void work(), 0).unref();
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.
