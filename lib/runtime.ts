@@ -14,6 +14,7 @@ interface DenoGlobal {
   jupyter?: {
     display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
     broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
+    broadcast(type: "display_data" | "update_display_data", content: { data: Record<string, string>; metadata: object; transient: object }): Promise<void> | undefined;
   };
   openKv?: (path?: string) => Promise<unknown>;
 }
@@ -198,6 +199,46 @@ function tslabDisplayData(kernel: TslabGlobal): TslabDisplayData | undefined {
   const jupyter = cache[join(dirname(main), "jupyter.js")]?.exports as { lastWriteDisplayData?: unknown } | undefined;
   const send = jupyter?.lastWriteDisplayData;
   return typeof send === "function" ? (send as TslabDisplayData) : undefined;
+}
+
+/** One line of output that can be rewritten in place. */
+export interface LiveLine {
+  set(text: string): void;
+  /** Leaves the line as it is last set. */
+  end(): void;
+}
+
+/**
+ * A line that is rewritten in place: in a notebook one display updated through its display id, in a
+ * terminal the last line of stderr; undefined where output cannot be rewritten (a pipe, a log file).
+ */
+export function liveLine(): LiveLine | undefined {
+  const id = `nbmemo-${Math.random().toString(36).slice(2)}`;
+  const message = (text: string) => ({ data: { "text/plain": text }, metadata: {}, transient: { display_id: id } });
+  const jupyter = denoJupyter();
+  const kernel = jupyter ? undefined : tslab();
+  const send = kernel ? tslabDisplayData(kernel) : undefined;
+  let shown = false;
+  if (jupyter || send) {
+    return {
+      set(text) {
+        if (jupyter) void Promise.resolve(jupyter.broadcast(shown ? "update_display_data" : "display_data", message(text))).catch(() => {});
+        else send!(message(text), shown);
+        shown = true;
+      },
+      end() {},
+    };
+  }
+  if (kernel || !process.stderr.isTTY) return undefined;
+  return {
+    set(text) {
+      process.stderr.write(`\r\x1b[K${text}`);
+      shown = true;
+    },
+    end() {
+      if (shown) process.stderr.write("\n");
+    },
+  };
 }
 
 /** Registers a callback for process exit, in both runtimes. */

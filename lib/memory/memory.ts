@@ -97,7 +97,6 @@ export class Memory {
   readonly #log: Logger;
   readonly #leases: Leases | undefined;
   readonly #calls = new Calls();
-  readonly #usedVersions = new Set<string>();
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
@@ -109,7 +108,7 @@ export class Memory {
     this.#config = config;
     this.#catalog = catalog;
     this.#store = store;
-    this.#log = createLogger(config.log);
+    this.#log = createLogger(config.log, config.dir);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
@@ -464,6 +463,7 @@ export class Memory {
     await this.#calls.settled();
     await this.#evictor.finish();
     this.#accesses.flush();
+    this.#log.flush();
     await this.#store.close?.();
     this.#catalog.close();
   }
@@ -576,7 +576,8 @@ export class Memory {
       this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
     } else {
       this.#session.misses++;
-      this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
+      this.#log.call(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
+        { hit: false, savedMs: 0 });
     }
     return { value: outcome.value as Awaited<R>, shared };
   }
@@ -590,7 +591,8 @@ export class Memory {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
+    this.#log.call(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
+      { hit: true, savedMs: saved });
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
@@ -602,17 +604,15 @@ export class Memory {
     } catch (error) {
       this.#log.debug(`could not compare ${name} with its earlier versions: ${describe(error)}`);
     }
-    const id = `${name}\0${version.id}`;
-    if (!this.#usedVersions.has(id)) {
-      this.#usedVersions.add(id);
-      const { unkeyed } = config;
-      const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
-      // A name read from outside is warned about, at the default level of scripts too: the key does not
-      // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
-      // to values: it is told at info level (shown in notebooks) instead.
-      if (notice && use.kind === "cell" && use.deps > 0) this.#log.info(notice);
-      else if (notice) this.#log.warn(notice);
-    }
+    // Once per version and cache in this process: a Memory opened again does not repeat it.
+    const id = `free:${name}\0${version.id}`;
+    const { unkeyed } = config;
+    const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
+    // A name read from outside is warned about, at the default level of scripts too: the key does not
+    // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
+    // to values: it is told at info level (shown in notebooks) instead.
+    if (notice && use.kind === "cell" && use.deps > 0) this.#log.infoOnce(id, notice);
+    else if (notice) this.#log.warnOnce(id, notice);
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
     } catch (error) {
