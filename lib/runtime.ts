@@ -241,10 +241,25 @@ export function liveLine(): LiveLine | undefined {
   };
 }
 
-/** Registers a callback for process exit, in both runtimes. */
+/**
+ * Registers a callback for process exit, in both runtimes, and outside a notebook for SIGINT and SIGTERM
+ * too (which end a process without its exit event): the callback runs, then the signal is raised again
+ * unless someone else handles it. A kernel's SIGINT interrupts a cell, so a notebook is left alone.
+ */
 export function onExit(callback: () => void): () => void {
+  const signals = inNotebook() ? [] : ["SIGINT", "SIGTERM"] as const;
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove();
+    callback();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const remove = () => {
+    process.off("exit", callback);
+    for (const signal of signals) process.off(signal, onSignal);
+  };
   process.once("exit", callback);
-  return () => process.off("exit", callback);
+  for (const signal of signals) process.on(signal, onSignal);
+  return remove;
 }
 
 /**

@@ -6,7 +6,7 @@ import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
 import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
-import { captureConsole, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
+import { captureConsole, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, startFixture, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
@@ -127,6 +127,24 @@ for (const which of ["node", "deno"] as const) {
     t.after(() => db.close());
     assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 4);
   });
+}
+
+for (const which of ["node", "deno"] as const) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    test(`hits of a ${which} process ended by ${signal} are recorded, and the signal still ends it`, async (t) => {
+      const dir = tempDir();
+      t.after(dir.remove);
+      await runFixture(which, "hit-and-exit.ts", [dir.path, "1"]); // stores the entry
+      const child = startFixture(which, "hit-and-wait.ts", [dir.path, "3"]);
+      assert.equal(await child.firstLine, "ready");
+      child.child.kill(signal);
+      const { signal: ended, code } = await child.done;
+      assert.ok(ended === signal || code === 128 + (signal === "SIGINT" ? 2 : 15), `ended by ${ended} with code ${code}`);
+      const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+      t.after(() => db.close());
+      assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 3);
+    });
+  }
 }
 
 test("entries another process hit are kept when this process evicts", async (t) => {

@@ -526,6 +526,38 @@ export class Catalog implements KnownSources {
     });
   }
 
+  /** Leases that expired before `before` (a holder that died or hung); with `remove`, deletes them. Returns how many. */
+  staleLeases(before: number, remove: boolean): number {
+    const sql = remove ? "DELETE FROM leases WHERE expires_at < ?" : "SELECT count(*) AS n FROM leases WHERE expires_at < ?";
+    return remove ? Number(this.#sql(sql).run(before).changes) : Number(this.#sql(sql).get(before)!.n);
+  }
+
+  /**
+   * Remembered normalized sources that no function version the catalog knows uses (as its version, or
+   * as the start of its source when deps are folded in): code since edited away. With `remove`, deletes
+   * them. Returns how many.
+   */
+  orphanSources(remove: boolean): number {
+    const orphan = `NOT EXISTS (SELECT 1 FROM functions f WHERE f.version = sources.hash
+                      OR substr(f.source, 1, length(sources.text)) = sources.text)`;
+    return remove
+      ? Number(this.#sql(`DELETE FROM sources WHERE ${orphan}`).run().changes)
+      : Number(this.#sql(`SELECT count(*) AS n FROM sources WHERE ${orphan}`).get()!.n);
+  }
+
+  /**
+   * Removes the results and rows of every version of `name` but the `keep` most recently used ones.
+   * Returns what went, for the caller to remove their objects after the commit.
+   */
+  keepNewestVersions(name: string, keep: number): Removed & { versions: number } {
+    const old = "SELECT name, version FROM functions WHERE name = ? ORDER BY last_used_at DESC, version LIMIT -1 OFFSET ?";
+    return immediate(this.#db, () => {
+      const removed = this.#removeWhere(`(name, version) IN (${old})`, [name, keep]);
+      const { changes } = this.#sql(`DELETE FROM functions WHERE (name, version) IN (${old})`).run(name, keep);
+      return { ...removed, versions: Number(changes) };
+    });
+  }
+
   /** Removes every entry and every function version. */
   clear(): Removed {
     return immediate(this.#db, () => {
