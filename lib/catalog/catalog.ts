@@ -546,14 +546,16 @@ export class Catalog implements KnownSources {
   }
 
   /**
-   * Removes the results and rows of every version of `name` but the `keep` most recently used ones.
+   * Removes the results and rows of every version of `name` but `current` and the `keep - 1` most recently
+   * used others.
    * Returns what went, for the caller to remove their objects after the commit.
    */
-  keepNewestVersions(name: string, keep: number): Removed & { versions: number } {
-    const old = "SELECT name, version FROM functions WHERE name = ? ORDER BY last_used_at DESC, version LIMIT -1 OFFSET ?";
+  keepNewestVersions(name: string, current: string, keep: number): Removed & { versions: number } {
+    const old = `SELECT name, version FROM functions WHERE name = ? AND version != ?
+                 ORDER BY last_used_at DESC, version LIMIT -1 OFFSET ?`;
     return immediate(this.#db, () => {
-      const removed = this.#removeWhere(`(name, version) IN (${old})`, [name, keep]);
-      const { changes } = this.#sql(`DELETE FROM functions WHERE (name, version) IN (${old})`).run(name, keep);
+      const removed = this.#removeWhere(`(name, version) IN (${old})`, [name, current, keep - 1]);
+      const { changes } = this.#sql(`DELETE FROM functions WHERE (name, version) IN (${old})`).run(name, current, keep - 1);
       return { ...removed, versions: Number(changes) };
     });
   }

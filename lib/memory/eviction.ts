@@ -193,15 +193,37 @@ export interface PruneReport {
   readonly versions: number;
   /** Bytes freed in all. */
   readonly bytes: number;
+  /** Expired leases of processes that died or hung while computing. */
+  readonly staleLeases: number;
+  /** Remembered normalized sources of code that no known version uses any more. */
+  readonly orphanSources: number;
+  /** Files under the store's directory that are no stored output (temp files of killed writers). */
+  readonly strays: number;
 }
+
+/** How many versions of each name keep their results: older ones go when a newer one is first used. */
+export const KEEP_VERSIONS = 5;
 
 /**
  * Prune = an eviction pass (expired entries, and the limits), then the old versions of every function
- * (any version but its most recently used one) that were not used for `oldVersionsUnusedForMs`.
+ * (any version but its most recently used one) that were not used for `oldVersionsUnusedForMs`, then what
+ * killed processes left behind: expired leases, orphan sources and temp files older than `graceMs`.
  */
-export async function prune(catalog: Catalog, store: Store, evictor: Evictor, oldVersionsUnusedForMs: number, now: number): Promise<PruneReport> {
+export async function prune(catalog: Catalog, store: Store, evictor: Evictor, oldVersionsUnusedForMs: number, now: number, graceMs: number): Promise<PruneReport> {
   const evicted = await evictor.runPass();
   const old = catalog.removeOldVersions(now - oldVersionsUnusedForMs);
   await removeObjects(store, old.objects);
-  return { evicted: evicted.count, oldVersionEntries: old.count, versions: old.versions, bytes: evicted.bytes + old.bytes };
+  const staleLeases = catalog.staleLeases(now - graceMs, true);
+  const orphanSources = catalog.orphanSources(true);
+  const strays = ((await store.strays?.(now - graceMs, true)) ?? []).length;
+  return {
+    evicted: evicted.count, oldVersionEntries: old.count, versions: old.versions, bytes: evicted.bytes + old.bytes, staleLeases, orphanSources, strays,
+  };
+}
+
+/** After a version of `name` is used: only the {@link KEEP_VERSIONS} most recently used keep their results. */
+export async function keepNewestVersions(catalog: Catalog, store: Store, name: string, current: string): Promise<number> {
+  const removed = catalog.keepNewestVersions(name, current, KEEP_VERSIONS);
+  await removeObjects(store, removed.objects);
+  return removed.count;
 }

@@ -26,10 +26,10 @@ import {
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, MissingPayload, readEntry, writeEntry } from "./entries.ts";
-import { Evictor, prune, type PruneReport } from "./eviction.ts";
+import { Evictor, KEEP_VERSIONS, keepNewestVersions, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
-import { verify, type VerifyReport } from "./verify.ts";
+import { ORPHAN_GRACE_MS, verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
 
 /** A memoized function: same parameters, always returns a Promise. */
@@ -394,7 +394,7 @@ export class Memory {
     const { oldVersionsUnusedForMs } = parsePruneOptions(options);
     this.#checkOpen("prune the cache");
     this.#accesses.flush();
-    return await prune(this.#catalog, this.#store, this.#evictor, oldVersionsUnusedForMs, Date.now());
+    return await prune(this.#catalog, this.#store, this.#evictor, oldVersionsUnusedForMs, Date.now(), ORPHAN_GRACE_MS);
   }
 
   /**
@@ -615,6 +615,8 @@ export class Memory {
     else if (notice) this.#log.warnOnce(id, notice);
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
+      const dropped = await keepNewestVersions(this.#catalog, this.#store, name, version.id);
+      if (dropped > 0) this.#log.info(`${name}: removed ${dropped} results of versions older than its ${KEEP_VERSIONS} most recently used`);
     } catch (error) {
       this.#log.debug(`could not record the use of ${name}: ${describe(error)}`);
     }
