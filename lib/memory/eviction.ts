@@ -42,7 +42,7 @@ export function evictionTarget(limits: Limits, now: number): (usage: Usage) => E
 
 /** How long one batch of a pass may hold the catalog's write lock (other processes wait that long at most). */
 export const BATCH_MS = 20;
-/** A pass pending this long without the process letting its scheduled batches run gets one batch inline. */
+/** A pass whose next batch has waited this long (the process does not let timers run) gets one batch inline. */
 export const INLINE_AFTER_MS = 100;
 /** Free pages given back to the file system per step once a pass is done (4 KiB each). */
 const VACUUM_PAGES = 512;
@@ -72,7 +72,8 @@ export class Evictor {
   readonly #catalog: Catalog;
   readonly #store: Store;
   readonly #options: EvictorOptions;
-  // The pass in progress: since when, and the target its first batch decided (undefined before that).
+  // The pass in progress: since when it waits for its next batch, and the target its first batch decided
+  // (undefined before that).
   #pass: { since: number; target?: EvictionTarget; vacuuming: boolean } | undefined;
   #scheduled = false;
   #running: Promise<Removed> | undefined;
@@ -160,7 +161,10 @@ export class Evictor {
         return none;
       }
     };
-    const running = this.#running = run().finally(() => (this.#running = undefined));
+    const running = this.#running = run().finally(() => {
+      this.#running = undefined;
+      if (this.#pass) this.#pass.since = this.#options.clock(); // the wait for the next batch starts now
+    });
     return running;
   }
 }
