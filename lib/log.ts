@@ -22,17 +22,17 @@ export interface Logger {
   /** {@link warnOnce} at info level. */
   infoOnce(key: string, message: string): void;
   /**
-   * The notice of one hit or miss (info level): the first few of a burst of calls are lines of their own,
-   * the rest one summary line (count, time saved), rewritten in place where the output allows it.
+   * The notice of one hit or miss of `name` (info level): the first few of a burst of its calls are lines of
+   * their own, the rest one summary line (count, time saved), rewritten in place where the output allows it.
    */
-  call(message: string, outcome: { readonly hit: boolean; readonly savedMs: number }): void;
+  call(name: string, message: string, outcome: { readonly hit: boolean; readonly savedMs: number }): void;
   /** Ends the burst of calls in progress: its summary is given now. */
   flush(): void;
 }
 
 /** The first calls of a burst that get a notice line each. */
 export const CALL_LINES = 3;
-/** A pause this long between calls ends a burst. */
+/** A pause this long between calls of one function ends its burst. */
 const BURST_GAP_MS = 500;
 /** A live summary line is rewritten at most this often. */
 const LIVE_EVERY_MS = 100;
@@ -79,46 +79,50 @@ export function createLogger(level: LogLevel, scope = ""): Logger {
     warn,
     warnOnce: (key, message) => first(key) && warn(message),
     infoOnce: (key, message) => first(key) && info(message),
-    call: (message, outcome) => enabled("info") && calls.add(message, outcome),
+    call: (name, message, outcome) => enabled("info") && calls.add(name, message, outcome),
     flush: () => calls.end(),
   };
 }
 
-// The burst of calls in progress: how many, and what they saved; ended by a pause, flush() or exit.
+// The bursts of calls in progress, one per function name (a loop calls one function; the calls of other
+// cells and functions keep their own lines): how many, and what they saved; ended by a pause, flush() or exit.
 function callNotices(info: (message: string) => void) {
-  let burst: { calls: number; hits: number; misses: number; savedMs: number; last: number; shown: number; live?: LiveLine } | undefined;
+  interface Burst { calls: number; hits: number; misses: number; savedMs: number; last: number; shown: number; live?: LiveLine }
+  const bursts = new Map<string, Burst>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let removeExitHook: (() => void) | undefined;
-  const summary = (b: NonNullable<typeof burst>) => {
-    const more = b.calls - CALL_LINES;
-    return `nbmemo: ${formatCount(more, "more call")}: ${formatCount(b.hits, "hit")} (saved ${formatDuration(b.savedMs)}), ` +
-      `${formatCount(b.misses, "miss", "misses")}`;
+  const summary = (name: string, b: Burst) =>
+    `nbmemo: ${name}: ${formatCount(b.calls - CALL_LINES, "more call")}: ${formatCount(b.hits, "hit")} (saved ${formatDuration(b.savedMs)}), ` +
+    `${formatCount(b.misses, "miss", "misses")}`;
+  const close = (name: string, b: Burst) => {
+    bursts.delete(name);
+    if (b.calls <= CALL_LINES) return;
+    const text = summary(name, b);
+    if (b.live) b.live.set(text), b.live.end();
+    else info(text.slice("nbmemo: ".length));
   };
   const end = () => {
     clearTimeout(timer);
     timer = undefined;
     removeExitHook?.();
     removeExitHook = undefined;
-    const b = burst;
-    burst = undefined;
-    if (!b || b.calls <= CALL_LINES) return;
-    const text = summary(b);
-    if (b.live) b.live.set(text), b.live.end();
-    else info(text.slice("nbmemo: ".length));
+    for (const [name, b] of [...bursts]) close(name, b);
   };
-  // A timer per burst, not per call: when it fires early it waits for the rest of the gap.
+  // One timer for all bursts, not one per call: when it fires it ends the idle ones and waits for the rest.
   const arm = (ms: number) => {
     timer = setTimeout(() => {
-      const idle = Date.now() - (burst?.last ?? 0);
-      if (idle >= BURST_GAP_MS) end();
-      else arm(BURST_GAP_MS - idle);
+      const now = Date.now();
+      for (const [name, b] of [...bursts]) if (now - b.last >= BURST_GAP_MS) close(name, b);
+      if (bursts.size === 0) return end();
+      arm(Math.max(1, BURST_GAP_MS - Math.min(...[...bursts.values()].map((b) => now - b.last))));
     }, ms);
     timer.unref();
   };
   return {
-    add(message: string, outcome: { readonly hit: boolean; readonly savedMs: number }) {
+    add(name: string, message: string, outcome: { readonly hit: boolean; readonly savedMs: number }) {
       const now = Date.now();
-      burst ??= { calls: 0, hits: 0, misses: 0, savedMs: 0, last: now, shown: 0 };
+      let burst = bursts.get(name);
+      if (!burst) bursts.set(name, burst = { calls: 0, hits: 0, misses: 0, savedMs: 0, last: now, shown: 0 });
       burst.calls++;
       burst.last = now;
       if (timer === undefined) arm(BURST_GAP_MS);
@@ -127,7 +131,7 @@ function callNotices(info: (message: string) => void) {
       if (outcome.hit) burst.hits++, burst.savedMs += Math.max(0, outcome.savedMs);
       else burst.misses++;
       if (burst.calls === CALL_LINES + 1) burst.live = liveLine();
-      if (burst.live && now - burst.shown >= LIVE_EVERY_MS) burst.live.set(summary(burst)), burst.shown = now;
+      if (burst.live && now - burst.shown >= LIVE_EVERY_MS) burst.live.set(summary(name, burst)), burst.shown = now;
     },
     end,
   };

@@ -576,7 +576,7 @@ export class Memory {
       this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
     } else {
       this.#session.misses++;
-      this.#log.call(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
+      this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
         { hit: false, savedMs: 0 });
     }
     return { value: outcome.value as Awaited<R>, shared };
@@ -591,7 +591,7 @@ export class Memory {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    this.#log.call(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
+    this.#log.call(name, `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
       { hit: true, savedMs: saved });
   }
 
