@@ -14,6 +14,7 @@ interface DenoGlobal {
   jupyter?: {
     display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
     broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
+    broadcast(type: "display_data" | "update_display_data", content: { data: Record<string, string>; metadata: object; transient: object }): Promise<void> | undefined;
   };
   openKv?: (path?: string) => Promise<unknown>;
 }
@@ -200,10 +201,65 @@ function tslabDisplayData(kernel: TslabGlobal): TslabDisplayData | undefined {
   return typeof send === "function" ? (send as TslabDisplayData) : undefined;
 }
 
-/** Registers a callback for process exit, in both runtimes. */
+/** One line of output that can be rewritten in place. */
+export interface LiveLine {
+  set(text: string): void;
+  /** Leaves the line as it is last set. */
+  end(): void;
+}
+
+/**
+ * A line that is rewritten in place: in a notebook one display updated through its display id, in a
+ * terminal the last line of stderr; undefined where output cannot be rewritten (a pipe, a log file).
+ */
+export function liveLine(): LiveLine | undefined {
+  const id = `nbmemo-${Math.random().toString(36).slice(2)}`;
+  const message = (text: string) => ({ data: { "text/plain": text }, metadata: {}, transient: { display_id: id } });
+  const jupyter = denoJupyter();
+  const kernel = jupyter ? undefined : tslab();
+  const send = kernel ? tslabDisplayData(kernel) : undefined;
+  let shown = false;
+  if (jupyter || send) {
+    return {
+      set(text) {
+        if (jupyter) void Promise.resolve(jupyter.broadcast(shown ? "update_display_data" : "display_data", message(text))).catch(() => {});
+        else send!(message(text), shown);
+        shown = true;
+      },
+      end() {},
+    };
+  }
+  if (kernel || !process.stderr.isTTY) return undefined;
+  return {
+    set(text) {
+      process.stderr.write(`\r\x1b[K${text}`);
+      shown = true;
+    },
+    end() {
+      if (shown) process.stderr.write("\n");
+    },
+  };
+}
+
+/**
+ * Registers a callback for process exit, in both runtimes, and outside a notebook for SIGINT and SIGTERM
+ * too (which end a process without its exit event): the callback runs, then the signal is raised again
+ * unless someone else handles it. A kernel's SIGINT interrupts a cell, so a notebook is left alone.
+ */
 export function onExit(callback: () => void): () => void {
+  const signals = inNotebook() ? [] : ["SIGINT", "SIGTERM"] as const;
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove();
+    callback();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const remove = () => {
+    process.off("exit", callback);
+    for (const signal of signals) process.off(signal, onSignal);
+  };
   process.once("exit", callback);
-  return () => process.off("exit", callback);
+  for (const signal of signals) process.on(signal, onSignal);
+  return remove;
 }
 
 /**

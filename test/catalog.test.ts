@@ -3,10 +3,10 @@ import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { test } from "./harness.ts";
-import { Catalog, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
+import { Catalog, entriesQuery, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
-import { downgradeToSchema1, root, startFixture, tempDir } from "./helpers.ts";
+import { downgradeToSchema1, downgradeToSchema4, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -134,7 +134,8 @@ test("a schema 3 catalog is migrated to running totals that match its entries", 
   current.put({ ...entry("a", null), bytes: 10 }, 1);
   current.put({ ...entry("b", "ef".repeat(32)), bytes: 300 }, 1);
   current.close();
-  // Schema 4 only adds to schema 3: taking its additions away gives a schema 3 catalog with entries.
+  // Schemas 4 and 5 only add to schema 3: taking their additions away gives a schema 3 catalog with entries.
+  downgradeToSchema4(path);
   const db = new DatabaseSync(path);
   db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize;
            DROP TABLE usage; DROP INDEX entries_by_creation; PRAGMA user_version = 3`);
@@ -144,6 +145,105 @@ test("a schema 3 catalog is migrated to running totals that match its entries", 
   assert.deepEqual(migrated.usage(), { entries: 2, bytes: 310 });
   migrated.put({ ...entry("c", null), bytes: 5 }, 2);
   assert.deepEqual(migrated.usage(), { entries: 3, bytes: 315 });
+});
+
+// The totals a fresh count of the entries gives, per version and over all, to compare with the kept ones.
+function counted(path: string) {
+  const db = new DatabaseSync(path);
+  try {
+    const sums = "count(*) AS entries, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(access_count), 0) AS hits, coalesce(sum(access_count * compute_ms), 0) AS savedMs";
+    return {
+      versions: db.prepare(`SELECT name, version, ${sums} FROM entries GROUP BY name, version ORDER BY name, version`).all().map((r) => ({ ...r })),
+      all: { ...db.prepare(`SELECT ${sums} FROM entries`).get() },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function kept(catalog: Catalog) {
+  const versions = catalog.functions().filter((f) => f.entries > 0)
+    .map(({ name, version, entries, bytes, hits, savedMs }) => ({ name, version, entries, bytes, hits, savedMs }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const { entries, bytes, hits, savedMs } = catalog.totals();
+  return { versions, all: { entries, bytes, hits, savedMs } };
+}
+
+test("per-version and global totals stay exact through stores, replacements, hits, deletions and eviction", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const catalog = Catalog.open(path);
+  t.after(() => catalog.close());
+  catalog.useFunction("f", "v1", "x => x", 1);
+  catalog.put({ ...entry("a", null), bytes: 10 }, 1);
+  catalog.put({ ...entry("b", null), bytes: 20 }, 2);
+  catalog.put({ ...entry("c", null), version: "v2", bytes: 40 }, 3); // a version with no functions row yet
+  catalog.put({ ...entry("a", null), bytes: 15 }, 4); // replaces a
+  catalog.recordAccesses([{ key: { name: "f", version: "v1", argsHash: "b" }, at: 5, count: 3 }]);
+  assert.deepEqual(kept(catalog), counted(path));
+  assert.deepEqual(catalog.functions("f").find((f) => f.version === "v1")!.savedMs, 3 * 12.5);
+  catalog.delete({ name: "f", argsHash: "b" });
+  catalog.evict(() => ({ createdBefore: null, entries: 1, bytes: null }));
+  assert.deepEqual(kept(catalog), counted(path));
+  assert.equal(catalog.totals().entries, 1);
+});
+
+test("functions() and totals() read the kept totals, not the entries", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const catalog = Catalog.open(path);
+  t.after(() => catalog.close());
+  catalog.useFunction("f", "v1", null, 1);
+  catalog.put(entry("a", null), 1);
+  // Totals set by hand to what no count of the entries gives: what comes back shows where it was read.
+  const db = new DatabaseSync(path);
+  db.exec("UPDATE functions SET entries = 777, hits = 5; UPDATE usage SET entries = 888, hits = 6");
+  db.close();
+  assert.deepEqual(catalog.functions().map((f) => [f.entries, f.hits]), [[777, 5]]);
+  assert.deepEqual([catalog.totals().entries, catalog.totals().hits], [888, 6]);
+  // verify's repair recomputes them all.
+  catalog.recount(true);
+  assert.deepEqual(kept(catalog), counted(path));
+});
+
+test("a schema 4 catalog is migrated to per-version totals that match its entries", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const current = Catalog.open(path);
+  current.useFunction("f", "v1", "x => x", 1);
+  current.put({ ...entry("a", null), bytes: 10 }, 1);
+  current.put({ ...entry("b", null), bytes: 30 }, 1);
+  current.put({ ...entry("c", null), version: "v0", bytes: 5 }, 1);
+  current.recordAccesses([{ key: { name: "f", version: "v1", argsHash: "a" }, at: 2, count: 4 }]);
+  current.close();
+  downgradeToSchema4(path);
+  const migrated = Catalog.open(path);
+  t.after(() => migrated.close());
+  assert.deepEqual(kept(migrated), counted(path));
+  assert.deepEqual(migrated.functions("f").map((f) => f.version).sort(), ["v0", "v1"]);
+});
+
+test("entries() finds a name through the key and walks an index for each indexed order, never scanning every entry", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  Catalog.open(path).close();
+  const db = new DatabaseSync(path);
+  t.after(() => db.close());
+  const plans: string[] = [];
+  for (const sort of ["accessed", "created", "bytes"] as const) {
+    for (const filter of [{}, { name: "f" }, { name: "f", version: "v1" }]) {
+      const { sql, params } = entriesQuery({ ...filter, sort, limit: 20 });
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((r) => String(r.detail)).join("; ");
+      plans.push(plan);
+      // A full scan of the table reads "SCAN entries" with no index after it.
+      assert.doesNotMatch(plan, /SCAN entries(?! USING)/, `${JSON.stringify({ ...filter, sort })}: ${plan}`);
+    }
+  }
+  assert.ok(plans.some((p) => /entries_by_bytes/.test(p)), plans.join("\n"));
 });
 
 test("sources are remembered by the hash of their raw text", (t) => {

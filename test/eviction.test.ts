@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
@@ -6,7 +7,7 @@ import { concat } from "../lib/bytes.ts";
 import { parseBytes, parseDuration } from "../lib/options.ts";
 import { Memory, type NbmemoError, type Store } from "../lib/mod.ts";
 import { fileStore } from "../lib/store/file.ts";
-import { captureConsole, fileStoreOnly, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
+import { captureConsole, fileStoreOnly, isDeno, lastJson, openSuiteStore, openTempMemory, runFixture, startFixture, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
@@ -42,6 +43,7 @@ test("crossing maxEntries evicts the least recently used entries down to 90%, co
   await f(0); // a hit: recorded in memory only, yet eviction must see it
   await tick();
   await f(10); // 11 entries > 10: evict down to 9
+  await memory.settle();
   const left = memory.entries({ fn: "f" }).map((e) => Number(e.argsPreview)).sort((a, b) => a - b);
   assert.deepEqual(left, [0, 3, 4, 5, 6, 7, 8, 9, 10]);
   assert.equal(memory.stats().session.evicted, 2);
@@ -53,7 +55,7 @@ test("crossing maxBytes evicts down to 90% of it and removes the evicted outputs
   const memory = await Memory.open(dir.path, withTestStore({ log: "silent", maxBytes: 10_000, inlineBytes: 0 }));
   t.after(() => memory.close());
   const blob = memory.fn("blob", (i: number) => new Uint8Array(1000).fill(i), { version: "1" });
-  for (let i = 0; i < 12; i++) await blob(i), await tick();
+  for (let i = 0; i < 12; i++) await blob(i), await memory.settle(), await tick();
   const { bytes, entries } = memory.stats();
   assert.ok(bytes <= 10_000, `${bytes} bytes left`);
   assert.ok(bytes <= 9_000 + 1100, `evicted down to about 90%: ${bytes}`);
@@ -67,7 +69,7 @@ test("old versions of a function count like any other entry and go first when un
   const v1 = memory.fn("g", (x: number) => x, { version: "1" });
   const v2 = memory.fn("g", (x: number) => x, { version: "2" });
   for (let i = 0; i < 3; i++) await v1(i), await tick();
-  for (let i = 0; i < 2; i++) await v2(i), await tick();
+  for (let i = 0; i < 2; i++) await v2(i), await memory.settle(), await tick();
   const versions = memory.entries({ fn: "g" }).map((e) => e.version).sort();
   assert.deepEqual(versions, ["pinned:1", "pinned:2", "pinned:2"]);
 });
@@ -128,6 +130,24 @@ for (const which of ["node", "deno"] as const) {
   });
 }
 
+for (const which of ["node", "deno"] as const) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    test(`hits of a ${which} process ended by ${signal} are recorded, and the signal still ends it`, async (t) => {
+      const dir = tempDir();
+      t.after(dir.remove);
+      await runFixture(which, "hit-and-exit.ts", [dir.path, "1"]); // stores the entry
+      const child = startFixture(which, "hit-and-wait.ts", [dir.path, "3"]);
+      assert.equal(await child.firstLine, "ready");
+      child.child.kill(signal);
+      const { signal: ended, code } = await child.done;
+      assert.ok(ended === signal || code === 128 + (signal === "SIGINT" ? 2 : 15), `ended by ${ended} with code ${code}`);
+      const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+      t.after(() => db.close());
+      assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 3);
+    });
+  }
+}
+
 test("entries another process hit are kept when this process evicts", async (t) => {
   const { memory, dir } = await openTempMemory(t, withTestStore({ maxEntries: 6 }));
   const triple = memory.fn("triple", (x: number) => x * 3, { version: "1" }); // the fixture's function
@@ -137,6 +157,7 @@ test("entries another process hit are kept when this process evicts", async (t) 
   assert.equal(lastJson<{ session: { hits: number } }>(child).session.hits, 1);
   await tick();
   await triple(100); // 7 entries > 6: evict the 2 least recently used, down to 5
+  await memory.settle();
   const left = memory.entries().map((e) => Number(e.argsPreview)).sort((a, b) => a - b);
   assert.deepEqual(left, [2, 3, 4, 7, 100]);
 });
@@ -146,9 +167,11 @@ test("an eviction pass keeps the most recently used entry, even when 90% of the 
   const f = memory.fn("f", (n: number) => "z".repeat(n), { version: "1" });
   await f(10), await tick();
   await f(20);
+  await memory.settle();
   assert.deepEqual(memory.entries().map((e) => e.argsPreview), ["20"]);
   await tick();
   await f(950); // alone over 90% of maxBytes, yet within it
+  await memory.settle();
   assert.deepEqual(memory.entries().map((e) => e.argsPreview), ["950"]);
 });
 
@@ -162,7 +185,7 @@ test("eviction on a shared store drops this machine's rows and leaves the output
   };
   const { memory } = await openTempMemory(t, withTestStore({ maxEntries: 2, store: shared }));
   const f = memory.fn("f", (x: number) => x, { version: "1" });
-  for (let i = 0; i < 3; i++) await f(i), await tick();
+  for (let i = 0; i < 3; i++) await f(i), await memory.settle(), await tick();
   assert.equal(memory.stats().entries, 1);
   assert.equal(objects.size, 3);
   await memory.delete("f");
@@ -216,3 +239,65 @@ test("an entry another process removes between the lookup and the read is a plai
   assert.equal(calls, 2);
   assert.deepEqual(warnings, []);
 });
+
+// A clock that moves on by `step` ms at every reading, and a scheduler that runs nothing until told:
+// eviction batches are then timed and run as the test says.
+function seams(step: number) {
+  const queue: (() => Promise<void>)[] = [];
+  let now = 1_000_000;
+  return { queue, seams: { now: () => (now += step), schedule: (work: () => Promise<void>) => void queue.push(work) } };
+}
+
+test("an eviction pass runs after the call that crossed the limit returns, in short transactions another process can write between", async (t) => {
+  const { queue, seams: s } = seams(25); // every batch over its 20 ms budget after its first 16 rows
+  const { memory, dir } = await openTempMemory(t, withSeams(withTestStore({ maxEntries: 1000 }), s));
+  const f = memory.fn("f", (x: number) => ({ x }), { version: "1" });
+  for (let i = 0; i <= 1000; i++) await f(i); // the last store crosses the limit
+  assert.equal(memory.stats().entries, 1001, "the call returned before anything was evicted");
+  assert.equal(queue.length, 1, "one batch scheduled");
+  await queue.shift()!();
+  assert.equal(memory.stats().entries, 1001 - 16, "one batch of 16 rows, then it stopped for the others");
+  const other = new DatabaseSync(join(dir, "catalog.sqlite"));
+  other.exec("BEGIN IMMEDIATE; UPDATE usage SET id = 1; COMMIT"); // the lock is free between batches
+  other.close();
+  assert.equal(queue.length, 1, "the next batch scheduled");
+  await queue.shift()!();
+  assert.equal(memory.stats().entries, 1001 - 32);
+  await memory.settle(); // the rest of the pass
+  assert.equal(memory.stats().entries, 900, "down to 90% of maxEntries");
+  assert.equal(memory.stats().session.evicted, 101);
+});
+
+test("a loop of calls that never lets the scheduled batches run still keeps the cache near its limit", async (t) => {
+  const { queue, seams: s } = seams(30);
+  const { memory } = await openTempMemory(t, withSeams(withTestStore({ maxEntries: 50 }), s));
+  const f = memory.fn("f", (x: number) => x, { version: "1" });
+  let highest = 0;
+  for (let i = 0; i < 400; i++) {
+    await f(i);
+    highest = Math.max(highest, memory.stats().entries);
+  }
+  assert.ok(queue.length > 0, "batches were scheduled but never ran");
+  assert.ok(highest <= 60, `at most ${highest} entries at any time`);
+});
+
+test("the catalog file shrinks after a large eviction", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  // The results inline in the catalog whatever store the suite runs on: the catalog file is what is measured.
+  const big = await Memory.open(dir.path, { log: "silent" });
+  const f = memory_fn(big);
+  for (let i = 0; i < 800; i++) await f(i);
+  await big.close();
+  const before = statSync(path).size;
+  const small = await Memory.open(dir.path, { log: "silent", maxEntries: 100 });
+  await memory_fn(small)(800);
+  await small.close(); // waits for the pass and its vacuum steps
+  const after = statSync(path).size;
+  assert.ok(after < before / 4, `${before} bytes before, ${after} after`);
+});
+
+function memory_fn(memory: Memory) {
+  return memory.fn("padded", (i: number) => `${i}`.padEnd(8000, "x"), { version: "1" });
+}

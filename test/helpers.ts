@@ -148,9 +148,26 @@ export function withSeams(options: MemoryOptions, seams: TestingSeams): MemoryOp
 
 /** Turns the catalog at `path` back into what schema 1 was (as test/fixtures/catalog-v1.sqlite is), keeping its rows. */
 export function downgradeToSchema1(path: string): void {
+  downgradeToSchema4(path);
   const db = new DatabaseSync(path);
   db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize; DROP TABLE usage;
            DROP INDEX entries_by_creation; DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; ALTER TABLE entries DROP COLUMN args_shape;
            ALTER TABLE sources DROP COLUMN free; PRAGMA user_version = 1`);
+  db.close();
+}
+
+/** Takes schema 5's additions (per-version totals) away from the catalog at `path`: a schema 4 catalog. */
+export function downgradeToSchema4(path: string): void {
+  const db = new DatabaseSync(path);
+  db.exec(`DROP TRIGGER totals_on_insert; DROP TRIGGER totals_on_delete; DROP TRIGGER totals_on_update; DROP INDEX entries_by_bytes; DROP INDEX entries_by_name_access;
+           ALTER TABLE functions DROP COLUMN entries; ALTER TABLE functions DROP COLUMN bytes; ALTER TABLE functions DROP COLUMN hits;
+           ALTER TABLE functions DROP COLUMN saved_ms; ALTER TABLE usage DROP COLUMN hits; ALTER TABLE usage DROP COLUMN saved_ms;
+           CREATE TRIGGER usage_on_insert AFTER INSERT ON entries BEGIN
+             UPDATE usage SET entries = entries + 1, bytes = bytes + new.bytes WHERE id = 1; END;
+           CREATE TRIGGER usage_on_delete AFTER DELETE ON entries BEGIN
+             UPDATE usage SET entries = entries - 1, bytes = bytes - old.bytes WHERE id = 1; END;
+           CREATE TRIGGER usage_on_resize AFTER UPDATE OF bytes ON entries BEGIN
+             UPDATE usage SET bytes = bytes - old.bytes + new.bytes WHERE id = 1; END;
+           PRAGMA user_version = 4`);
   db.close();
 }

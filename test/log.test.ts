@@ -92,3 +92,34 @@ test("a hit that reads back slower than the function computes says so once, with
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^nbmemo: table: reading its stored result back took [\d.]+ m?s, longer than computing it \([\d.]+ ms\): caching it costs time\./);
 });
+
+test("a loop of calls gives its first notices a line each and the rest one summary line; other functions keep their lines", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const { notices } = await captureConsole(async () => {
+    const memory = await Memory.open(dir.path, { log: "info" });
+    const half = memory.fn("half", (x: number) => x / 2);
+    for (let i = 0; i < 50; i++) await half(i % 10);
+    await memory.fn("double", (x: number) => x * 2)(1); // during half's burst, yet a line of its own
+    await memory.close(); // ends the burst
+  });
+  assert.equal(notices.length, 5, notices.join("\n"));
+  assert.match(notices[3]!, /^nbmemo: double miss/);
+  assert.match(notices[2]!, /^nbmemo: half miss/);
+  assert.match(notices[4]!, /^nbmemo: half: 47 more calls: 40 hits \(saved [\d.]+ (ms|s)\), 7 misses$/);
+});
+
+test("a warning already given is not repeated by a Memory opened again on the same directory", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const LIMIT = 3;
+  const { warnings } = await captureConsole(async () => {
+    for (let run = 0; run < 2; run++) {
+      const memory = await Memory.open(dir.path, { log: "warn" });
+      await memory.fn("capped", (x: number) => Math.min(x, LIMIT))(5);
+      await memory.close();
+    }
+  });
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0]!, /capped reads LIMIT from outside/);
+});

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
-import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, withTestStore } from "./helpers.ts";
+import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
@@ -49,7 +49,7 @@ test("prune() drops old versions not used for a while and keeps the current one"
   await tick();
   const current = memory.fn("k", (x: number) => x, { version: "2" });
   await current(1);
-  assert.deepEqual(await memory.prune(), { evicted: 0, oldVersionEntries: 0, versions: 0, bytes: 0 });
+  assert.deepEqual(await memory.prune(), { evicted: 0, oldVersionEntries: 0, versions: 0, bytes: 0, staleLeases: 0, orphanSources: 0, strays: 0 });
   const report = await memory.prune({ oldVersionsUnusedFor: 0 });
   assert.equal(report.oldVersionEntries, 2);
   assert.equal(report.versions, 1);
@@ -186,4 +186,53 @@ test("verify() reads entries through the hit path: one byte flipped inside a sto
     assert.equal(problems[0]!.kind, "unreadable");
     assert.match(problems[0]!.detail, /checksum mismatch/);
   }
+});
+
+test("only the 5 most recently used versions of a name keep their results", async (t) => {
+  const { memory } = await openTempMemory(t, withTestStore({}));
+  for (let v = 1; v <= 7; v++) {
+    await memory.fn("edited", (x: number) => x + v, { version: String(v) })(1);
+    await tick();
+  }
+  assert.deepEqual(memory.functions().map((f) => f.version), ["7", "6", "5", "4", "3"].map((v) => `pinned:${v}`));
+  assert.equal(memory.stats().entries, 5);
+});
+
+// Leaves what a killed process leaves: an expired lease, a remembered source of code since edited away,
+// and (for the file store) a temp file older than a minute.
+function leaveLeftovers(dir: string): void {
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  db.exec(`INSERT INTO leases VALUES ('f', 'v', 'a', '123:dead', 1, 1);
+           INSERT INTO sources (raw_hash, hash, text) VALUES ('raw-gone', 'hash-gone', 'x => x + 1')`);
+  db.close();
+  if (testStore === "kv") return;
+  mkdirSync(join(dir, "objects", "ab"), { recursive: true });
+  const temp = join(dir, "objects", "ab", "cdef.123.tmp");
+  writeFileSync(temp, "half a payload");
+  utimesSync(temp, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+}
+
+test("prune() removes expired leases, unused sources and temp files that killed processes left", async (t) => {
+  const { memory, dir } = await openTempMemory(t, withTestStore({}));
+  const kept = memory.fn("kept", (x: number) => x * 2);
+  await kept(1);
+  leaveLeftovers(dir);
+  const report = await memory.prune();
+  assert.deepEqual([report.staleLeases, report.orphanSources, report.strays], [1, 1, testStore === "kv" ? 0 : 1]);
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  t.after(() => db.close());
+  assert.equal(db.prepare("SELECT count(*) AS n FROM leases").get()!.n, 0);
+  assert.equal(db.prepare("SELECT count(*) AS n FROM sources").get()!.n, 1, "the source of kept stays");
+  assert.equal(await kept(1), 2);
+});
+
+test("verify() reports expired leases and unused sources, and repair removes them", async (t) => {
+  const { memory, dir } = await openTempMemory(t, withTestStore({}));
+  await memory.fn("kept", (x: number) => x * 2)(1);
+  leaveLeftovers(dir);
+  const found = (await memory.verify()).problems.map((p) => p.kind).sort();
+  assert.deepEqual(found, testStore === "kv" ? ["lease", "source"] : ["lease", "source", "stray"]);
+  const repaired = await memory.verify({ repair: true });
+  assert.ok(repaired.repaired >= 2);
+  assert.deepEqual((await memory.verify()).problems, []);
 });

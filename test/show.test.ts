@@ -107,3 +107,17 @@ test("memory.show() prints the text table on stdout outside a notebook", async (
   assert.match(out, /\nsquare +[0-9a-f]{12} +1 +\d+ B +1 /);
   assert.match(out, /this session: 1 hit, 1 miss\n$/);
 });
+
+test("with 2,000 versions the table and chart stay small: the top 20 by bytes or time saved, a line for the rest, empty versions left out", () => {
+  const many = Array.from({ length: 2000 }, (_, i) =>
+    version(`fn${i % 400}`, `v${i}`, i === 1999 ? 1 : 1000 + i, { savedMs: i === 1999 ? 1e9 : i, entries: i % 10 === 0 ? 0 : 2 }));
+  const summary = summarize(overview(many));
+  assert.equal(summary.rows.length, 20);
+  assert.ok(summary.rows.some((r) => r[1] === "v1999"), "the one that saved the most time is shown though it is small");
+  assert.ok(summary.rows.every((r) => r[2] !== "0"), "no version without entries");
+  assert.equal(summary.bars.length, 20);
+  assert.match(summary.more!, /^1780 more versions \(3\d\d more functions\) not shown: memory\.functions\(\) and `nbmemo ls` list them all\.$/);
+  const html = htmlTable(summary) + svgBarChart(summary.bars);
+  assert.ok(html.length < 20_000, `${html.length} characters of HTML`);
+  assert.match(textTable(summary), /1780 more versions/);
+});

@@ -135,6 +135,9 @@ export class Database {
       // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
       // fresh directory at once race for the switch to WAL.
       this.#db.exec("PRAGMA busy_timeout = 5000");
+      // Only takes effect on a new, empty file (an existing catalog keeps its mode): space freed by eviction
+      // can then be given back with `PRAGMA incremental_vacuum`.
+      this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL");
       retryBusy(() => this.#db.exec("PRAGMA journal_mode = WAL"));
       retryBusy(() => this.#db.exec("PRAGMA synchronous = NORMAL"));
       // The catalog keeps running totals in triggers; without this, a row that INSERT OR REPLACE deletes

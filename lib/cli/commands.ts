@@ -275,6 +275,9 @@ export const commands: Record<string, Command> = {
       context.out(`Removed ${formatCount(total, "entry", "entries")} (${formatBytes(report.bytes)}): ` +
         `${report.evicted} expired or over the limits, ${report.oldVersionEntries} of old versions; ` +
         `forgot ${formatCount(report.versions, "old version")}.\n`);
+      const leftovers = [[report.staleLeases, "expired lease"], [report.orphanSources, "unused source"], [report.strays, "stray file"]] as const;
+      const found = leftovers.filter(([n]) => n > 0).map(([n, what]) => formatCount(n, what));
+      if (found.length > 0) context.out(`Removed what killed processes left: ${found.join(", ")}.\n`);
       return EXIT.OK;
     },
   }),

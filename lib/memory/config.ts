@@ -90,8 +90,11 @@ export type OnChange = typeof ON_CHANGE[number];
 export interface TestingSeams {
   /** How long a lease lasts without a heartbeat, in ms (default {@link LEASE_MS}). */
   leaseMs?: number;
-  /** The clock entries are stamped and aged by (`maxAge`), in ms since the epoch (default `Date.now`). */
+  /** The clock of the Memory, in ms since the epoch (default `Date.now`): when entries were computed,
+   * whether they are past maxAge, and how long an eviction batch has run. */
   now?: () => number;
+  /** How eviction batches are run after the call (default: an unref'd timer). */
+  schedule?: (work: () => Promise<void>) => void;
 }
 export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
 
@@ -214,8 +217,9 @@ export interface Config {
   readonly lock: boolean;
   readonly lockTimeout: number;
   readonly leaseMs: number;
-  /** The clock of entry ages: when an entry was computed, and whether it is past maxAge. */
+  /** The clock of entry ages (when an entry was computed, whether it is past maxAge) and of eviction batches. */
   readonly now: () => number;
+  readonly schedule: ((work: () => Promise<void>) => void) | undefined;
   readonly limits: Limits;
   readonly create: boolean;
   readonly compress: Compression | false;
@@ -253,7 +257,7 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, schedule: seams.schedule, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
   };
 }
 

@@ -2,6 +2,7 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { setTimeout } from "node:timers";
 import { Catalog } from "../catalog/catalog.ts";
 import { loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
@@ -25,10 +26,10 @@ import {
   parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, copyOutput, MissingPayload, readEntry, writeEntry } from "./entries.ts";
-import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
+import { Evictor, KEEP_VERSIONS, keepNewestVersions, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
-import { verify, type VerifyReport } from "./verify.ts";
+import { ORPHAN_GRACE_MS, verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
 
 /** A memoized function: same parameters, always returns a Promise. */
@@ -104,6 +105,7 @@ export class Memory {
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
+  readonly #evictor: Evictor;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -115,13 +117,25 @@ export class Memory {
     this.#config = config;
     this.#catalog = catalog;
     this.#store = store;
-    this.#log = createLogger(config.log);
+    this.#log = createLogger(config.log, config.dir);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
     this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;
     unreachable.register(this, release(catalog, this.#accesses, typeof config.store === "string" ? store : undefined), this);
+    this.#evictor = new Evictor(catalog, store, {
+      limits: config.limits,
+      clock: config.now,
+      schedule: config.schedule ?? soon,
+      beforePass: () => this.#accesses.flush(), // so that what this process read recently is not taken for unused
+      removed: (removed) => {
+        this.#session.evicted += removed.count;
+        this.#log.info(`evicted ${removed.count} least recently used or expired entries (${formatBytes(removed.bytes)})`);
+      },
+      failed: (error) =>
+        this.#log.warn(`Cannot evict entries from ${this.dir}: ${describe(error)}. The cache may stay over its limits until the next store.`),
+    });
   }
 
   /**
@@ -391,7 +405,7 @@ export class Memory {
     const { oldVersionsUnusedForMs } = parsePruneOptions(options);
     this.#checkOpen("prune the cache");
     this.#accesses.flush();
-    return await prune(this.#catalog, this.#store, this.#config.limits, oldVersionsUnusedForMs, this.#config.now());
+    return await prune(this.#catalog, this.#store, this.#evictor, oldVersionsUnusedForMs, this.#config.now(), ORPHAN_GRACE_MS);
   }
 
   /**
@@ -436,8 +450,27 @@ export class Memory {
   }
 
   /**
+   * Waits for the eviction pass a store started, which runs in small batches after the calls return.
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo", { maxEntries: 100 });
+   * const f = memory.fn("f", (x: number) => x, { version: "1" });
+   * for (let i = 0; i < 200; i++) await f(i);
+   * await memory.settle();
+   * console.log(memory.stats().entries <= 100); // true
+   * await memory.close();
+   * ```
+   */
+  async settle(): Promise<void> {
+    await this.#evictor.finish();
+  }
+
+  /**
    * Closes the catalog once every call in flight has settled, those still computing their function's
-   * version included (and the calls they make meanwhile). Calls made after are refused with `CLOSED`.
+   * version included (and the calls they make meanwhile), and the eviction pass in progress. Calls made
+   * after are refused with `CLOSED`.
    */
   close(): Promise<void> {
     return this.#closing ??= this.#close();
@@ -447,7 +480,9 @@ export class Memory {
     this.#closed = true;
     unreachable.unregister(this);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#evictor.finish();
     this.#accesses.flush();
+    this.#log.flush();
     await this.#store.close?.();
     this.#catalog.close();
   }
@@ -573,7 +608,8 @@ export class Memory {
       this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
     } else {
       this.#session.misses++;
-      this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
+      this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
+        { hit: false, savedMs: 0 });
     }
     return { value: outcome.value as Awaited<R>, shared };
   }
@@ -587,7 +623,8 @@ export class Memory {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
+    this.#log.call(name, `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
+      { hit: true, savedMs: saved });
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
@@ -600,18 +637,19 @@ export class Memory {
       this.#log.debug(`could not compare ${name} with its earlier versions: ${describe(error)}`);
     }
     const id = `${name}\0${version.id}`;
-    if (!this.#usedVersions.has(id)) {
-      this.#usedVersions.set(id, { name, version });
-      const { unkeyed } = config;
-      const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
-      // A name read from outside is warned about, at the default level of scripts too: the key does not
-      // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
-      // to values: it is told at info level (shown in notebooks) instead.
-      if (notice && use.kind === "cell" && use.deps > 0) this.#log.info(notice);
-      else if (notice) this.#log.warn(notice);
-    }
+    if (!this.#usedVersions.has(id)) this.#usedVersions.set(id, { name, version });
+    // Once per version and cache in this process: a Memory opened again does not repeat it.
+    const { unkeyed } = config;
+    const notice = freeNotice(name, unkeyed === "all" ? [] : version.free.filter((n) => !unkeyed.includes(n)), use.kind);
+    // A name read from outside is warned about, at the default level of scripts too: the key does not
+    // cover it. A cell that passes deps most likely passes those names there, which nbmemo cannot match
+    // to values: it is told at info level (shown in notebooks) instead.
+    if (notice && use.kind === "cell" && use.deps > 0) this.#log.infoOnce(`free:${id}`, notice);
+    else if (notice) this.#log.warnOnce(`free:${id}`, notice);
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
+      const dropped = await keepNewestVersions(this.#catalog, this.#store, name, version.id);
+      if (dropped > 0) this.#log.info(`${name}: removed ${dropped} results of versions older than its ${KEEP_VERSIONS} most recently used`);
     } catch (error) {
       this.#log.debug(`could not record the use of ${name}: ${describe(error)}`);
     }
@@ -730,24 +768,8 @@ export class Memory {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
     }
-    await this.#evictIfOver();
+    await this.#evictor.afterStore();
     return outcome.stored;
-  }
-
-  // After a store: one eviction pass when a limit is crossed. Never throws: the value is stored already.
-  async #evictIfOver(): Promise<void> {
-    const { limits } = this.#config;
-    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
-    try {
-      const now = this.#config.now();
-      if (!overLimits(limits, this.#catalog, now)) return;
-      this.#accesses.flush(); // so that what this process read recently is not taken for unused
-      const removed = await evict(this.#catalog, this.#store, limits, now);
-      this.#session.evicted += removed.count;
-      if (removed.count > 0) this.#log.info(`evicted ${removed.count} least recently used or expired entries (${formatBytes(removed.bytes)})`);
-    } catch (error) {
-      this.#log.warn(`Cannot evict entries from ${this.dir}: ${describe(error)}. The cache may stay over its limits until the next store.`);
-    }
   }
 
   async #deleteEntries(filter: { name: string; version?: string }): Promise<number> {
@@ -772,6 +794,11 @@ function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefi
     catalog.close();
     if (ownStore) void Promise.resolve(ownStore.close?.()).catch(() => {});
   };
+}
+
+// Eviction batches run from a timer that never keeps the process alive.
+function soon(work: () => Promise<void>): void {
+  setTimeout(() => void work(), 0).unref();
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.

@@ -25,10 +25,11 @@ export interface VerifyProblem {
   /**
    * `missing`: an entry whose output file is gone; `unreadable`: an entry whose output does not decode;
    * `orphan`: a stored output no entry refers to; `stray`: a file under objects/ that is no stored output
-   * (a temp file a killed writer left); `totals`: the catalog's running totals were off. (Repair also
-   * removes empty folders under objects/, which are not counted as problems.)
+   * (a temp file a killed writer left); `totals`: the catalog's running totals were off; `lease`: leases
+   * of processes that died while computing; `source`: remembered sources no known version uses. (Repair
+   * also removes empty folders under objects/, which are not counted as problems.)
    */
-  readonly kind: "missing" | "unreadable" | "orphan" | "stray" | "totals";
+  readonly kind: "missing" | "unreadable" | "orphan" | "stray" | "totals" | "lease" | "source";
   /** The entry's function name, for `missing` and `unreadable`. */
   readonly name?: string;
   readonly version?: string;
@@ -92,6 +93,11 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
       detail: `the running totals said ${recorded.entries} entries and ${recorded.bytes} bytes, not ${actual.entries} and ${actual.bytes}`,
     });
   }
+  // Counted (and with repair removed) in one statement each: one problem says how many.
+  const leases = catalog.staleLeases(now - ORPHAN_GRACE_MS, repair);
+  if (leases > 0) problems.push({ kind: "lease", detail: `${leases} expired lease(s) of processes that died or hung while computing` });
+  const sources = catalog.orphanSources(repair);
+  if (sources > 0) problems.push({ kind: "source", detail: `${sources} remembered source(s) of code no known version uses` });
   if (!repair) {
     problems.push(...await strays(store, now, false));
     return { entries, objects: stored.length, problems, repaired: 0 };
@@ -100,7 +106,7 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   const removed = catalog.removeExact(broken);
   for (const object of removed.objects) await store.delete(object);
   // recount(true) already fixed the totals; removeExact keeps them right through the triggers.
-  let repaired = removed.count + problems.filter((p) => p.kind === "totals").length;
+  let repaired = removed.count + problems.filter((p) => p.kind === "totals" || p.kind === "lease" || p.kind === "source").length;
   for (const o of orphans) {
     if (catalog.hasObject(o.id)) continue; // claimed meanwhile
     await store.delete(o.id);

@@ -20,6 +20,7 @@ export function htmlTable(summary: Summary): string {
     `<thead><tr>${header}</tr></thead>`,
     `<tbody>\n${body}\n</tbody>`,
     `</table>`,
+    ...(summary.more ? [`<p style="margin:4px 0">${escapeHtml(summary.more)}</p>`] : []),
     `<p style="margin:4px 0">${escapeHtml(summary.totals)}</p>`,
     `</div>`,
   ].join("\n");
