@@ -3,7 +3,7 @@
 import { Buffer } from "node:buffer";
 import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
-import { ERROR_KINDS, inspectValue, UnstorableValue } from "./faithful.ts";
+import { ERROR_KINDS, inspectValue, isIndex, UnstorableValue } from "./faithful.ts";
 import { decodeRows, encodeRows, type RowsPlan } from "./rows.ts";
 
 export { UnstorableValue };
@@ -101,7 +101,7 @@ function wrap(v: object): { p: string; s?: string; contents: Contents } {
     return Object.prototype.propertyIsEnumerable.call(v, k) ? [k, item] : [k, item, 0];
   });
   if (Array.isArray(v)) {
-    const extra = Object.getOwnPropertyNames(v).filter((k) => k !== "length" && !(String(Number(k)) === k && Number(k) < v.length));
+    const extra = Object.getOwnPropertyNames(v).filter((k) => !isIndex(k, v.length));
     return { p: "array", contents: { a: [...v], e: entries(extra) } };
   }
   const proto = Object.getPrototypeOf(v);

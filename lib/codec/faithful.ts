@@ -243,7 +243,8 @@ function baseOf(proto: object | null): string {
   return "object";
 }
 
-function isIndex(key: string | symbol, length: number): boolean {
+/** Whether `key` is `length` or an element of an array that long (not "-1", "1.5" or "01": those are extra properties). */
+export function isIndex(key: string | symbol, length: number): boolean {
   if (typeof key !== "string") return false;
   if (key === "length") return true;
   const n = Number(key);
