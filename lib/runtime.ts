@@ -242,12 +242,15 @@ export function liveLine(): LiveLine | undefined {
 }
 
 /**
- * Registers a callback for process exit, in both runtimes, and outside a notebook for SIGINT and SIGTERM
- * too (which end a process without its exit event): the callback runs, then the signal is raised again
- * unless someone else handles it. A kernel's SIGINT interrupts a cell, so a notebook is left alone.
+ * Registers a callback for process exit, in both runtimes, and under Node outside a notebook for SIGINT
+ * and SIGTERM too (which end a process without its exit event): the callback runs, then the signal is
+ * raised again unless someone else handles it. A kernel's SIGINT interrupts a cell, so a notebook is left
+ * alone; and Deno is too: a signal that arrives there while a listener added through node:process is
+ * being removed can leave the process running, unkillable by that signal (Deno 2.9), which is far worse
+ * than a second of hits not recorded.
  */
 export function onExit(callback: () => void): () => void {
-  const signals = inNotebook() ? [] : ["SIGINT", "SIGTERM"] as const;
+  const signals = inNotebook() || deno ? [] : ["SIGINT", "SIGTERM"] as const;
   const onSignal = (signal: NodeJS.Signals) => {
     remove();
     callback();

@@ -132,7 +132,10 @@ for (const which of ["node", "deno"] as const) {
 
 for (const which of ["node", "deno"] as const) {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    test(`hits of a ${which} process ended by ${signal} are recorded, and the signal still ends it`, async (t) => {
+    // Under Deno nbmemo does not listen for signals (see onExit in lib/runtime.ts): the signal must still end
+    // the process at once, which the listener once broke there.
+    const recorded = which === "node";
+    test(`${recorded ? "hits of " : ""}a ${which} process ended by ${signal}${recorded ? " are recorded, and the signal still ends it" : " ends at once"}`, async (t) => {
       const dir = tempDir();
       t.after(dir.remove);
       await runFixture(which, "hit-and-exit.ts", [dir.path, "1"]); // stores the entry
@@ -143,7 +146,7 @@ for (const which of ["node", "deno"] as const) {
       assert.ok(ended === signal || code === 128 + (signal === "SIGINT" ? 2 : 15), `ended by ${ended} with code ${code}`);
       const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
       t.after(() => db.close());
-      assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 3);
+      if (recorded) assert.equal(db.prepare("SELECT access_count FROM entries").get()!.access_count, 3);
     });
   }
 }

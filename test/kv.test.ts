@@ -312,7 +312,8 @@ test("with a shared store, maxAge counts from when an entry was computed, also a
   assert.equal(calls, 1);
   assert.equal(b.entries()[0]?.createdAt, computedAt);
   clock += 600; // 1.2 s after the compute: expired everywhere
-  await f(2); // this store evicts the expired row of f(1) on machine a
+  await f(2); // this store starts a pass that evicts the expired row of f(1) on machine a
+  await a.settle();
   assert.equal(a.entries({ fn: "aging" }).length, 1);
   assert.deepEqual(await f(1), { x: 1, at: clock }); // not adopted back from the store: computed again
   assert.equal(calls, 3);
