@@ -130,7 +130,7 @@ test("a live holder keeps its lease past its duration by heartbeats: others wait
   const { result, warnings } = await captureConsole(() => hold(1));
   assert.equal(result, "computed here 1");
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /waited .* for another process \(\d+:[0-9a-f-]+\)/);
+  assert.match(warnings[0]!, /waited .* for another process \(\d+:[0-9a-f-]+(@[^)]+)?\)/);
 });
 
 test("lock and lockTimeout are validated", async () => {

@@ -1,11 +1,12 @@
 // Cross-process leases: a call started in several processes at once is computed by one of them while
-// the others wait for its result; a holder that crashed or hung loses the lease when it expires.
+// the others wait for its result; a holder that crashed or hung loses the lease when it expires, or at once when it was a process of this machine that is gone.
 import process from "node:process";
 import type { Catalog, LeaseHolder } from "../catalog/catalog.ts";
 import type { EntryKey } from "../types.ts";
 import { describe } from "../errors.ts";
 import { formatDuration } from "../format.ts";
 import type { Logger } from "../log.ts";
+import { hostName, processGone } from "../runtime.ts";
 
 export interface LeaseOptions {
   /** How long a lease lasts without a heartbeat, in ms; the holder renews it every third of that. */
@@ -19,8 +20,11 @@ const MAX_POLL_MS = 200;
 
 /** Runs computations under leases in one catalog, as one holder. */
 export class Leases {
-  /** This holder's id: unique per Memory, with the pid for people reading the catalog. */
-  readonly holder = `${process.pid}:${crypto.randomUUID()}`;
+  /**
+   * This holder's id: unique per Memory, with the pid and the machine, so that a holder on this machine
+   * whose process is gone (killed, a kernel restarted) loses its lease at once rather than at expiry.
+   */
+  readonly holder = `${process.pid}:${crypto.randomUUID()}${HOST === undefined ? "" : `@${HOST}`}`;
   readonly #catalog: Catalog;
   readonly #log: Logger;
   readonly #options: LeaseOptions;
@@ -51,6 +55,15 @@ export class Leases {
       if (!other) return await this.#holding(key, async () => (await check()) ?? await compute());
       // Held by another process: wait for its result, or for its lease to end (released or expired).
       while (other && other.expiresAt > Date.now()) {
+        if (gone(other.holder)) {
+          this.#log.debug(`${key.name}: the process that held its lease (${other.holder}) is gone; taking it over`);
+          try {
+            this.#catalog.releaseLease(key, other.holder);
+          } catch {
+            // taking the lease below reports the problem
+          }
+          break;
+        }
         const waited = Date.now() - started;
         if (waited >= this.#options.timeoutMs) {
           this.#log.warn(`${key.name}: waited ${formatDuration(waited)} for another process (${other.holder}) computing the same call; computing it here.`);
@@ -96,6 +109,14 @@ export class Leases {
       return undefined; // unreadable: try to take it, which reports the problem
     }
   }
+}
+
+const HOST = hostName();
+
+// A holder id of this machine (`<pid>:<uuid>@<host>`) whose process no longer exists.
+function gone(holder: string): boolean {
+  const match = /^(\d+):[^@]*@(.*)$/.exec(holder);
+  return match !== null && HOST !== undefined && match[2] === HOST && Number(match[1]) !== process.pid && processGone(Number(match[1]));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -21,13 +21,14 @@ import { AccessLog } from "./access.ts";
 import { ArgumentsMoved, Calls, type Settled } from "./calls.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import {
-  type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
-  parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
+  type Config, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  parseFnOptions, parseMapOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, MissingPayload, readEntry, writeEntry } from "./entries.ts";
 import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
+import { type MapFailure, MapError, runMap } from "./map.ts";
 import { verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
 
@@ -172,29 +173,84 @@ export class Memory {
   fn<A extends unknown[], R>(name: string, f: (...args: A) => R, options: FnOptions = {}): Memoized<A, R> {
     const where = `memory.fn(${JSON.stringify(name)})`;
     checkName(name, "memory.fn");
+    return this.#memoize(name, f, parseFnOptions(options, where), where).memoized;
+  }
+
+  /**
+   * Memoizes `f` under `name` (as {@link Memory.fn}) and calls it on every item, at most `concurrency` at
+   * once; resolves to the results in item order. Progress shows as one display updated in place in a
+   * notebook and one rewritten line on a terminal. Each finished item is stored as it ends, so after a
+   * kernel restart or a crash the same call reads those back and computes only the rest. A failing item
+   * does not stop the others: the call then rejects with a {@link MapError} listing every failure (or,
+   * with `errors: "return"`, resolves with a {@link MapFailure} in each failed place).
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * const squares = await memory.map("square_all", [1, 2, 3], async (x: number) => x * x, { concurrency: 2 });
+   * console.log(squares); // [1, 4, 9]
+   * await memory.close();
+   * ```
+   */
+  map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options: MapOptions & { errors: "return" }): Promise<(Awaited<R> | MapFailure<T>)[]>;
+  map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options?: MapOptions): Promise<Awaited<R>[]>;
+  async map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options: MapOptions = {}): Promise<(Awaited<R> | MapFailure<T>)[]> {
+    const where = `memory.map(${JSON.stringify(name)})`;
+    checkName(name, "memory.map");
+    if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== "function") {
+      throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the items must be an array or another iterable, not ${items === null ? "null" : typeof items}.`);
+    }
+    const config = parseMapOptions(options, where);
+    const list = [...items];
+    const hits = new WeakSet<object>();
+    const { run } = this.#memoize(name, f, config.fn, where, (token) => hits.add(token));
+    const call = async (item: T) => {
+      const token = {};
+      const value = await run(token, [item]);
+      return { value, hit: hits.has(token) };
+    };
+    // The progress view is loaded only where it may show.
+    const progress = config.map.progress === false ? undefined : (await import("../notebook/progress.ts")).progressSink(config.map.progress);
+    const { results, failures } = await runMap(name, list, call, config.map.concurrency, progress);
+    if (failures.length === 0) return results as Awaited<R>[];
+    if (config.map.errors === "throw") throw new MapError(name, failures, results);
+    const merged: (Awaited<R> | MapFailure<T>)[] = results as Awaited<R>[];
+    for (const failure of failures) merged[failure.index] = failure;
+    return merged;
+  }
+
+  // memory.fn's work after its checks. `onHit`, when given, hears of each call read back (or joined to
+  // one in flight) by the token the call was made with through `withToken`.
+  #memoize<A extends unknown[], R>(name: string, f: (...args: A) => R, config: FnConfig, where: string,
+    onHit?: (token: object) => void): { memoized: Memoized<A, R>; run(token: object, args: A): Promise<Awaited<R>> } {
     if (typeof f !== "function") {
       throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
     }
-    const config = parseFnOptions(options, where);
     const version = versions(f, config, this.#hasher, where);
     this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
     const met = this.#meetings(name, config, { kind: "fn" });
-    const memoized = async (...args: A): Promise<Awaited<R>> => {
+    const run = async (token: object | undefined, args: A): Promise<Awaited<R>> => {
       this.#checkOpen(`call ${name}`);
       const now = version.now();
       const current = now instanceof Promise ? await now : now;
       const meeting = met(current);
       if (meeting) await meeting;
-      return await this.#call(name, current, args, "args", () => f(...args));
+      const hit = token && onHit ? () => onHit(token) : undefined;
+      return await this.#call(name, current, args, "args", () => f(...args), hit);
     };
+    const memoized = async (...args: A): Promise<Awaited<R>> => await run(undefined, args);
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
-    return Object.assign(memoized, {
-      memoName: name,
-      clear: async () => await this.#deleteEntries({ name }),
-      version: async () => (await version.now()).id,
-      [VERSION_OF]: handle,
-      [KEY]: memoizedKey(name, handle),
-    });
+    return {
+      memoized: Object.assign(memoized, {
+        memoName: name,
+        clear: async () => await this.#deleteEntries({ name }),
+        version: async () => (await version.now()).id,
+        [VERSION_OF]: handle,
+        [KEY]: memoizedKey(name, handle),
+      }),
+      run,
+    };
   }
 
   /**
@@ -488,7 +544,8 @@ export class Memory {
   // wait): if they were changed meanwhile (an object changed between un-awaited calls), the call starts
   // again under the key of what it will compute with, and a computation during which they changed is
   // returned to its own caller but neither stored nor given to calls that joined it.
-  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
+  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
+    onHit?: () => void): Promise<Awaited<R>> {
     for (let attempt = 1; ; attempt++) {
       const hashed = this.#argsHash(values, root);
       const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
@@ -500,7 +557,10 @@ export class Memory {
       if (!running) this.#calls.start(id, promise);
       try {
         const settled = await promise as Settled<Awaited<R>>;
-        if (settled.shared || !running) return settled.value;
+        if (settled.shared || !running) {
+          if (running || settled.hit) onHit?.();
+          return settled.value;
+        }
       } catch (error) {
         if (!(error instanceof ArgumentsMoved)) throw error;
       } finally {
@@ -545,7 +605,7 @@ export class Memory {
       this.#session.misses++;
       this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
-    return { value: outcome.value as Awaited<R>, shared };
+    return { value: outcome.value as Awaited<R>, shared, hit: outcome.stored === undefined };
   }
 
   // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
