@@ -149,7 +149,7 @@ export function withSeams(options: MemoryOptions, seams: TestingSeams): MemoryOp
 /** Turns the catalog at `path` back into what schema 1 was (as test/fixtures/catalog-v1.sqlite is), keeping its rows. */
 export function downgradeToSchema1(path: string): void {
   const db = new DatabaseSync(path);
-  db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize; DROP TABLE usage;
+  db.exec(`DROP TABLE input_files; DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize; DROP TABLE usage;
            DROP INDEX entries_by_creation; DROP TABLE leases; ALTER TABLE entries DROP COLUMN checksum; ALTER TABLE entries DROP COLUMN args_shape;
            ALTER TABLE sources DROP COLUMN free; PRAGMA user_version = 1`);
   db.close();

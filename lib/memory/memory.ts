@@ -8,6 +8,7 @@ import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { type ArgsHash, type FunctionHasher, hashArguments, KEY, previewArgs } from "../keys/args.ts";
 import { memoizedKey, sourceKey, VERSION_OF, VersionPending, withVersions } from "../keys/deps.ts";
+import { type FileStamps, InputFile } from "../keys/inputs.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
 import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
@@ -101,6 +102,7 @@ export class Memory {
   readonly #definitions = new Map<string, Definition>();
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
+  readonly #fileStamps: FileStamps;
   #closed = false;
 
   private constructor(config: Config, catalog: Catalog, store: Store) {
@@ -112,6 +114,7 @@ export class Memory {
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
+    this.#fileStamps = { get: (path) => catalog.fileStamp(path), put: (path, stamp) => catalog.putFileStamp(path, stamp) };
     this.#accesses = new AccessLog(catalog, (error) => this.#log.debug(`could not record hits: ${describe(error)}`));
   }
 
@@ -251,6 +254,40 @@ export class Memory {
       }),
       run,
     };
+  }
+
+  /**
+   * An input file, to pass as an argument (the function reads its `.path`) or list in `deps`: its key is the
+   * hash of the file's contents, so a changed file is a miss (and `explain` names it) and an unchanged one
+   * a hit. The file's size, mtime and inode are remembered in the catalog with the hash, so an unchanged
+   * file is not read again (a file touched but not changed is read once more, and hits).
+   *
+   * @example
+   * ```ts
+   * import { readFileSync, writeFileSync } from "node:fs";
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * writeFileSync("words.txt", "to be or not to be");
+   * const count = memory.fn("count_words", (input: { path: string }) => readFileSync(input.path, "utf8").split(" ").length);
+   * console.log(await count(memory.file("words.txt"))); // 6, computed; read back while words.txt is unchanged
+   * await memory.close();
+   * ```
+   */
+  file(path: string): InputFile {
+    return new InputFile("file", path, this.#fileStamps);
+  }
+
+  /** Every file under a directory as one input (see {@link Memory.file}): keyed by their relative paths and contents. `.files()` lists them. */
+  directory(path: string): InputFile {
+    return new InputFile("directory", path, this.#fileStamps);
+  }
+
+  /**
+   * The files a glob matches (`data/*.csv`; `**` for any depth of directories, `{a,b}` for alternatives)
+   * as one input (see {@link Memory.file}): a file added, removed or changed is a miss. `.files()` lists them.
+   */
+  glob(pattern: string): InputFile {
+    return new InputFile("glob", pattern, this.#fileStamps);
   }
 
   /**
