@@ -30,6 +30,7 @@ import { evict, overLimits, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
 import { type MapFailure, MapError, runMap } from "./map.ts";
+import { type InputUrl, openUrl } from "./url.ts";
 import { verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
 
@@ -288,6 +289,26 @@ export class Memory {
    */
   glob(pattern: string): InputFile {
     return new InputFile("glob", pattern, this.#fileStamps);
+  }
+
+  /**
+   * A URL as an input, to pass as an argument (the function fetches its `.url`) or list in `deps`: keyed by
+   * the server's validators as they are now (ETag, else Last-Modified; the hash of the body when it sends
+   * neither), so that new content on the server is a miss. Asks the server once per call of `url()`.
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * const size = memory.fn("page_size", async (page: { url: string }) => (await (await fetch(page.url)).text()).length);
+   * // fetched again only when the page changes on the server:
+   * const pageSize = async (url: string) => await size(await memory.url(url));
+   * await memory.close();
+   * ```
+   */
+  async url(url: string): Promise<InputUrl> {
+    this.#checkOpen(`open ${url}`);
+    return await openUrl(url);
   }
 
   /**
