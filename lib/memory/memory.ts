@@ -611,7 +611,8 @@ export class Memory {
       const id = `${name}\0${version.id}\0${argsHash}`;
       const running = this.#calls.join(id, name);
       const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
-      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed);
+      // A map's items tell no hit or miss each: its progress display counts them.
+      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed, onHit !== undefined);
       if (!running) this.#calls.start(id, promise);
       try {
         const settled = await promise as Settled<Awaited<R>>;
@@ -635,7 +636,7 @@ export class Memory {
   // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
   // arguments no longer hash to the key (absent: they cannot change, being primitives).
   async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
-    changed: (() => boolean) | undefined): Promise<Settled<Awaited<R>>> {
+    changed: (() => boolean) | undefined, quiet = false): Promise<Settled<Awaited<R>>> {
     let shared = true;
     const compute = async (): Promise<Outcome> => {
       if (changed?.()) throw new ArgumentsMoved();
@@ -658,10 +659,10 @@ export class Memory {
       await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
     if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
+      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0, quiet);
     } else {
       this.#session.misses++;
-      this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
+      if (!quiet) this.#log.info(`${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`);
     }
     return { value: outcome.value as Awaited<R>, shared, hit: outcome.stored === undefined };
   }
@@ -669,13 +670,13 @@ export class Memory {
   // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
   // than the computation (not a wait for another process computing it: `readBytes` is 0 then) is told
   // once, with the figures.
-  #tellHit(name: string, computeMs: number, hitMs: number, readBytes: number): void {
+  #tellHit(name: string, computeMs: number, hitMs: number, readBytes: number, quiet: boolean): void {
     const saved = computeMs - hitMs;
     if (readBytes >= SLOW_HIT.bytes && -saved >= SLOW_HIT.ms) {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
+    if (!quiet) this.#log.info(`${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`);
   }
 
   // Once per definition (a memory.fn or memory.cell run): warn if the name's code changed since its last
