@@ -1,10 +1,12 @@
 // memory.map: results in order, at most `concurrency` at once, failures collected, and a map killed
 // part-way computes only the rest when it runs again.
 import assert from "node:assert/strict";
-import { test } from "./harness.ts";
 import { MapError, type MapFailure, NbmemoError } from "../lib/mod.ts";
 import { progressText } from "../lib/notebook/progress.ts";
-import { openTemp, startFixture, tempDir } from "./helpers.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { cannotRun, test } from "./harness.ts";
+import { openTemp, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
 
 test("map returns the results in item order, whatever order they finish in", async (t) => {
   const memory = await openTemp(t);
@@ -98,6 +100,22 @@ test("a script on a pipe shows no progress unless asked; with progress: true it 
   assert.ok(lines.length >= 2 && lines.length <= 11, asked.stderr); // a line per tenth at most, and the last
   assert.equal(lines.at(-1)!.replace(/\d+(\.\d+)? m?s/, "T"), "slow_square: 40/40 (20 hits, 20 computed), T");
   assert.ok(!asked.stderr.includes("\r"));
+});
+
+test("on a terminal, progress is one line rewritten in place on stderr", async (t) => {
+  // util-linux `script` gives the child a pseudo-terminal; its stdout goes to /dev/null inside.
+  if (!existsSync("/usr/bin/script")) return cannotRun(t, "no /usr/bin/script to give the child a terminal");
+  const dir = tempDir();
+  t.after(dir.remove);
+  const command = [runtimePath("node"), join(root, "test", "fixtures", "mapper.ts"), dir.path, "30", "5"].map((a) => `'${a}'`).join(" ");
+  const run = await startProcess("/usr/bin/script", ["-qec", `${command} >/dev/null`, "/dev/null"]).done;
+  assert.equal(run.code, 0, run.stderr);
+  const output = run.stdout.replace(/\r\n/g, "\n");
+  assert.equal(output.split("\n").filter(Boolean).length, 1, JSON.stringify(output)); // one line, however many redraws
+  const redraws = output.split("\r\x1b[2K").filter(Boolean);
+  assert.ok(redraws.length >= 2, JSON.stringify(output));
+  assert.match(redraws[0]!, /^slow_square: 0\/30 \(0 hits, 0 computed\)/);
+  assert.match(redraws.at(-1)!, /^slow_square: 30\/30 \(0 hits, 30 computed\), [\d.]+ m?s\n$/);
 });
 
 // The figures are printed for the report: the first run is killed after a few items, the second reads
