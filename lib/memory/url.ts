@@ -62,7 +62,10 @@ export async function openUrl(url: string, fetcher: typeof fetch = fetch): Promi
       return new InputUrl(url, fromGet);
     }
     const hash = createHash("sha256");
-    if (response.body) for await (const chunk of response.body) hash.update(chunk);
+    // Read chunk by chunk (a large body never sits in memory whole); a reader, since Deno 2.4's types
+    // do not make a ReadableStream async-iterable.
+    const reader = response.body?.getReader();
+    for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) hash.update(chunk.value);
     return new InputUrl(url, { bodyHash: hash.digest("hex") });
   } catch (error) {
     throw failed(error);
