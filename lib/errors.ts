@@ -13,7 +13,8 @@ export type NbmemoErrorCode =
   | "CATALOG_TOO_NEW"
   | "NOT_A_CACHE"
   | "STORE_UNAVAILABLE"
-  | "RUNTIME_TOO_OLD";
+  | "RUNTIME_TOO_OLD"
+  | "MAP_FAILED";
 
 /**
  * An error raised by nbmemo. `code` is stable across releases; `cause` carries the underlying error

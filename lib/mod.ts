@@ -16,10 +16,13 @@
  * @module
  */
 export { Memory, type Memoized } from "./memory/memory.ts";
+export { MapError, type MapFailure } from "./memory/map.ts";
+export type { InputFile, InputKind } from "./keys/inputs.ts";
+export type { InputUrl, UrlValidator } from "./memory/url.ts";
 export type { PruneReport } from "./memory/eviction.ts";
 export type { VerifyProblem, VerifyReport } from "./memory/verify.ts";
 export type { CatalogTotals, EntryInfo, EntrySort, FunctionVersion, Limits, Stats } from "./types.ts";
-export type { EntryFilter, FnOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
+export type { EntryFilter, FnOptions, MapOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";

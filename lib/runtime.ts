@@ -14,7 +14,7 @@ interface DenoGlobal {
   jupyter?: {
     display(bundle: Record<string, string>, options: { raw: true }): Promise<void>;
     broadcast(type: "stream", content: { name: "stdout"; text: string }): Promise<void> | undefined;
-    broadcast(type: "display_data" | "update_display_data", content: { data: Record<string, string>; metadata: object; transient: object }): Promise<void> | undefined;
+    broadcast(type: "display_data" | "update_display_data", content: DisplayMessage): Promise<void> | undefined;
   };
   openKv?: (path?: string) => Promise<unknown>;
 }
@@ -31,7 +31,14 @@ interface TslabModule {
 
 // tslab 1.0's own sender of display_data messages (dist/jupyter.js), which its public `display` calls
 // with one MIME type per message.
-type TslabDisplayData = (message: { data: Record<string, string>; metadata: object; transient: object }, update: boolean) => void;
+type TslabDisplayData = (message: DisplayMessage, update: boolean) => void;
+
+// A Jupyter display_data (or update_display_data) message's content.
+interface DisplayMessage {
+  data: Record<string, string>;
+  metadata: object;
+  transient: { display_id?: string };
+}
 
 const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
 
@@ -183,6 +190,46 @@ export async function display(view: { html: string; text: string }): Promise<voi
     return (kernel.require("tslab") as TslabModule).display.html(view.html);
   }
   process.stdout.write(view.text.endsWith("\n") ? view.text : `${view.text}\n`);
+}
+
+/** A display in the running cell that can be replaced in place (Jupyter's update_display_data). */
+export interface LiveDisplay {
+  update(view: { html: string; text: string }): void;
+}
+
+let displays = 0;
+
+/**
+ * Shows `view` as a display that later `update`s replace in place, in both kernels; undefined outside a
+ * notebook. One display id per call, so that a progress bar updated hundreds of times stays one output.
+ */
+export function liveDisplay(view: { html: string; text: string }): LiveDisplay | undefined {
+  const id = `nbmemo-${process.pid}-${Date.now().toString(36)}-${++displays}`;
+  const message = (v: { html: string; text: string }): DisplayMessage =>
+    ({ data: { "text/html": v.html, "text/plain": v.text.trimEnd() }, metadata: {}, transient: { display_id: id } });
+  let send: ((m: DisplayMessage, update: boolean) => void) | undefined;
+  const jupyter = denoJupyter();
+  const kernel = tslab();
+  if (jupyter) {
+    // Sent directly rather than through console or display(): stamped with the running cell (see printInCell).
+    send = (m, update) => void Promise.resolve(jupyter.broadcast(update ? "update_display_data" : "display_data", m)).catch(() => {});
+  } else if (kernel) {
+    send = tslabDisplayData(kernel);
+  }
+  if (!send) return undefined;
+  send(message(view), false);
+  return { update: (v) => send(message(v), true) };
+}
+
+/** The terminal a single updating progress line can go to (stderr), or undefined when it is not a TTY. */
+export function terminalLine(): { write(text: string): void } | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return { write: (text) => void process.stderr.write(text) };
+}
+
+/** Writes a line to stderr: for progress asked for in a script whose stderr is not a terminal. */
+export function printProgress(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 /**

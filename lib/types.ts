@@ -80,3 +80,19 @@ export interface Stats extends CatalogTotals {
   readonly session: { readonly hits: number; readonly misses: number; readonly evicted: number };
 }
 
+
+/** Where a memory.map() stands: how many items are done, of which read back and computed, and how many failed. */
+export interface ProgressState {
+  readonly name: string;
+  readonly total: number;
+  readonly hits: number;
+  readonly computed: number;
+  readonly failed: number;
+  readonly elapsedMs: number;
+}
+
+/** Receives a map's state as it moves, and once more when it is done. */
+export interface ProgressSink {
+  update(state: ProgressState): void;
+  done(state: ProgressState): void;
+}

@@ -38,8 +38,8 @@ export const FORBIDDEN: Readonly<Record<Part, readonly Part[]>> = {
   entry: [],
 };
 
-/** The one import of memory into the notebook part: memory.show(), loaded on first use. */
-export const ALLOWED_LAZY = [["lib/memory/memory.ts", "lib/notebook/show.ts"]] as const;
+/** The imports of memory into the notebook part: memory.show() and memory.map()'s progress, loaded on first use. */
+export const ALLOWED_LAZY = [["lib/memory/memory.ts", "lib/notebook/show.ts"], ["lib/memory/memory.ts", "lib/notebook/progress.ts"]] as const;
 
 /** One import in lib/: from which module, of which (a repository path, or a bare specifier such as "node:sqlite"). */
 export interface Import {

@@ -3,7 +3,8 @@ process, and writes the executed notebooks and a runs.json (seconds, error) for 
 
     /usr/bin/python3 scripts/execute-notebooks.py PLAN.json OUT_DIR [TSLAB_DIR]
 
-PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name}, or instead of
+PLAN.json lists runs: {"run": name, "notebook": file in notebooks/, "cache": name} (with "kernel": "tslab" |
+"deno" to run it in another kernel than its own: for a notebook written for both), or instead of
 "notebook" {"cells": folder, "kernel": "tslab" | "deno"}: a notebook made of the folder's files, one cell
 each in name order (the corpus: the same cells for both kernels). Runs that name the same cache share one
 cache directory (OUT_DIR/caches/NAME, given to the kernel as NBMEMO_DIR), which starts empty. Kernel specs
@@ -66,6 +67,15 @@ def notebook_of_cells(folder, kernel):
     return notebook
 
 
+def in_kernel(notebook, kernel):
+    """A notebook written for either kernel, run in `kernel`: the Deno kernel imports the source."""
+    notebook.metadata.kernelspec = KERNELS[kernel]
+    if kernel == "deno":
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.source = cell.source.replace('from "nbmemo"', 'from "../lib/mod.ts"')
+
+
 def main(plan_path, out_dir, tslab_dir=NOTEBOOKS):
     out_dir = os.path.abspath(out_dir)
     with open(plan_path) as f:
@@ -81,6 +91,8 @@ def main(plan_path, out_dir, tslab_dir=NOTEBOOKS):
             notebook = notebook_of_cells(step["cells"], step["kernel"])
         else:
             notebook = nbformat.read(os.path.join(NOTEBOOKS, step["notebook"]), as_version=4)
+            if "kernel" in step:
+                in_kernel(notebook, step["kernel"])
         cwd = tslab_dir if notebook.metadata.kernelspec["name"] == "tslab" else NOTEBOOKS
         started = time.monotonic()
         error = None

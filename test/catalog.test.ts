@@ -134,7 +134,7 @@ test("a schema 3 catalog is migrated to running totals that match its entries", 
   current.put({ ...entry("a", null), bytes: 10 }, 1);
   current.put({ ...entry("b", "ef".repeat(32)), bytes: 300 }, 1);
   current.close();
-  // Schemas 4 and 5 only add to schema 3: taking their additions away gives a schema 3 catalog with entries.
+  // Schemas 4, 5 and 6 only add to schema 3: taking their additions away gives a schema 3 catalog with entries.
   downgradeToSchema4(path);
   const db = new DatabaseSync(path);
   db.exec(`DROP TRIGGER usage_on_insert; DROP TRIGGER usage_on_delete; DROP TRIGGER usage_on_resize;
@@ -244,6 +244,22 @@ test("entries() finds a name through the key and walks an index for each indexed
     }
   }
   assert.ok(plans.some((p) => /entries_by_bytes/.test(p)), plans.join("\n"));
+});
+
+test("a schema 5 catalog is migrated to one that remembers input files' stamps", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  Catalog.open(path).close();
+  const db = new DatabaseSync(path);
+  db.exec("DROP TABLE input_files; PRAGMA user_version = 5");
+  db.close();
+  const migrated = Catalog.open(path);
+  t.after(() => migrated.close());
+  const stamp = { size: 4, mtimeMs: 1700000000123.5, ino: "18446744073709551615", hash: "ab".repeat(32), checkedAt: 1700000005000 };
+  assert.equal(migrated.fileStamp("/data/a.csv"), undefined);
+  migrated.putFileStamp("/data/a.csv", stamp);
+  assert.deepEqual(migrated.fileStamp("/data/a.csv"), stamp);
 });
 
 test("sources are remembered by the hash of their raw text", (t) => {

@@ -156,10 +156,10 @@ export function downgradeToSchema1(path: string): void {
   db.close();
 }
 
-/** Takes schema 5's additions (per-version totals) away from the catalog at `path`: a schema 4 catalog. */
+/** Takes schema 6's additions (input files) and schema 5's (per-version totals) away from the catalog at `path`: a schema 4 catalog. */
 export function downgradeToSchema4(path: string): void {
   const db = new DatabaseSync(path);
-  db.exec(`DROP TRIGGER totals_on_insert; DROP TRIGGER totals_on_delete; DROP TRIGGER totals_on_update; DROP INDEX entries_by_bytes; DROP INDEX entries_by_name_access;
+  db.exec(`DROP TABLE input_files; DROP TRIGGER totals_on_insert; DROP TRIGGER totals_on_delete; DROP TRIGGER totals_on_update; DROP INDEX entries_by_bytes; DROP INDEX entries_by_name_access;
            ALTER TABLE functions DROP COLUMN entries; ALTER TABLE functions DROP COLUMN bytes; ALTER TABLE functions DROP COLUMN hits;
            ALTER TABLE functions DROP COLUMN saved_ms; ALTER TABLE usage DROP COLUMN hits; ALTER TABLE usage DROP COLUMN saved_ms;
            CREATE TRIGGER usage_on_insert AFTER INSERT ON entries BEGIN

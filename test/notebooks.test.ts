@@ -190,3 +190,16 @@ test("the corpus is printed differently by the two kernels, in each way the norm
   assert.ok(count(deno, /\b(rows|stations|seen|LIMIT|counter)1\b/) >= 5, "Deno: renamed shadowing names");
   assert.ok(count(deno, /super\(.*\), this\./) > 0, "Deno: parameter properties after super()");
 });
+
+test("memory.map shows one progress display, updated in place to its end, in both kernels, and no notice per item", { skip }, () => {
+  for (const [run, counts] of [["map-tslab-first", "0 hits, 20 computed"], ["map-deno-first", "0 hits, 20 computed"], ["map-deno-restart", "20 hits, 0 computed"]]) {
+    const c = cell(run!, "fit-trends");
+    const displays = (c.outputs ?? []).filter((o) => o.output_type === "display_data");
+    assert.equal(displays.length, 1, `${run}: ${JSON.stringify(c.outputs)}`);
+    // The display was first sent at 0/20: holding the end state, it was updated in place.
+    assert.match(displayed(c, "text/plain"), new RegExp(`^station_trend: 20/20 \\(${counts}\\), [\\d.]+ m?s$`));
+    assert.match(displayed(c, "text/html"), /<progress value="20" max="20"/);
+    assert.doesNotMatch(printed(c), /station_trend (hit|miss)/);
+    assert.match(printed(cell(run!, "fastest")), /MAD: \+0\.7 °C per decade/);
+  }
+});

@@ -1,6 +1,7 @@
 // The catalog: schema, migrations and every query over functions, sources and entries.
 import { NbmemoError } from "../errors.ts";
 import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
+import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Database, immediate, openDatabase, prepare, retryBusy, type Row, type Statement } from "./sqlite.ts";
 
@@ -9,7 +10,7 @@ import { type Database, immediate, openDatabase, prepare, retryBusy, type Row, t
 // of range"); test/catalog.test.ts keeps numbered parameters out of lib/.
 
 /** Bump with a new entry in `migrations`; a catalog with a higher version is refused, not touched. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 // The totals recomputed from the entries: once when migrating, and by verify({ repair: true }).
 const RECOUNT_VERSIONS = `UPDATE functions SET (entries, bytes, hits, saved_ms) = (
@@ -132,6 +133,18 @@ const migrations: Record<number, string> = {
     END;
     CREATE INDEX entries_by_bytes ON entries (bytes);
     CREATE INDEX entries_by_name_access ON entries (name, accessed_at);
+  `,
+  // Input files whose contents were hashed (memory.file): an unchanged size, mtime and inode means an
+  // unchanged hash, so a large file is not read again at every call.
+  6: `
+    CREATE TABLE input_files (
+      path TEXT PRIMARY KEY,          -- absolute path
+      size INTEGER NOT NULL,
+      mtime_ms REAL NOT NULL,
+      ino TEXT NOT NULL,              -- text: a 64-bit inode does not fit a double
+      hash TEXT NOT NULL,             -- sha256 of the contents
+      checked_at INTEGER NOT NULL     -- when the hash was taken, ms since the epoch
+    ) WITHOUT ROWID;
   `,
 };
 
@@ -369,6 +382,17 @@ export class Catalog implements KnownSources {
         .run(key.name, key.version, key.argsHash, holder, now + ttlMs, now);
       return undefined;
     });
+  }
+
+  /** What was remembered of the input file at `path` when its contents were last hashed. */
+  fileStamp(path: string): FileStamp | undefined {
+    const row = this.#sql("SELECT size, mtime_ms, ino, hash, checked_at FROM input_files WHERE path = ?").get(path);
+    return row ? { size: Number(row.size), mtimeMs: Number(row.mtime_ms), ino: row.ino as string, hash: row.hash as string, checkedAt: Number(row.checked_at) } : undefined;
+  }
+
+  putFileStamp(path: string, stamp: FileStamp): void {
+    this.#sql("INSERT OR REPLACE INTO input_files (path, size, mtime_ms, ino, hash, checked_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(path, stamp.size, stamp.mtimeMs, stamp.ino, stamp.hash, stamp.checkedAt);
   }
 
   /** The lease on `key`, if any (possibly expired). */

@@ -24,6 +24,9 @@ export type FunctionHasher = (fn: Function, path: string) => string;
  */
 export const KEY: unique symbol = Symbol.for("nbmemo.key");
 
+/** A method under this key gives the short text that messages and `explain` show for a value (an input file: its path and hash). */
+export const PREVIEW: unique symbol = Symbol.for("nbmemo.preview");
+
 /** A hash of arguments, and whether they hold anything that can change in place (an object). */
 export interface ArgsHash {
   readonly hash: string;
@@ -673,6 +676,8 @@ function render(value: unknown, depth: number): string {
   if (value === null) return "null";
   if (depth === 0) return "…";
   if (types.isProxy(value)) return "Proxy";
+  const shown = (value as { [PREVIEW]?: unknown })[PREVIEW];
+  if (typeof shown === "function") return String(shown.call(value));
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} bytes)`;
   if (value instanceof ArrayBuffer) return `ArrayBuffer(${value.byteLength})`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString();

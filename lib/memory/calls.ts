@@ -9,6 +9,8 @@ export interface Settled<T> {
   readonly value: T;
   /** False when the arguments changed before or while it computed: joiners start again with their own. */
   readonly shared: boolean;
+  /** True when the value was read back rather than computed. */
+  readonly hit?: boolean;
 }
 
 /** Thrown by a computation that did not start because its arguments no longer hash to its key. */

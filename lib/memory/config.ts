@@ -332,6 +332,49 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   return { version: options.version, deps, unkeyed, onChange };
 }
 
+/** Options of {@link Memory.map}: those of {@link Memory.fn}, and how the items are run and reported. */
+export interface MapOptions extends FnOptions {
+  /** How many items run at once (their promises in flight: an async `f` waiting on I/O overlaps). Default: 4. */
+  concurrency?: number;
+  /**
+   * Progress: in a notebook one display updated in place, on a terminal one rewritten line (stderr). `"auto"`
+   * shows nothing in a script whose stderr is not a terminal; `true` prints a line per tenth done there;
+   * `false` shows nothing anywhere. Default: "auto".
+   */
+  progress?: boolean | "auto";
+  /**
+   * What a failing item does: `"throw"` runs every other item, then rejects with a `MapError` listing the
+   * failures (the finished results are cached and on the error); `"return"` resolves with a
+   * {@link MapFailure} in each failed item's place. Default: "throw".
+   */
+  errors?: "throw" | "return";
+}
+
+/** memory.map's own options, with defaults filled in. */
+export interface MapConfig {
+  readonly concurrency: number;
+  readonly progress: boolean | "auto";
+  readonly errors: "throw" | "return";
+}
+
+const mapOnlyNames = optionNames<Omit<MapOptions, keyof FnOptions>>({ concurrency: true, progress: true, errors: true });
+
+/** Splits memory.map's options into memory.fn's (checked) and its own. */
+export function parseMapOptions(options: MapOptions, where: string): { fn: FnConfig; map: MapConfig } {
+  checkOptions(options, [...fnOptionNames, ...mapOnlyNames], where, "{ concurrency: 4 }");
+  const { concurrency = 4, progress = "auto", errors = "throw", ...fnOptions } = options;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw invalid(`Cannot use concurrency=${JSON.stringify(concurrency)} in ${where}: it must be a whole number, 1 or more.`);
+  }
+  if (progress !== true && progress !== false && progress !== "auto") {
+    throw invalid(`Cannot use progress=${JSON.stringify(progress)} in ${where}: use true, false or "auto".`);
+  }
+  if (errors !== "throw" && errors !== "return") {
+    throw invalid(`Cannot use errors=${JSON.stringify(errors)} in ${where}: use "throw" or "return".`);
+  }
+  return { fn: parseFnOptions(fnOptions, where), map: { concurrency, progress, errors } };
+}
+
 /** Checks the filter of memory.entries. */
 export function parseEntryFilter(filter: EntryFilter): EntryFilter {
   const bad = (what: string) => invalid(`Cannot list entries: ${what}.`);

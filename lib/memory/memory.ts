@@ -9,6 +9,7 @@ import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { type ArgsHash, type FunctionHasher, hashArguments, KEY, previewArgs } from "../keys/args.ts";
 import { memoizedKey, sourceKey, VERSION_OF, VersionPending, withVersions } from "../keys/deps.ts";
+import { type FileStamps, InputFile } from "../keys/inputs.ts";
 import { checkName } from "../keys/name.ts";
 import { argsShape } from "../keys/shape.ts";
 import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../keys/source.ts";
@@ -22,13 +23,15 @@ import { AccessLog } from "./access.ts";
 import { ArgumentsMoved, Calls, type Settled } from "./calls.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import {
-  type Config, type EntryFilter, type FnConfig, type FnOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
-  parseFnOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
+  type Config, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  parseFnOptions, parseMapOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, copyOutput, MissingPayload, readEntry, writeEntry } from "./entries.ts";
 import { Evictor, KEEP_VERSIONS, keepNewestVersions, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
+import { type MapFailure, MapError, runMap } from "./map.ts";
+import { type InputUrl, openUrl } from "./url.ts";
 import { ORPHAN_GRACE_MS, verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
 
@@ -106,6 +109,7 @@ export class Memory {
   readonly #session = { hits: 0, misses: 0, evicted: 0 };
   readonly #accesses: AccessLog;
   readonly #evictor: Evictor;
+  readonly #fileStamps: FileStamps;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -121,6 +125,7 @@ export class Memory {
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
+    this.#fileStamps = { get: (path) => catalog.fileStamp(path), put: (path, stamp) => catalog.putFileStamp(path, stamp) };
     this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;
     unreachable.register(this, release(catalog, this.#accesses, typeof config.store === "string" ? store : undefined), this);
@@ -196,28 +201,137 @@ export class Memory {
   fn<A extends unknown[], R>(name: string, f: (...args: A) => R, options: FnOptions = {}): Memoized<A, R> {
     const where = `memory.fn(${JSON.stringify(name)})`;
     checkName(name, "memory.fn");
+    return this.#memoize(name, f, parseFnOptions(options, where), where).memoized;
+  }
+
+  /**
+   * Memoizes `f` under `name` (as {@link Memory.fn}) and calls it on every item, at most `concurrency` at
+   * once; resolves to the results in item order. Progress shows as one display updated in place in a
+   * notebook and one rewritten line on a terminal. Each finished item is stored as it ends, so after a
+   * kernel restart or a crash the same call reads those back and computes only the rest. A failing item
+   * does not stop the others: the call then rejects with a {@link MapError} listing every failure (or,
+   * with `errors: "return"`, resolves with a {@link MapFailure} in each failed place).
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * const squares = await memory.map("square_all", [1, 2, 3], async (x: number) => x * x, { concurrency: 2 });
+   * console.log(squares); // [1, 4, 9]
+   * await memory.close();
+   * ```
+   */
+  map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options: MapOptions & { errors: "return" }): Promise<(Awaited<R> | MapFailure<T>)[]>;
+  map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options?: MapOptions): Promise<Awaited<R>[]>;
+  async map<T, R>(name: string, items: Iterable<T>, f: (item: T) => R, options: MapOptions = {}): Promise<(Awaited<R> | MapFailure<T>)[]> {
+    const where = `memory.map(${JSON.stringify(name)})`;
+    checkName(name, "memory.map");
+    if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== "function") {
+      throw new NbmemoError("INVALID_OPTION", `Cannot run ${where}: the items must be an array or another iterable, not ${items === null ? "null" : typeof items}.`);
+    }
+    const config = parseMapOptions(options, where);
+    const list = [...items];
+    const hits = new WeakSet<object>();
+    const { run } = this.#memoize(name, f, config.fn, where, (token) => hits.add(token));
+    const call = async (item: T) => {
+      const token = {};
+      const value = await run(token, [item]);
+      return { value, hit: hits.has(token) };
+    };
+    // The progress view is loaded only where it may show.
+    const progress = config.map.progress === false ? undefined : (await import("../notebook/progress.ts")).progressSink(config.map.progress);
+    const { results, failures } = await runMap(name, list, call, config.map.concurrency, progress);
+    if (failures.length === 0) return results as Awaited<R>[];
+    if (config.map.errors === "throw") throw new MapError(name, failures, results);
+    const merged: (Awaited<R> | MapFailure<T>)[] = results as Awaited<R>[];
+    for (const failure of failures) merged[failure.index] = failure;
+    return merged;
+  }
+
+  // memory.fn's work after its checks. `onHit`, when given, hears of each call read back (or joined to
+  // one in flight) by the token the call was made with through `withToken`.
+  #memoize<A extends unknown[], R>(name: string, f: (...args: A) => R, config: FnConfig, where: string,
+    onHit?: (token: object) => void): { memoized: Memoized<A, R>; run(token: object, args: A): Promise<Awaited<R>> } {
     if (typeof f !== "function") {
       throw new NbmemoError("INVALID_OPTION", `Cannot memoize ${where}: the second argument must be a function, not ${typeof f}.`);
     }
-    const config = parseFnOptions(options, where);
     const version = versions(f, config, this.#hasher, where);
     this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
     const met = this.#meetings(name, config, { kind: "fn" });
-    const memoized = (...args: A): Promise<Awaited<R>> => this.#admit(`call ${name}`, async (): Promise<Awaited<R>> => {
+    const run = (token: object | undefined, args: A): Promise<Awaited<R>> => this.#admit(`call ${name}`, async (): Promise<Awaited<R>> => {
       const now = version.now();
       const current = now instanceof Promise ? await now : now;
       const meeting = met(current);
       if (meeting) await meeting;
-      return await this.#call(name, current, args, "args", () => f(...args));
+      const hit = token && onHit ? () => onHit(token) : undefined;
+      return await this.#call(name, current, args, "args", () => f(...args), hit);
     });
+    const memoized = (...args: A): Promise<Awaited<R>> => run(undefined, args);
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
-    return Object.assign(memoized, {
-      memoName: name,
-      clear: async () => await this.#deleteEntries({ name }),
-      version: async () => (await version.now()).id,
-      [VERSION_OF]: handle,
-      [KEY]: memoizedKey(name, handle),
-    });
+    return {
+      memoized: Object.assign(memoized, {
+        memoName: name,
+        clear: async () => await this.#deleteEntries({ name }),
+        version: async () => (await version.now()).id,
+        [VERSION_OF]: handle,
+        [KEY]: memoizedKey(name, handle),
+      }),
+      run,
+    };
+  }
+
+  /**
+   * An input file, to pass as an argument (the function reads its `.path`) or list in `deps`: its key is the
+   * hash of the file's contents, so a changed file is a miss (and `explain` names it) and an unchanged one
+   * a hit. The file's size, mtime and inode are remembered in the catalog with the hash, so an unchanged
+   * file is not read again (a file touched but not changed is read once more, and hits).
+   *
+   * @example
+   * ```ts
+   * import { readFileSync, writeFileSync } from "node:fs";
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * writeFileSync("words.txt", "to be or not to be");
+   * const count = memory.fn("count_words", (input: { path: string }) => readFileSync(input.path, "utf8").split(" ").length);
+   * console.log(await count(memory.file("words.txt"))); // 6, computed; read back while words.txt is unchanged
+   * await memory.close();
+   * ```
+   */
+  file(path: string): InputFile {
+    return new InputFile("file", path, this.#fileStamps);
+  }
+
+  /** Every file under a directory as one input (see {@link Memory.file}): keyed by their relative paths and contents. `.files()` lists them. */
+  directory(path: string): InputFile {
+    return new InputFile("directory", path, this.#fileStamps);
+  }
+
+  /**
+   * The files a glob matches (`data/*.csv`; `**` for any depth of directories, `{a,b}` for alternatives)
+   * as one input (see {@link Memory.file}): a file added, removed or changed is a miss. `.files()` lists them.
+   */
+  glob(pattern: string): InputFile {
+    return new InputFile("glob", pattern, this.#fileStamps);
+  }
+
+  /**
+   * A URL as an input, to pass as an argument (the function fetches its `.url`) or list in `deps`: keyed by
+   * the server's validators as they are now (ETag, else Last-Modified; the hash of the body when it sends
+   * neither), so that new content on the server is a miss. Asks the server once per call of `url()`.
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo");
+   * const size = memory.fn("page_size", async (page: { url: string }) => (await (await fetch(page.url)).text()).length);
+   * // fetched again only when the page changes on the server:
+   * const pageSize = async (url: string) => await size(await memory.url(url));
+   * await memory.close();
+   * ```
+   */
+  async url(url: string): Promise<InputUrl> {
+    this.#checkOpen(`open ${url}`);
+    return await openUrl(url);
   }
 
   /**
@@ -552,7 +666,8 @@ export class Memory {
   // wait): if they were changed meanwhile (an object changed between un-awaited calls), the call starts
   // again under the key of what it will compute with, and a computation during which they changed is
   // returned to its own caller but neither stored nor given to calls that joined it.
-  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R): Promise<Awaited<R>> {
+  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
+    onHit?: () => void): Promise<Awaited<R>> {
     for (let attempt = 1; ; attempt++) {
       const hashed = this.#argsHash(values, root);
       const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
@@ -560,12 +675,19 @@ export class Memory {
       const id = `${name}\0${version.id}\0${argsHash}`;
       const running = this.#calls.join(id, name);
       const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
-      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed);
+      // A map's items tell no hit or miss each: its progress display counts them.
+      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed, onHit !== undefined);
       if (!running) this.#calls.start(id, promise);
       try {
         const settled = await promise as Settled<Awaited<R>>;
-        if (!running) return settled.value;
-        if (settled.shared) return copyOutput(settled.value) as Awaited<R>;
+        if (!running) {
+          if (settled.hit) onHit?.();
+          return settled.value;
+        }
+        if (settled.shared) {
+          onHit?.();
+          return copyOutput(settled.value) as Awaited<R>;
+        }
       } catch (error) {
         if (!(error instanceof ArgumentsMoved)) throw error;
       } finally {
@@ -582,7 +704,7 @@ export class Memory {
   // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
   // arguments no longer hash to the key (absent: they cannot change, being primitives).
   async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
-    changed: (() => boolean) | undefined): Promise<Settled<Awaited<R>>> {
+    changed: (() => boolean) | undefined, quiet = false): Promise<Settled<Awaited<R>>> {
     let shared = true;
     const compute = async (): Promise<Outcome> => {
       if (changed?.()) throw new ArgumentsMoved();
@@ -605,25 +727,25 @@ export class Memory {
       await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
     if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0);
+      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0, quiet);
     } else {
       this.#session.misses++;
-      this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
+      if (!quiet) this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
         { hit: false, savedMs: 0 });
     }
-    return { value: outcome.value as Awaited<R>, shared };
+    return { value: outcome.value as Awaited<R>, shared, hit: outcome.stored === undefined };
   }
 
   // What a hit saved is the compute time less the time the hit took. A large read back clearly slower
   // than the computation (not a wait for another process computing it: `readBytes` is 0 then) is told
   // once, with the figures.
-  #tellHit(name: string, computeMs: number, hitMs: number, readBytes: number): void {
+  #tellHit(name: string, computeMs: number, hitMs: number, readBytes: number, quiet: boolean): void {
     const saved = computeMs - hitMs;
     if (readBytes >= SLOW_HIT.bytes && -saved >= SLOW_HIT.ms) {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    this.#log.call(name, `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
+    if (!quiet) this.#log.call(name, `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
       { hit: true, savedMs: saved });
   }
 

@@ -5,6 +5,7 @@ import type { Version } from "./changes.ts";
 import type { FnConfig } from "./config.ts";
 import { NbmemoError } from "../errors.ts";
 import { type DepsDigest, digestDeps, VersionPending, withVersions } from "../keys/deps.ts";
+import { isInput } from "../keys/inputs.ts";
 import { ParserNotLoaded, sha256, type SourceHasher } from "../keys/source.ts";
 
 /** The versions of one definition (a memory.fn or memory.cell run). */
@@ -41,7 +42,8 @@ export function versions(f: Function, config: FnConfig, hasher: SourceHasher, wh
   };
   const now = (): Version | Promise<Version> => {
     if (!base) return loadBase().then(now);
-    if (typeof config.deps !== "function" && last) return last.version; // the object form: read once
+    // The object form is read once, unless it holds input files, whose contents may change between calls.
+    if (typeof config.deps !== "function" && last && !Object.values(config.deps ?? {}).some(isInput)) return last.version;
     const deps = readDeps(config, where);
     if (!deps || Object.keys(deps).length === 0) return base;
     const known = base;
