@@ -194,31 +194,37 @@ export async function display(view: { html: string; text: string }): Promise<voi
 
 /** A display in the running cell that can be replaced in place (Jupyter's update_display_data). */
 export interface LiveDisplay {
-  update(view: { html: string; text: string }): void;
+  update(view: { html?: string; text: string }): void;
 }
 
 let displays = 0;
 
 /**
- * Shows `view` as a display that later `update`s replace in place, in both kernels; undefined outside a
- * notebook. One display id per call, so that a progress bar updated hundreds of times stays one output.
+ * Shows `view` (HTML beside its text, or text only) as a display that later `update`s replace in place,
+ * in both kernels; undefined outside a notebook. One display id per call, so that a progress bar updated
+ * hundreds of times stays one output.
  */
-export function liveDisplay(view: { html: string; text: string }): LiveDisplay | undefined {
-  const id = `nbmemo-${process.pid}-${Date.now().toString(36)}-${++displays}`;
-  const message = (v: { html: string; text: string }): DisplayMessage =>
-    ({ data: { "text/html": v.html, "text/plain": v.text.trimEnd() }, metadata: {}, transient: { display_id: id } });
-  let send: ((m: DisplayMessage, update: boolean) => void) | undefined;
-  const jupyter = denoJupyter();
-  const kernel = tslab();
-  if (jupyter) {
-    // Sent directly rather than through console or display(): stamped with the running cell (see printInCell).
-    send = (m, update) => void Promise.resolve(jupyter.broadcast(update ? "update_display_data" : "display_data", m)).catch(() => {});
-  } else if (kernel) {
-    send = tslabDisplayData(kernel);
-  }
+export function liveDisplay(view: { html?: string; text: string }): LiveDisplay | undefined {
+  const send = displaySender();
   if (!send) return undefined;
+  const id = `nbmemo-${process.pid}-${Date.now().toString(36)}-${++displays}`;
+  const message = (v: { html?: string; text: string }): DisplayMessage => ({
+    data: v.html === undefined ? { "text/plain": v.text.trimEnd() } : { "text/html": v.html, "text/plain": v.text.trimEnd() },
+    metadata: {},
+    transient: { display_id: id },
+  });
   send(message(view), false);
   return { update: (v) => send(message(v), true) };
+}
+
+// What sends display_data messages in the running cell, in either kernel; undefined outside a notebook
+// (or in a tslab whose files are laid out otherwise).
+function displaySender(): ((m: DisplayMessage, update: boolean) => void) | undefined {
+  const jupyter = denoJupyter();
+  // Sent directly rather than through console or display(): stamped with the running cell (see printInCell).
+  if (jupyter) return (m, update) => void Promise.resolve(jupyter.broadcast(update ? "update_display_data" : "display_data", m)).catch(() => {});
+  const kernel = tslab();
+  return kernel ? tslabDisplayData(kernel) : undefined;
 }
 
 /** The terminal a single updating progress line can go to (stderr), or undefined when it is not a TTY. */
@@ -256,34 +262,27 @@ export interface LiveLine {
 }
 
 /**
- * A line that is rewritten in place: in a notebook one display updated through its display id, in a
- * terminal the last line of stderr; undefined where output cannot be rewritten (a pipe, a log file).
+ * A line that is rewritten in place: in a notebook one display ({@link liveDisplay}), in a terminal the
+ * last line of stderr; undefined where output cannot be rewritten (a pipe, a log file).
  */
 export function liveLine(): LiveLine | undefined {
-  const id = `nbmemo-${Math.random().toString(36).slice(2)}`;
-  const message = (text: string) => ({ data: { "text/plain": text }, metadata: {}, transient: { display_id: id } });
-  const jupyter = denoJupyter();
-  const kernel = jupyter ? undefined : tslab();
-  const send = kernel ? tslabDisplayData(kernel) : undefined;
-  let shown = false;
-  if (jupyter || send) {
+  if (displaySender()) {
+    let display: LiveDisplay | undefined;
     return {
-      set(text) {
-        if (jupyter) void Promise.resolve(jupyter.broadcast(shown ? "update_display_data" : "display_data", message(text))).catch(() => {});
-        else send!(message(text), shown);
-        shown = true;
-      },
+      set: (text) => display ? display.update({ text }) : void (display = liveDisplay({ text })),
       end() {},
     };
   }
-  if (kernel || !process.stderr.isTTY) return undefined;
+  const terminal = inNotebook() ? undefined : terminalLine();
+  if (!terminal) return undefined;
+  let shown = false;
   return {
     set(text) {
-      process.stderr.write(`\r\x1b[K${text}`);
+      terminal.write(`\r\x1b[K${text}`);
       shown = true;
     },
     end() {
-      if (shown) process.stderr.write("\n");
+      if (shown) terminal.write("\n");
     },
   };
 }
