@@ -84,6 +84,22 @@ test("a row met again elsewhere in the output keeps its identity (the table is n
   }
 });
 
+test("a row met twice in a table that is the whole output keeps its identity, whatever its number columns hold", () => {
+  const tables = [
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? Number.NaN : i / 7, s: "a" })), // NaN is not equal to itself
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? -0 : i + 1, s: "a" })), // nor -0 apart from 0
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? null : i, s: "a" })),
+    Array.from({ length: 200 }, (_, i) => ({ s: `s${i}` })), // no number column
+  ];
+  for (const rows of tables) {
+    const value = [...rows, rows[7]!];
+    const { back, columnar } = roundTrip(value);
+    assert.equal(columnar, false);
+    same(back, value);
+    assert.equal((back as unknown[])[200], (back as unknown[])[7]);
+  }
+});
+
 test("arrays that are not tables fall back to the general path and still read back as they were", () => {
   const cases: unknown[] = [
     rowsOf(100).map((r, i) => (i === 50 ? { ...r, extra: 1 } : r)), // one row with another key

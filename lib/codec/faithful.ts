@@ -1,6 +1,6 @@
 // Decides, by the value's structure, whether the codec brings an output back exactly as it is, and how.
 import { Buffer } from "node:buffer";
-import { planRows, type RowsPlan } from "./rows.ts";
+import { distinctRows, planRows, type RowsPlan } from "./rows.ts";
 
 /** The output holds something the codec cannot bring back as it was. */
 export class UnstorableValue extends Error {
@@ -156,7 +156,8 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (columns && scope === top && extra.length === 0) {
       const table = planRows(array);
       if (table) {
-        addRows(array);
+        // The whole output, with rows that cannot repeat: no row can be met again (their values are primitives).
+        if (array !== value || !distinctRows(array as Record<string, unknown>[], table)) addRows(array);
         plain = false;
         tables.set(array, table);
         return;

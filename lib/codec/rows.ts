@@ -63,6 +63,26 @@ export function planRows(array: readonly unknown[]): RowsPlan | undefined {
   return { keys, kinds: kinds.map((kind) => (kind === "null" ? "str" : kind)) }; // (a column of nulls only is a string column)
 }
 
+/**
+ * Whether no two of `rows` (as planned) can be the same object, because some number column holds a
+ * different number in each row: sorting a copy of it (~0.1 s per million) is cheaper than tracking each
+ * row's identity (~0.3 s). False when no column shows it, not that two rows are the same.
+ */
+export function distinctRows(rows: readonly Record<string, unknown>[], plan: RowsPlan): boolean {
+  const c = plan.kinds.findIndex((kind) => kind === "int" || kind === "num");
+  if (c < 0) return false;
+  const key = plan.keys[c]!;
+  const values = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const v = rows[i]![key];
+    if (v === null) return false;
+    values[i] = v as number;
+  }
+  values.sort();
+  for (let i = 1; i < values.length; i++) if (!(values[i - 1]! < values[i]!)) return false; // (equal, or NaN)
+  return true;
+}
+
 // The one kind of a column so far and `value`, nulls aside; undefined for two kinds in one column or a
 // value no column holds.
 function joinKinds(kind: Kind | "null", value: unknown): Kind | "null" | undefined {
