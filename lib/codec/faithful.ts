@@ -171,10 +171,11 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     // A wrapped array's contents: items, then extra properties (the order of its document).
     const inner: Scope = extra.length > 0 ? { nan: false } : scope;
     for (let i = 0; i < n; i++) {
+      // (Own, not `in` or reading undefined: a hole reads through to Array.prototype, which may have an index)
+      if (!Object.hasOwn(array, i)) throw refuse("is a hole in a sparse array, which would read back as undefined", i);
       const item = array[i];
       if (typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && jsonNumber(item))) continue;
-      if (item === undefined && !(i in array)) throw refuse("is a hole in a sparse array, which would read back as undefined", i);
-      else walkAt(item, i, inner);
+      walkAt(item, i, inner);
     }
     for (const key of extra) walkAt((array as unknown as Record<string, unknown>)[key as string], key as string, inner);
   };

@@ -45,7 +45,7 @@ export function planRows(array: readonly unknown[]): RowsPlan | undefined {
   const kinds: (Kind | "null")[] = keys.map(() => "null");
   for (let i = 0; i < array.length; i++) {
     const row = array[i];
-    if (!isRow(row)) return undefined;
+    if (!isRow(row) || !Object.hasOwn(array, i)) return undefined; // (a hole reads through to Array.prototype)
     const own = Object.getOwnPropertyNames(row);
     if (own.length !== width) return undefined;
     for (let c = 0; c < width; c++) {
