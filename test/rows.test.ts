@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "./harness.ts";
 import fc from "fast-check";
 import { concat } from "../lib/bytes.ts";
-import { decode, encode } from "../lib/codec/codec.ts";
+import { decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
 import { MIN_ROWS } from "../lib/codec/rows.ts";
 
 const roundTrip = (value: unknown) => {
@@ -81,6 +81,37 @@ test("a row met again elsewhere in the output keeps its identity (the table is n
     const b = back as { rows: { id: number }[]; first: unknown } | { id: number }[];
     if (Array.isArray(b)) assert.equal(b[200], b[7]);
     else assert.equal(b.first, b.rows[0]);
+  }
+});
+
+test("a row met twice in a table that is the whole output keeps its identity, whatever its number columns hold", () => {
+  const tables = [
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? Number.NaN : i / 7, s: "a" })), // NaN is not equal to itself
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? -0 : i + 1, s: "a" })), // nor -0 apart from 0
+    Array.from({ length: 200 }, (_, i) => ({ x: i === 7 ? null : i, s: "a" })),
+    Array.from({ length: 200 }, (_, i) => ({ s: `s${i}` })), // no number column
+  ];
+  for (const rows of tables) {
+    const value = [...rows, rows[7]!];
+    const { back, columnar } = roundTrip(value);
+    assert.equal(columnar, false);
+    same(back, value);
+    assert.equal((back as unknown[])[200], (back as unknown[])[7]);
+  }
+});
+
+test("a hole in a table is refused, even with Array.prototype holding a row at its index and an extra key making up the count", () => {
+  const protoItems = Array.prototype as unknown as Record<number, unknown>;
+  for (const inherited of [rowsOf(10)[9], 5]) {
+    const rows: unknown[] = rowsOf(100);
+    delete rows[9];
+    Object.assign(rows, { extra: 1 }); // as many keys as the length again
+    protoItems[9] = inherited;
+    try {
+      assert.throws(() => encode(rows), (e) => e instanceof UnstorableValue && /^output\[9\] is a hole in a sparse array/.test(e.message));
+    } finally {
+      delete protoItems[9];
+    }
   }
 });
 

@@ -203,6 +203,7 @@ const extraKey = (k: string) => (/^(\d+|length|constructor)$/.test(k) ? `x${k}` 
 const key = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom("__proto__", "constructor", "prototype", "0", "length", "a b"));
 const errorKinds = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError];
 
+const row = fc.record({ a: fc.oneof(fc.integer(), fc.double(), fc.constant(null)), b: fc.string({ maxLength: 2 }) });
 const { value: output } = fc.letrec<{ value: unknown; leaf: unknown }>((tie) => ({
   leaf: fc.oneof(
     fc.integer(), fc.double(), fc.constantFrom(-0, NaN, Infinity, undefined, null, true), fc.string({ maxLength: 6 }),
@@ -231,7 +232,13 @@ const { value: output } = fc.letrec<{ value: unknown; leaf: unknown }>((tie) => 
       () => Object.freeze({ a: 1 }), () => () => 1,
     ][n]!()),
     tie("value").map((v) => Object.assign(new Date(0), { v })),
-    fc.integer({ min: 64, max: 70 }).chain((n) => fc.array(fc.record({ a: fc.oneof(fc.integer(), fc.double(), fc.constant(null)), b: fc.string({ maxLength: 2 }) }), { minLength: n, maxLength: n })),
+    fc.integer({ min: 64, max: 70 }).chain((n) => fc.array(row, { minLength: n, maxLength: n })),
+    // a table with a row met twice, ids ascending or not (lib/codec/rows.ts's distinctRows)
+    fc.tuple(fc.array(row, { minLength: 64, maxLength: 70 }), fc.nat(63), fc.boolean())
+      .map(([generated, k, ids]) => {
+        const rows = ids ? generated.map((r, i) => ({ ...r, a: i })) : generated;
+        return [...rows, rows[k]];
+      }),
   ),
 }));
 

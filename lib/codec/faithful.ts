@@ -1,6 +1,6 @@
 // Decides, by the value's structure, whether the codec brings an output back exactly as it is, and how.
 import { Buffer } from "node:buffer";
-import { planRows, type RowsPlan } from "./rows.ts";
+import { distinctRows, planRows, type RowsPlan } from "./rows.ts";
 
 /** The output holds something the codec cannot bring back as it was. */
 export class UnstorableValue extends Error {
@@ -60,138 +60,196 @@ export interface Inspection {
 export function inspectValue(value: unknown, columns = true): Inspection {
   const tables = new Map<object, RowsPlan>();
   const wrapped = new Set<object>();
-  const seen = new Map<object, boolean>(); // true for the rows of a table
-  // The superjson document each object is in: the output's, or the one of a wrapped object's contents.
+  // Every object met so far, with the superjson document it is in: the output's, or the one of a wrapped
+  // object's contents (ROW for the rows of a table, which are in no document: they go as columns).
   // superjson keeps a shared reference (and, oddly, a repeated NaN) by path within one document only, and
   // restores one met again as a Set item or Map key by deleting and re-adding it, which moves it last (and
   // one met first there does not always resolve).
-  const documentOf = new Map<object, Scope>();
+  const seen = new Map<object, Scope>();
   const top: Scope = { nan: false };
   const inSets = new Set<object>(); // objects met as a Set item or Map key
+  // Where the walk is, from the output down; made into a path only for an error.
+  const trail: Segment[] = [];
+  const refuse = (reason: string, ...last: Segment[]) => new UnstorableValue(pathOf(trail, last), reason);
   let plain = true;
-  let tableRowMetAgain = false;
-  const walk = (v: unknown, path: string, scope: Scope, inSet = false): void => {
+  const number = (v: number, scope: Scope, inSet: boolean): void => {
+    if (jsonNumber(v)) return;
+    plain = false;
+    if (v !== v) {
+      if (scope.nan && (inSet || scope.nanInSet)) throw refuse(MOVED_IN_SET);
+      scope.nan = true;
+      scope.nanInSet = inSet;
+    }
+  };
+  const walk = (v: unknown, scope: Scope, inSet = false): void => {
     switch (typeof v) {
       case "string":
       case "boolean":
         return;
       case "number":
-        if (!Number.isFinite(v) || Object.is(v, -0)) plain = false;
-        if (Number.isNaN(v)) {
-          if (scope.nan && (inSet || scope.nanInSet)) throw movedInSet(path);
-          scope.nan = true;
-          scope.nanInSet = inSet;
-        }
-        return;
+        return number(v, scope, inSet);
       case "undefined":
       case "bigint":
         plain = false;
         return;
       case "function":
-        throw new UnstorableValue(path, "is a function, which cannot be stored");
+        throw refuse("is a function, which cannot be stored");
       case "symbol":
-        throw new UnstorableValue(path, "is a symbol, which cannot be stored");
+        throw refuse("is a symbol, which cannot be stored");
     }
     if (v === null) return;
     const object = v as object;
-    if (seen.has(object)) {
-      if (seen.get(object)) {
-        tableRowMetAgain = true; // (a table's rows are not walked: their document is the table's)
-        return;
-      }
-      if (documentOf.get(object) !== scope) {
-        throw new UnstorableValue(path, "is referred to both inside and outside an Error, a null-prototype object, an array with extra properties " +
+    const metIn = seen.get(object);
+    if (metIn !== undefined) {
+      if (metIn === ROW) throw AGAIN; // (a table's rows are not walked: their document is the table's)
+      if (metIn !== scope) {
+        throw refuse("is referred to both inside and outside an Error, a null-prototype object, an array with extra properties " +
           "or an object with a key named __proto__, constructor or prototype, and would read back as two copies");
       }
-      if (inSet || inSets.has(object)) throw movedInSet(path);
+      if (inSet || inSets.has(object)) throw refuse(MOVED_IN_SET);
       plain = false; // shared or cyclic: superjson keeps the identity
       return;
     }
-    seen.set(object, false);
-    documentOf.set(object, scope);
+    seen.set(object, scope);
     if (inSet) inSets.add(object);
     const proto: object | null = Object.getPrototypeOf(object);
     if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
-      if (!binaryPrototypes.has(proto!)) throw notBuiltIn(path, proto);
+      if (!binaryPrototypes.has(proto!)) throw notBuiltIn(refuse, proto);
       plain = false; // (own properties of binary values are not looked at: that would list every element)
       return;
     }
-    if (Array.isArray(object)) {
-      if (proto !== Array.prototype) throw notBuiltIn(path, proto);
-      if (!Object.isExtensible(object)) throw new UnstorableValue(path, "is frozen or sealed, which would read back as an ordinary array");
-      for (let i = 0; i < object.length; i++) {
-        if (!(i in object)) throw new UnstorableValue(`${path}[${i}]`, "is a hole in a sparse array, which would read back as undefined");
-      }
-      // With no holes, an array whose elements are all enumerable and that has no enumerable extra property
-      // has as many keys as elements. Only otherwise are its own keys listed and checked one by one:
-      // Object.keys takes ~70 ms per million elements, Reflect.ownKeys ~1.4 s and a descriptor per element
-      // ~0.25 s, so accessors and read-only elements, and non-enumerable extra properties, of an array that
-      // passes this count are not looked for.
-      const extra = Object.keys(object).length === object.length && Object.getOwnPropertySymbols(object).length === 0 ? [] : arrayExtras(object, path);
-      const table = columns && scope === top && extra.length === 0 ? planRows(object, seen) : undefined;
-      if (table) {
-        plain = false;
-        tables.set(object, table);
-        return;
-      }
-      if (extra.length > 0) {
-        checkEntries(object, extra, path, true);
-        wrapped.add(object);
-        plain = false;
-      }
-      // A wrapped array's contents: items, then extra properties (the order of its document).
-      const inner: Scope = extra.length > 0 ? { nan: false } : scope;
-      for (let i = 0; i < object.length; i++) walk(object[i], `${path}[${i}]`, inner);
-      for (const key of extra) walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), inner);
-      return;
-    }
-    if (proto !== null && leafPrototypes.has(proto)) {
-      plain = false;
-      if (proto === RegExp.prototype && (object as RegExp).lastIndex !== 0) {
-        throw new UnstorableValue(path, `has lastIndex ${(object as RegExp).lastIndex}, which would read back as 0`);
-      }
-      const fresh = leafKeys.get(proto)!;
-      const extra = Reflect.ownKeys(object).filter((k) => !fresh.includes(k));
-      if (extra.length > 0) throw new UnstorableValue(member(path, String(extra[0])), `is an own property of a ${proto.constructor.name}, which would be dropped`);
-      if (object instanceof Map) {
-        let i = 0;
-        for (const [k, item] of object) {
-          walk(k, `${path}.<map key ${i}>`, scope, true);
-          walk(item, `${path}.<map value ${i++}>`, scope);
-        }
-      } else if (object instanceof Set) {
-        let i = 0;
-        for (const item of object) walk(item, `${path}.<set item ${i++}>`, scope, true);
-      }
-      return;
-    }
+    if (Array.isArray(object)) return walkArray(object, proto, scope);
+    if (proto === Object.prototype || proto === null) return walkObject(object as Record<string, unknown>, proto, scope);
+    if (proto !== null && leafPrototypes.has(proto)) return walkLeaf(object, proto, scope);
     const errorKind = proto === null ? undefined : errorKindOf.get(proto);
-    if (errorKind !== undefined && Object.prototype.toString.call(object) === "[object Error]") {
-      const keys = Reflect.ownKeys(object);
-      checkEntries(object, keys.filter((k) => k !== "stack"), path, true);
-      if (keys.includes("stack") && typeof (object as Error).stack !== "string") throw new UnstorableValue(`${path}.stack`, "is not a string");
-      wrapped.add(object);
-      plain = false;
-      const inner: Scope = { nan: false };
-      for (const key of keys) if (key !== "stack") walk((object as unknown as Record<string, unknown>)[key as string], member(path, key as string), inner);
-      return;
-    }
-    if (proto !== null && proto !== Object.prototype) throw notBuiltIn(path, proto);
-    if (!Object.isExtensible(object)) throw new UnstorableValue(path, "is frozen or sealed, which would read back as an ordinary object");
+    if (errorKind !== undefined && Object.prototype.toString.call(object) === "[object Error]") return walkError(object as Error);
+    throw notBuiltIn(refuse, proto);
+  };
+  // A member's value, walked with its key on the trail.
+  const walkAt = (v: unknown, at: Segment, scope: Scope, inSet = false): void => {
+    trail.push(at);
+    walk(v, scope, inSet);
+    trail.pop();
+  };
+  const walkObject = (object: Record<string, unknown>, proto: object | null, scope: Scope): void => {
+    if (!Object.isExtensible(object)) throw refuse("is frozen or sealed, which would read back as an ordinary object");
     const keys = Object.getOwnPropertyNames(object);
-    checkEntries(object, keys, path, false);
-    if (Object.getOwnPropertySymbols(object).length > 0) throw new UnstorableValue(path, "has symbol keys, which cannot be stored");
-    const wrap = proto === null || keys.some((k) => guardedKeys.has(k));
+    checkEntries(object, keys, refuse, false);
+    if (Object.getOwnPropertySymbols(object).length > 0) throw refuse("has symbol keys, which cannot be stored");
+    let wrap = proto === null;
+    for (let i = 0; i < keys.length && !wrap; i++) wrap = guardedKeys.has(keys[i]!);
     if (wrap) wrapped.add(object);
     if (proto === null) plain = false; // (a guarded key alone is exact in plain JSON: JSON.parse defines own keys)
     const inner: Scope = wrap ? { nan: false } : scope;
-    for (const key of keys) walk((object as Record<string, unknown>)[key], member(path, key), inner);
+    for (let i = 0; i < keys.length; i++) walkAt(object[keys[i]!], keys[i]!, inner);
   };
-  walk(value, "output", top);
-  if (!tableRowMetAgain) return { plain, tables, wrapped };
-  // A row of a table is also referred to from elsewhere: columns would lose that identity.
-  return inspectValue(value, false);
+  const walkArray = (array: unknown[], proto: object | null, scope: Scope): void => {
+    if (proto !== Array.prototype) throw notBuiltIn(refuse, proto);
+    if (!Object.isExtensible(array)) throw refuse("is frozen or sealed, which would read back as an ordinary array");
+    // An array whose elements are all there and enumerable and that has no enumerable extra property has
+    // as many keys as elements. Only otherwise are its own keys listed and checked one by one:
+    // Object.keys takes ~70 ms per million elements, Reflect.ownKeys ~1.4 s and a descriptor per element
+    // ~0.25 s, so accessors and read-only elements, and non-enumerable extra properties, of an array that
+    // passes this count are not looked for.
+    const n = array.length;
+    const extra = Object.keys(array).length === n && Object.getOwnPropertySymbols(array).length === 0 ? [] : arrayExtras(array, refuse);
+    if (columns && scope === top && extra.length === 0) {
+      const table = planRows(array);
+      if (table) {
+        // The whole output, with rows that cannot repeat: no row can be met again (their values are primitives).
+        if (array !== value || !distinctRows(array as Record<string, unknown>[], table)) addRows(array);
+        plain = false;
+        tables.set(array, table);
+        return;
+      }
+    }
+    if (extra.length > 0) {
+      checkEntries(array, extra, refuse, true);
+      wrapped.add(array);
+      plain = false;
+    }
+    // A wrapped array's contents: items, then extra properties (the order of its document).
+    const inner: Scope = extra.length > 0 ? { nan: false } : scope;
+    for (let i = 0; i < n; i++) {
+      // (Own, not `in` or reading undefined: a hole reads through to Array.prototype, which may have an index)
+      if (!Object.hasOwn(array, i)) throw refuse("is a hole in a sparse array, which would read back as undefined", i);
+      const item = array[i];
+      if (typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && jsonNumber(item))) continue;
+      walkAt(item, i, inner);
+    }
+    for (const key of extra) walkAt((array as unknown as Record<string, unknown>)[key as string], key as string, inner);
+  };
+  // The rows of a table, which must each be met for the first time. (One insertion per row, the size
+  // telling whether it was there: an insertion takes ~0.3 us, twice what checking a row's shape does.)
+  const addRows = (rows: readonly unknown[]): void => {
+    for (let i = 0; i < rows.length; i++) {
+      const size = seen.size;
+      seen.set(rows[i] as object, ROW);
+      if (seen.size === size) throw AGAIN; // (the entry it replaced is lost: the walk starts over)
+    }
+  };
+  const walkLeaf = (object: object, proto: object, scope: Scope): void => {
+    plain = false;
+    if (proto === RegExp.prototype && (object as RegExp).lastIndex !== 0) {
+      throw refuse(`has lastIndex ${(object as RegExp).lastIndex}, which would read back as 0`);
+    }
+    const fresh = leafKeys.get(proto)!;
+    const extra = Reflect.ownKeys(object).filter((k) => !fresh.includes(k));
+    if (extra.length > 0) throw refuse(`is an own property of a ${proto.constructor.name}, which would be dropped`, String(extra[0]));
+    if (object instanceof Map) {
+      let i = 0;
+      for (const [k, item] of object) {
+        walkAt(k, { text: `.<map key ${i}>` }, scope, true);
+        walkAt(item, { text: `.<map value ${i++}>` }, scope);
+      }
+    } else if (object instanceof Set) {
+      let i = 0;
+      for (const item of object) walkAt(item, { text: `.<set item ${i++}>` }, scope, true);
+    }
+  };
+  const walkError = (error: Error): void => {
+    const keys = Reflect.ownKeys(error);
+    checkEntries(error, keys.filter((k) => k !== "stack"), refuse, true);
+    if (keys.includes("stack") && typeof error.stack !== "string") throw refuse("is not a string", "stack");
+    wrapped.add(error);
+    plain = false;
+    const inner: Scope = { nan: false };
+    for (const key of keys) if (key !== "stack") walkAt((error as unknown as Record<string, unknown>)[key as string], key as string, inner);
+  };
+  try {
+    walk(value, top);
+  } catch (error) {
+    if (error !== AGAIN) throw error;
+    return inspectValue(value, false);
+  }
+  return { plain, tables, wrapped };
 }
+
+// Thrown when a row of a table is met again (twice in tables, or also elsewhere): columns would lose
+// that identity, so the walk starts over with no tables.
+const AGAIN = Symbol("again");
+
+// Finite, and not -0: plain JSON writes it exactly.
+function jsonNumber(v: number): boolean {
+  return v - v === 0 && (v !== 0 || 1 / v > 0);
+}
+
+/** A step of a path: a member's key, an index, or a Map's or Set's part, as written. */
+type Segment = string | number | { readonly text: string };
+type Refuse = (reason: string, ...last: Segment[]) => UnstorableValue;
+
+function pathOf(trail: readonly Segment[], last: readonly Segment[]): string {
+  let path = "output";
+  for (const step of [...trail, ...last]) {
+    path += typeof step === "number" ? `[${step}]` : typeof step === "string" ? member(step) : step.text;
+  }
+  return path;
+}
+
+const MOVED_IN_SET = "is met twice in the output, once as a Set item or Map key, which superjson would not restore in place";
+
+// The document of a table's rows.
+const ROW: Scope = { nan: false };
 
 interface Scope {
   /** A NaN was met in this document, */
@@ -200,39 +258,37 @@ interface Scope {
   nanInSet?: boolean;
 }
 
-function movedInSet(path: string): UnstorableValue {
-  return new UnstorableValue(path, "is met twice in the output, once as a Set item or Map key, which superjson would not restore in place");
-}
-
 // Own properties must be data that reads back as it was: no accessors, writable and configurable, and
 // enumerable unless `hidden` is allowed (Errors and arrays record which are enumerable).
-function checkEntries(object: object, keys: readonly (string | symbol)[], path: string, hidden: boolean): void {
-  for (const key of keys) {
-    if (typeof key === "symbol") throw new UnstorableValue(path, "has symbol keys, which cannot be stored");
+function checkEntries(object: object, keys: readonly (string | symbol)[], refuse: Refuse, hidden: boolean): void {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (typeof key === "symbol") throw refuse("has symbol keys, which cannot be stored");
     const d = Object.getOwnPropertyDescriptor(object, key)!;
-    const at = member(path, key);
-    if (!("value" in d)) throw new UnstorableValue(at, "is a getter or setter, which cannot be stored (its current value would be stored as data)");
-    if (!d.writable || !d.configurable) throw new UnstorableValue(at, "is read-only, which would read back as writable");
-    if (!hidden && !d.enumerable) throw new UnstorableValue(at, "is non-enumerable, which would be dropped");
+    if (d.writable === true && d.configurable === true && (hidden || d.enumerable === true)) continue;
+    if (!("value" in d)) throw refuse("is a getter or setter, which cannot be stored (its current value would be stored as data)", key);
+    if (!d.writable || !d.configurable) throw refuse("is read-only, which would read back as writable", key);
+    throw refuse("is non-enumerable, which would be dropped", key);
   }
 }
 
 // The own properties of `array` other than its elements and length, after checking that every element
 // is plain data.
-function arrayExtras(array: readonly unknown[], path: string): (string | symbol)[] {
+function arrayExtras(array: readonly unknown[], refuse: Refuse): (string | symbol)[] {
   for (let i = 0; i < array.length; i++) {
-    const d = Object.getOwnPropertyDescriptor(array, i)!;
+    const d = Object.getOwnPropertyDescriptor(array, i);
+    if (d === undefined) throw refuse("is a hole in a sparse array, which would read back as undefined", i);
     if (!("value" in d) || !d.enumerable || !d.writable || !d.configurable) {
-      throw new UnstorableValue(`${path}[${i}]`, "is a getter, or a non-enumerable or read-only element, which would read back as a plain element");
+      throw refuse("is a getter, or a non-enumerable or read-only element, which would read back as a plain element", i);
     }
   }
   return Reflect.ownKeys(array).filter((k) => !isIndex(k, array.length));
 }
 
-function notBuiltIn(path: string, proto: object | null): UnstorableValue {
+function notBuiltIn(refuse: Refuse, proto: object | null): UnstorableValue {
   const ctor = (proto as { constructor?: unknown } | null)?.constructor;
   const name = typeof ctor === "function" && ctor.name ? `class ${ctor.name}` : "an anonymous class";
-  return new UnstorableValue(path, `is an instance of ${name}, which would read back as a plain ${baseOf(proto)}`);
+  return refuse(`is an instance of ${name}, which would read back as a plain ${baseOf(proto)}`);
 }
 
 function baseOf(proto: object | null): string {
@@ -251,6 +307,6 @@ export function isIndex(key: string | symbol, length: number): boolean {
   return Number.isInteger(n) && n >= 0 && n < length && String(n) === key;
 }
 
-function member(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+function member(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
