@@ -193,7 +193,7 @@ export async function display(view: { html: string; text: string }): Promise<voi
 }
 
 /** A display in the running cell that can be replaced in place (Jupyter's update_display_data). */
-export interface LiveDisplay {
+interface LiveDisplay {
   update(view: { html?: string; text: string }): void;
 }
 
@@ -204,7 +204,7 @@ let displays = 0;
  * in both kernels; undefined outside a notebook. One display id per call, so that a progress bar updated
  * hundreds of times stays one output.
  */
-export function liveDisplay(view: { html?: string; text: string }): LiveDisplay | undefined {
+function liveDisplay(view: { html?: string; text: string }): LiveDisplay | undefined {
   const send = displaySender();
   if (!send) return undefined;
   const id = `nbmemo-${process.pid}-${Date.now().toString(36)}-${++displays}`;
@@ -228,7 +228,7 @@ function displaySender(): ((m: DisplayMessage, update: boolean) => void) | undef
 }
 
 /** The terminal a single updating progress line can go to (stderr), or undefined when it is not a TTY. */
-export function terminalLine(): { write(text: string): void } | undefined {
+function terminalLine(): { write(text: string): void } | undefined {
   if (!process.stderr.isTTY) return undefined;
   return { write: (text) => void process.stderr.write(text) };
 }
@@ -256,7 +256,8 @@ function tslabDisplayData(kernel: TslabGlobal): TslabDisplayData | undefined {
 
 /** One line of output that can be rewritten in place. */
 export interface LiveLine {
-  set(text: string): void;
+  /** Shows `text` in place of what was shown (in a notebook, `html` beside it when given). */
+  set(text: string, html?: string): void;
   /** Leaves the line as it is last set. */
   end(): void;
 }
@@ -269,7 +270,7 @@ export function liveLine(): LiveLine | undefined {
   if (displaySender()) {
     let display: LiveDisplay | undefined;
     return {
-      set: (text) => display ? display.update({ text }) : void (display = liveDisplay({ text })),
+      set: (text, html) => display ? display.update({ html, text }) : void (display = liveDisplay({ html, text })),
       end() {},
     };
   }
@@ -278,7 +279,7 @@ export function liveLine(): LiveLine | undefined {
   let shown = false;
   return {
     set(text) {
-      terminal.write(`\r\x1b[K${text}`);
+      terminal.write(`\r\x1b[2K${text}`);
       shown = true;
     },
     end() {

@@ -1,6 +1,6 @@
 // memory.map()'s progress: one display updated in place in a notebook, one rewritten line on a terminal, lines only when asked in a script.
 import { formatDuration } from "../format.ts";
-import { inNotebook, liveDisplay, printProgress, terminalLine } from "../runtime.ts";
+import { inNotebook, liveLine, printProgress } from "../runtime.ts";
 import type { ProgressSink, ProgressState } from "../types.ts";
 import { escapeHtml } from "./escape.ts";
 
@@ -50,18 +50,12 @@ export function progressSink(mode: boolean | "auto", now: () => number = () => p
     last = t;
     draw(state);
   };
-  let display: ReturnType<typeof liveDisplay> | null = null;
-  const view = (state: ProgressState) => ({ html: progressHtml(state), text: progressText(state) });
-  const notebook = (state: ProgressState) => {
-    if (display === null) display = liveDisplay(view(state));
-    else display?.update(view(state));
-  };
-  if (inNotebook()) return { update: throttled(notebook), done: notebook };
-  const terminal = terminalLine();
-  if (terminal) {
-    const draw = (state: ProgressState) => terminal.write(`\r\x1b[2K${progressText(state)}`);
-    return { update: throttled(draw), done: (state) => (draw(state), terminal.write("\n")) };
+  const line = liveLine();
+  if (line) {
+    const draw = (state: ProgressState) => line.set(progressText(state), progressHtml(state));
+    return { update: throttled(draw), done: (state) => (draw(state), line.end()) };
   }
+  if (inNotebook()) return undefined; // a kernel whose displays cannot be updated: no progress rather than lines
   if (mode !== true) return undefined;
   let step = 0;
   return {
