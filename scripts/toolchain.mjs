@@ -133,6 +133,18 @@ function unpackIntoRepository(tarball) {
   must("tar", ["-xzf", tarball, "-C", dir, "--strip-components=1"]);
 }
 
+// Installs Debian `packages` with apt-get unless `ready()` already holds. Returns why `wanted` is still
+// missing, or null once it is there.
+function ensureDebian(packages, ready, wanted, why) {
+  if (ready()) return null;
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) return `they need ${wanted}, and this is not root on a machine with apt-get`;
+  say(`installing ${why} (apt-get install ${packages.join(" ")})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const installed = run("apt-get", ["update", "-qq"], { env }) === 0 &&
+    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...packages], { env }) === 0;
+  return installed && ready() ? null : `they need ${wanted}, and apt-get could not install it`;
+}
+
 // Jupyter's client side comes from Debian (PyPI is not reachable); it runs under Debian's python3, not
 // whichever python3 is first on PATH.
 const PYTHON = "/usr/bin/python3";
@@ -141,14 +153,18 @@ const JUPYTER_PACKAGES = ["python3-nbclient", "jupyter-client", "python3-ipykern
 // Returns why the notebooks cannot be executed here, or null once nbclient is importable.
 function ensureJupyter() {
   const ready = () => spawnSync(PYTHON, ["-c", "import nbclient, jupyter_client"], { stdio: "ignore" }).status === 0;
-  if (ready()) return null;
-  const wanted = `Debian's ${PYTHON} with ${JUPYTER_PACKAGES.join(" ")}`;
-  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) return `they need ${wanted}, and this is not root on a machine with apt-get`;
-  say(`installing Jupyter's client side for the notebook tests (apt-get install ${JUPYTER_PACKAGES.join(" ")})`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const installed = run("apt-get", ["update", "-qq"], { env }) === 0 &&
-    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...JUPYTER_PACKAGES], { env }) === 0;
-  return installed && ready() ? null : `they need ${wanted}, and apt-get could not install it`;
+  return ensureDebian(JUPYTER_PACKAGES, ready, `Debian's ${PYTHON} with ${JUPYTER_PACKAGES.join(" ")}`,
+    "Jupyter's client side for the notebook tests");
+}
+
+// The Redis store's tests start their own redis-server on loopback (test/servers.ts); Debian's package is
+// the one this machine can install. Returns the environment that tells the tests where it is, or why not.
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+function ensureRedis() {
+  const missing = ensureDebian(["redis-server"], () => existsSync(REDIS_SERVER), `Debian's ${REDIS_SERVER}`,
+    "redis-server for the Redis store's tests");
+  return missing ? { NBMEMO_TEST_REDIS_MISSING: missing } : { NBMEMO_TEST_REDIS_SERVER: REDIS_SERVER };
 }
 
 // Kernel specs with absolute paths, in the repository's own .jupyter/ (JUPYTER_PATH), so that nothing
@@ -205,7 +221,7 @@ function test() {
   const project = freshProject(tarball, tools);
   let status;
   try {
-    Object.assign(tools.env, executeNotebooks(tools, project), { NBMEMO_TEST_PROJECT: project, NBMEMO_TEST_TARBALL: tarball });
+    Object.assign(tools.env, executeNotebooks(tools, project), ensureRedis(), { NBMEMO_TEST_PROJECT: project, NBMEMO_TEST_TARBALL: tarball });
     if (oldest.node) tools.env.NBMEMO_TEST_NODE_OLDEST = oldest.node;
     status = runSuites(tools, oldest);
   } finally {
