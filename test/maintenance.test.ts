@@ -104,23 +104,27 @@ test("verify() finds stray files under objects/; repair removes them and empty f
   const { memory, dir } = await openTempMemory(t, { inlineBytes: 0 });
   await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1);
   const objects = join(dir, "objects");
+  // Folders of their own, none of them the stored object's (its id is random): the temp file's, an empty
+  // one, and a busy one.
+  const real = memory.entries()[0]!.object!.slice(0, 2);
+  const [tmpFolder, emptyFolder, busyFolder] = ["ab", "cd", "ef", "01"].filter((name) => name !== real) as [string, string, string];
   const old = (path: string, text: string) => {
     mkdirSync(join(objects, path, ".."), { recursive: true });
     writeFileSync(join(objects, path), text);
     utimesSync(join(objects, path), new Date(0), new Date(0));
   };
-  old(`ab/${"0".repeat(62)}.4242.0.tmp`, "a killed writer's temp file");
+  old(`${tmpFolder}/${"0".repeat(62)}.4242.0.tmp`, "a killed writer's temp file");
   old("notes.txt", "put here by hand");
-  mkdirSync(join(objects, "ef"));
-  mkdirSync(join(objects, "cd"));
-  writeFileSync(join(objects, "cd", `${"1".repeat(62)}.4343.0.tmp`), "a write in progress elsewhere");
+  mkdirSync(join(objects, emptyFolder));
+  mkdirSync(join(objects, busyFolder));
+  writeFileSync(join(objects, busyFolder, `${"1".repeat(62)}.4343.0.tmp`), "a write in progress elsewhere");
 
   const found = await memory.verify();
-  assert.deepEqual(found.problems.map((p) => [p.kind, p.path]).sort(), [["stray", `ab/${"0".repeat(62)}.4242.0.tmp`], ["stray", "notes.txt"]]);
+  assert.deepEqual(found.problems.map((p) => [p.kind, p.path]).sort(), [["stray", `${tmpFolder}/${"0".repeat(62)}.4242.0.tmp`], ["stray", "notes.txt"]]);
   const repaired = await memory.verify({ repair: true });
   assert.equal(repaired.repaired, 2);
   assert.deepEqual((await memory.verify()).problems, []);
-  assert.deepEqual(readdirSync(objects).sort(), ["cd", memory.entries()[0]!.object!.slice(0, 2)].sort());
+  assert.deepEqual(readdirSync(objects).sort(), [busyFolder, real].sort());
   assert.equal((await memory.fn("f", (x: number) => ({ x }), { version: "1" })(1)).x, 1); // still a hit
 });
 
