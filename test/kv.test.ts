@@ -338,6 +338,24 @@ test("an entry another machine wrote to the shared store is adopted as a hit", a
   assert.equal(second.stats().session.hits, 1);
 });
 
+test("verify with repair on one machine leaves the shared store's objects of other machines alone", async (t) => {
+  const { dir, kv: path } = kvPath(t);
+  let calls = 0;
+  const body = (x: number) => (calls++, { x });
+  const a = await Memory.open(join(dir, "machine-a"), { log: "silent", store: path });
+  t.after(() => a.close());
+  await a.fn("shared", body, { version: "1" })(1);
+  // Machine b knows none of a's entries, and its clock is past the orphan grace period of a's write.
+  const b = await Memory.open(join(dir, "machine-b"), withSeams({ log: "silent", store: path }, { now: () => Date.now() + 3_600_000 }));
+  t.after(() => b.close());
+  const report = await b.verify({ repair: true });
+  assert.deepEqual([report.objects, report.problems, report.repaired], [1, [], 0]);
+  const c = await Memory.open(join(dir, "machine-c"), { log: "silent", store: path });
+  t.after(() => c.close());
+  assert.deepEqual(await c.fn("shared", body, { version: "1" })(1), { x: 1 }); // adopted: a's output is still there
+  assert.equal(calls, 1);
+});
+
 test("an expired entry in the shared store is recomputed without a warning", async (t) => {
   const { dir, kv: path } = kvPath(t);
   const memory = await Memory.open(join(dir, "cache"), { log: "warn", store: await kvStore(path, { expireIn: 100 }) });

@@ -525,8 +525,8 @@ export class Memory {
   /**
    * Checks the cache: reads back and decodes every stored result, looks for stored outputs no entry
    * refers to (older than a minute, so that another process's store in progress is left alone) and for
-   * running totals that are off. With `{ repair: true }`, removes the broken entries and the orphan
-   * outputs and fixes the totals.
+   * running totals that are off (in a shared store, outputs of other machines are not orphans). With
+   * `{ repair: true }`, removes the broken entries and the orphan outputs and fixes the totals.
    *
    * @example
    * ```ts
@@ -541,7 +541,7 @@ export class Memory {
     const { repair } = parseVerifyOptions(options);
     this.#checkOpen("verify the cache");
     this.#accesses.flush();
-    return await verify(this.#catalog, this.#store, repair, Date.now());
+    return await verify(this.#catalog, this.#store, repair, this.#config.now());
   }
 
   /**

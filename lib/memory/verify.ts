@@ -24,7 +24,8 @@ export const ORPHAN_GRACE_MS = 60_000;
 export interface VerifyProblem {
   /**
    * `missing`: an entry whose output file is gone; `unreadable`: an entry whose output does not decode;
-   * `orphan`: a stored output no entry refers to; `stray`: a file under objects/ that is no stored output
+   * `orphan`: a stored output no entry refers to (not judged in a shared store, where it may be another
+   * machine's); `stray`: a file under objects/ that is no stored output
    * (a temp file a killed writer left); `totals`: the catalog's running totals were off; `lease`: leases
    * of processes that died while computing; `source`: remembered sources no known version uses. (Repair
    * also removes empty folders under objects/, which are not counted as problems.)
@@ -82,9 +83,13 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
       if (problem) problems.push(problem), broken.push(entry);
     }
   }
-  // Listed after the entries were read: a payload written since then is young and skipped.
+  // Listed after the entries were read: a payload written since then is young and skipped. In a shared
+  // store, a payload this catalog does not know is another machine's: not an orphan (the store's expiry
+  // bounds them).
   const stored = (await store.list?.()) ?? [];
-  const orphans = stored.filter((o) => !referenced.has(o.id) && o.modifiedAt < now - ORPHAN_GRACE_MS && !catalog.hasObject(o.id));
+  const orphans = store.flags?.shared
+    ? []
+    : stored.filter((o) => !referenced.has(o.id) && o.modifiedAt < now - ORPHAN_GRACE_MS && !catalog.hasObject(o.id));
   for (const o of orphans) problems.push({ kind: "orphan", object: o.id, detail: "a stored output that no entry refers to" });
   const { recorded, actual } = catalog.recount(repair);
   if (recorded.entries !== actual.entries || recorded.bytes !== actual.bytes) {
