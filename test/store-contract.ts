@@ -2,24 +2,51 @@
 // and Deno KV in test/store.test.ts; every new back end runs it too).
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { test } from "./harness.ts";
+import type { TestContext } from "node:test";
+import { cannotRun, test } from "./harness.ts";
+import { ServerUnavailable } from "./servers.ts";
+import { Memory } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
 import { tempDir } from "./helpers.ts";
 
-/** Registers the contract tests of one store; `make` opens a fresh store in the temp directory it is given. */
-export function storeContract(name: string, make: (dir: string) => Store | Promise<Store>) {
-  const open = async (t: { after: (fn: () => unknown) => void }) => {
+/** A store under test, with a way to make its server go away (for stores that talk to one). */
+export interface ContractStore {
+  readonly store: Store;
+  /** Stops the store's server at once (killed), as a crash or a lost network would. */
+  readonly goAway?: () => Promise<void>;
+}
+
+/**
+ * Registers the contract tests of one store; `make` opens a fresh store in the temp directory it is given
+ * (a store with a server returns the server's `goAway` beside it). A `make` that throws
+ * {@link ServerUnavailable} makes each test one that cannot run here (a failure under CI=true).
+ */
+export function storeContract(name: string, make: (dir: string) => Store | ContractStore | Promise<Store | ContractStore>) {
+  const opened = async (t: TestContext): Promise<ContractStore | undefined> => {
     const dir = tempDir();
-    const store = await make(dir.path);
+    let made: Store | ContractStore;
+    try {
+      made = await make(dir.path);
+    } catch (error) {
+      dir.remove();
+      if (error instanceof ServerUnavailable) return void cannotRun(t, error.message);
+      throw error;
+    }
+    const contract = "store" in made ? made : { store: made };
     t.after(async () => {
-      await store.close?.();
+      await contract.store.close?.();
       dir.remove();
     });
-    return store;
+    return contract;
   };
+  // One contract test: its store opened fresh, or the test skipped (failed under CI=true) without one.
+  const check = (title: string, body: (store: Store, t: TestContext, contract: ContractStore) => Promise<unknown>) =>
+    test(`${name}: ${title}`, async (t) => {
+      const contract = await opened(t);
+      if (contract) await body(contract.store, t, contract);
+    });
 
-  test(`${name}: set then get returns the concatenated chunks`, async (t) => {
-    const store = await open(t);
+  check(`set then get returns the concatenated chunks`, async (store, t) => {
     const id = "0123456789abcdef0123456789abcdef";
     assert.equal(await store.get(id), undefined);
     await store.set(id, [new Uint8Array([1, 2]), new Uint8Array([3])]);
@@ -31,8 +58,7 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     assert.equal(await store.get(id), undefined);
   });
 
-  test(`${name}: ids that are not hex digests are refused`, async (t) => {
-    const store = await open(t);
+  check(`ids that are not hex digests are refused`, async (store, t) => {
     for (const id of ["../../etc/passwd", "/abs/path", "ab\0cd", "", "g".repeat(32)]) {
       await assert.rejects(async () => await store.get(id), /not a hex digest/);
       await assert.rejects(async () => await store.set(id, []), /not a hex digest/);
@@ -40,16 +66,14 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     }
   });
 
-  test(`${name}: declares its powers as flags, with boolean values`, async (t) => {
-    const store = await open(t);
+  check(`declares its powers as flags, with boolean values`, async (store, t) => {
     for (const [flag, value] of Object.entries(store.flags ?? {})) {
       assert.ok(KNOWN_FLAGS.includes(flag), `unknown flag ${flag}`);
       assert.equal(typeof value, "boolean", flag);
     }
   });
 
-  test(`${name}: a large value (several MB, in many chunks) comes back byte for byte, also at offsets`, async (t) => {
-    const store = await open(t);
+  check(`a large value (several MB, in many chunks) comes back byte for byte, also at offsets`, async (store, t) => {
     const id = "1a".repeat(32);
     const big = pattern(5 * 1024 * 1024 + 17, 7);
     await store.set(id, [big.subarray(0, 1000), big.subarray(1000)]);
@@ -63,8 +87,7 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     assert.deepEqual(into, big.subarray(3_000_000, 3_100_000));
   });
 
-  test(`${name}: list reports what is stored, with a write time, and not what was deleted`, async (t) => {
-    const store = await open(t);
+  check(`list reports what is stored, with a write time, and not what was deleted`, async (store, t) => {
     if (!store.list) return t.skip("this store cannot list (an optional power)");
     const before = Date.now() - 1000;
     const ids = ["2b".repeat(32), "3c".repeat(32), "4d".repeat(32)];
@@ -75,8 +98,7 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     for (const o of listed) assert.ok(o.modifiedAt >= before && o.modifiedAt <= Date.now() + 1000, `modifiedAt ${o.modifiedAt}`);
   });
 
-  test(`${name}: info written with a payload comes back (for stores that keep it)`, async (t) => {
-    const store = await open(t);
+  check(`info written with a payload comes back (for stores that keep it)`, async (store, t) => {
     if (!store.info) return t.skip("this store keeps no info (an optional power)");
     const id = "5e".repeat(32);
     await store.set(id, [new Uint8Array([1])], { computeMs: 1234.5, runtime: "node 24.0.0", createdAt: 1_700_000_000_000 });
@@ -84,8 +106,7 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     assert.equal(await store.info("6f".repeat(32)), undefined);
   });
 
-  test(`${name}: find leads from an entry key to the payload last written for it (for stores that index)`, async (t) => {
-    const store = await open(t);
+  check(`find leads from an entry key to the payload last written for it (for stores that index)`, async (store, t) => {
     if (!store.find) return t.skip("this store keeps no index (an optional power of shared stores)");
     const key = "4d".repeat(32);
     assert.equal(await store.find(key), undefined);
@@ -95,8 +116,7 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     }
   });
 
-  test(`${name}: a reader racing a replacing writer sees a whole old or a whole new value, never a mix`, async (t) => {
-    const store = await open(t);
+  check(`a reader racing a replacing writer sees a whole old or a whole new value, never a mix`, async (store, t) => {
     const id = "7a".repeat(32);
     const versions = [pattern(300_000, 1), pattern(200_000, 2), pattern(90_000, 3)];
     await store.set(id, [versions[0]!]);
@@ -114,14 +134,57 @@ export function storeContract(name: string, make: (dir: string) => Store | Promi
     await writer;
   });
 
-  test(`${name}: concurrent writers of one key leave one of their values whole`, async (t) => {
-    const store = await open(t);
+  check(`concurrent writers of one key leave one of their values whole`, async (store, t) => {
     const id = "8b".repeat(32);
     const values = Array.from({ length: 6 }, (_, i) => pattern(100_000 + i * 1000, i + 10));
     await Promise.all(values.map((v) => store.set(id, [v])));
     const got = new Uint8Array(await store.get(id) as Uint8Array);
     assert.ok(values.some((v) => Buffer.compare(v, got) === 0));
   });
+
+  check(`a server that goes away mid-call: each call fails with a readable error or misses, none hangs, and a memoized call still returns its value`, async (store, t, { goAway }) => {
+    if (!goAway) return t.skip("this store has no server");
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, { store, log: "silent" });
+    let calls = 0;
+    const f = memory.fn("after_the_server", (x: number) => (calls++, { x, data: pattern(2_000_000, x) }), { version: "1" });
+    const id = "9c".repeat(32);
+    await store.set(id, [pattern(1000, 1)]);
+    const inFlight = store.set("9d".repeat(32), [pattern(5 * 1024 * 1024, 2)]); // killed while it uploads
+    await goAway();
+    const outcomes = await Promise.all([
+      inFlight, store.get(id), store.set("9e".repeat(32), [pattern(10, 3)]), store.delete(id), store.list?.(), store.find?.("9f".repeat(32)),
+    ].map((call) => settles(Promise.resolve(call))));
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.ok) assert.ok(i === 0 || i === 1 || outcome.value === undefined, `call ${i} claimed success after the server went away`);
+      else assert.ok(outcome.error instanceof Error && outcome.error.message.length > 10, `call ${i} failed without a readable error: ${String(outcome.error)}`);
+    }
+    assert.ok(outcomes[1]!.ok ? outcomes[1]!.value === undefined : true, "a get after the server went away returned a value");
+    const value = await settles(f(7));
+    assert.ok(value.ok, `the memoized call failed: ${value.ok || String(value.error)}`);
+    assert.deepEqual(value.value, { x: 7, data: pattern(2_000_000, 7) });
+    assert.equal(calls, 1);
+    await settles(memory.close());
+  });
+}
+
+const SETTLE_MS = 15_000;
+
+type Outcome = { ok: true; value: unknown; error?: undefined } | { ok: false; error: unknown; value?: undefined };
+
+/** How `promise` settles, or a failure if it has not within {@link SETTLE_MS}: a call must never hang. */
+async function settles(promise: Promise<unknown>): Promise<Outcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("hung")), SETTLE_MS)));
+  try {
+    return { ok: true, value: await Promise.race([promise, hung]) };
+  } catch (error) {
+    assert.ok(!(error instanceof Error && error.message === "hung"), `a call did not settle within ${SETTLE_MS} ms after the server went away`);
+    return { ok: false, error };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // Every flag a store may declare (lib/store/store.ts, StoreFlags).
