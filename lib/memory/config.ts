@@ -5,6 +5,8 @@ import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/c
 import { type LogLevel, resolveLogLevel } from "../log.ts";
 import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration, shown } from "../options.ts";
 import type { Store } from "../store/store.ts";
+import { MIN_KEY_BYTES } from "../codec/signature.ts";
+import process from "node:process";
 
 /** Options of {@link Memory.open}. */
 export interface MemoryOptions {
@@ -65,6 +67,21 @@ export interface MemoryOptions {
   compress?: Compression | false;
   /** Outputs smaller than this are stored uncompressed even with `compress`. Default: 65536. */
   compressMinBytes?: number;
+  /**
+   * A team's secret key for a shared store (Deno KV, S3, Redis): every output written there carries an
+   * HMAC-SHA256 over its entry key, payload and info, and an output that is unsigned, signed with another
+   * key, altered or moved is a miss with one warning, never returned. A string (its UTF-8 bytes) or bytes,
+   * at least 16 bytes; for instance `openssl rand -hex 32`. Everyone sharing the store needs the same key.
+   * Not used with the local file store. Default: `NBMEMO_SIGNING_KEY` if set, else none (unsigned).
+   *
+   * @example
+   * ```ts
+   * import { Memory } from "nbmemo";
+   * const memory = await Memory.open(".nbmemo", { store: "team.kv", signingKey: "0123456789abcdef0123456789abcdef" });
+   * await memory.close();
+   * ```
+   */
+  signingKey?: string | Uint8Array;
 }
 
 /**
@@ -224,11 +241,13 @@ export interface Config {
   readonly create: boolean;
   readonly compress: Compression | false;
   readonly compressMinBytes: number;
+  /** The team key that signs outputs in a shared store, if any. */
+  readonly signingKey: Uint8Array | undefined;
 }
 
 const memoryOptionNames = optionNames<MemoryOptions>({
   log: true, inlineBytes: true, store: true, lock: true, lockTimeout: true, maxBytes: true, maxEntries: true, maxAge: true,
-  create: true, compress: true, compressMinBytes: true,
+  create: true, compress: true, compressMinBytes: true, signingKey: true,
 });
 const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, unkeyed: true, onChange: true });
 const pruneOptionNames = optionNames<PruneOptions>({ oldVersionsUnusedFor: true });
@@ -258,7 +277,22 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
     leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, schedule: seams.schedule, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    signingKey: parseSigningKey(options.signingKey),
   };
+}
+
+// The option, else NBMEMO_SIGNING_KEY; an empty variable counts as unset.
+function parseSigningKey(option: unknown): Uint8Array | undefined {
+  const fromEnv = option === undefined ? process.env.NBMEMO_SIGNING_KEY || undefined : undefined;
+  const key = option ?? fromEnv;
+  if (key === undefined) return undefined;
+  const where = fromEnv === undefined ? "signingKey" : "NBMEMO_SIGNING_KEY";
+  const bytes = typeof key === "string" ? new TextEncoder().encode(key) : key instanceof Uint8Array ? key : undefined;
+  if (!bytes) throw invalid(`Cannot use ${where}=${shown(key)}: a signing key is a string or a Uint8Array, such as the output of \`openssl rand -hex 32\`.`);
+  if (bytes.byteLength < MIN_KEY_BYTES) {
+    throw invalid(`Cannot use ${where}: it has ${bytes.byteLength} bytes, and a signing key needs at least ${MIN_KEY_BYTES} (an HMAC is only as strong as its key). Make one with \`openssl rand -hex 32\`.`);
+  }
+  return Uint8Array.from(bytes);
 }
 
 /** Parses the options of Memory.prune into milliseconds. */

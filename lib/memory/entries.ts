@@ -4,6 +4,7 @@ import { checksum, matchesChecksum } from "../codec/checksum.ts";
 import { compress, CorruptPayload, decode, encode, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
+import { ForgedPayload, isSigned, type Signer } from "../codec/signature.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import { describe } from "../errors.ts";
 import { formatBytes } from "../format.ts";
@@ -25,23 +26,35 @@ export interface ReadPayload {
   readonly bytes: number;
   /** The checksum of the bytes read, when asked for (adopting an entry records it). */
   readonly checksum?: string;
+  /** What the signature vouched for, when the payload was signed. */
+  readonly signed?: ObjectInfo;
+}
+
+/** How a payload is read: with its checksum, and, for a shared store with a team key, its signature. */
+export interface ReadOptions {
+  readonly checksum?: boolean;
+  /** Objects must be signed with this key for `key` (inline payloads live in the local catalog: trusted). */
+  readonly signer?: Signer | undefined;
+  readonly key?: EntryKey;
 }
 
 /**
  * Reads and decodes the payload of `entry`, checking its checksum. Of an object in a shared store only
- * the codec's own checks apply: another machine may rightly have rewritten it since.
+ * the codec's own checks apply (another machine may rightly have rewritten it since), and its signature
+ * with a team key.
  *
- * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out.
+ * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out,
+ * ForgedPayload when it is not signed as it must be.
  */
-export async function readEntry(store: Store, entry: StoredPayload, want: { checksum?: boolean } = {}): Promise<ReadPayload> {
+export async function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): Promise<ReadPayload> {
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
   const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
-  let read: { value: unknown; bytes: number };
+  let read: { value: unknown; bytes: number; signed?: ObjectInfo };
   if (entry.inline) {
     pieces?.push(entry.inline);
     read = { value: decode(entry.inline), bytes: entry.inline.byteLength };
   } else if (entry.object) {
-    read = await readObject(store, entry.object, pieces);
+    read = want.signer ? await readSigned(store, entry.object, pieces, want.signer, keyDigest(want.key!)) : await readObject(store, entry.object, pieces);
   } else {
     throw new MissingPayload("its output is missing");
   }
@@ -54,14 +67,44 @@ async function readObject(store: Store, id: string, pieces: Uint8Array[] | undef
   if (!store.open) {
     const bytes = await store.get(id) ?? missing();
     pieces?.push(bytes);
-    return { value: decode(bytes), bytes: bytes.byteLength };
+    return { value: decodeUnsigned(bytes), bytes: bytes.byteLength };
   }
   const reader = await store.open(id) ?? missing();
   try {
     return { value: await decodeSource(reader, pieces), bytes: reader.size };
+  } catch (error) {
+    if (error instanceof CorruptPayload && reader.size >= 8 && isSigned(await tail(reader))) throw signedWithoutKey();
+    throw error;
   } finally {
     await reader.close();
   }
+}
+
+// A signature covers every byte, so a signed payload is read whole (one buffer), checked, then decoded
+// from a view of it.
+async function readSigned(store: Store, id: string, pieces: Uint8Array[] | undefined, signer: Signer, key: string) {
+  const stored = await store.get(id) ?? missing();
+  pieces?.push(stored);
+  const { payload, info } = signer.open(stored, key);
+  return { value: decode(payload), bytes: stored.byteLength, signed: info };
+}
+
+function decodeUnsigned(bytes: Uint8Array): unknown {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    throw error instanceof CorruptPayload && isSigned(bytes) ? signedWithoutKey() : error;
+  }
+}
+
+async function tail(reader: { size: number; read(offset: number, into: Uint8Array): unknown }): Promise<Uint8Array> {
+  const last = new Uint8Array(8);
+  await reader.read(reader.size - 8, last);
+  return last;
+}
+
+function signedWithoutKey(): ForgedPayload {
+  return new ForgedPayload("it is signed with a team key, and this Memory has none: give it the same signingKey (or NBMEMO_SIGNING_KEY) to read it");
 }
 
 function missing(): never {
@@ -76,6 +119,8 @@ export interface WriteSettings {
   readonly maxBytes: number | null;
   /** The runtime recorded with every entry, e.g. "node 24.1.0". */
   readonly runtime: string;
+  /** Signs every object (a shared store with a team key). */
+  readonly signer?: Signer | undefined;
 }
 
 /** A computed value to store under its key. */
@@ -111,10 +156,13 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   }
   const inline = bytes <= settings.inlineBytes && !store.flags?.shared ? concat(chunks) : null;
   const object = inline ? null : newObjectId();
+  const info = { computeMs, runtime: settings.runtime, createdAt, key: keyDigest(key) };
+  if (object && settings.signer) chunks = [...chunks, settings.signer.seal(chunks, info)];
+  const stored = byteLength(chunks);
   let stale: string | undefined;
   try {
-    if (object) await store.set(object, chunks, { computeMs, runtime: settings.runtime, createdAt, key: keyDigest(key) });
-    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
+    if (object) await store.set(object, chunks, info);
+    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
   } catch (error) {
     return { refused: describe(error) };
   }
@@ -123,7 +171,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   } catch (error) {
     log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
   }
-  return { stored: bytes };
+  return { stored };
 }
 
 /** What {@link adoptEntry} needs to know of the time: now, and how old an entry may be (null: any age). */
@@ -153,7 +201,7 @@ export function copyOutput(value: unknown): unknown {
  * was computed, so that `maxAge` counts from then here too. Undefined when the store has none, or only
  * one older than `maxAgeMs` (or of unknown age, when there is a limit).
  */
-export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, argsPreview: string, log: Logger, clock: AdoptClock): Promise<{ value: unknown; computeMs: number } | undefined> {
+export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, argsPreview: string, log: Logger, clock: AdoptClock, signer?: Signer): Promise<{ value: unknown; computeMs: number } | undefined> {
   const digest = keyDigest(key);
   let read: ReadPayload;
   let info: ObjectInfo | undefined;
@@ -162,14 +210,18 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
     // Entries written before nbmemo 0.3 sit under the key's digest itself, unindexed.
     object = await store.find?.(digest) ?? digest;
     info = await store.info?.(object);
-    const createdAt = info?.createdAt;
-    if (clock.maxAgeMs !== null && (createdAt === undefined || createdAt < clock.now - clock.maxAgeMs)) {
+    const tooOld = (createdAt: number | undefined) => clock.maxAgeMs !== null && (createdAt === undefined || createdAt < clock.now - clock.maxAgeMs);
+    if (tooOld(info?.createdAt)) {
       if (info) log.debug(`${key.name} in the shared store is older than maxAge: recomputing it`);
       return undefined;
     }
-    read = await readEntry(store, { inline: null, object, checksum: null }, { checksum: true });
+    read = await readEntry(store, { inline: null, object, checksum: null }, { checksum: true, signer, key });
+    // What the signature vouches for, not what the store says beside it.
+    if (read.signed) info = read.signed;
+    if (tooOld(info?.createdAt)) return undefined;
   } catch (error) {
-    if (!(error instanceof MissingPayload)) log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
+    if (error instanceof ForgedPayload) warnForged(log, key.name, argsPreview, error);
+    else if (!(error instanceof MissingPayload)) log.debug(`could not adopt ${key.name} from the shared store: ${describe(error)}`);
     return undefined;
   }
   const computeMs = info?.computeMs ?? 0;
@@ -183,7 +235,12 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
   return { value: read.value, computeMs };
 }
 
-// What a shared store indexes an entry's object by: the same on every machine.
-function keyDigest(key: EntryKey): string {
+/** The one warning (per name and process) for outputs in a shared store that are refused for their signature. */
+export function warnForged(log: Logger, name: string, args: string, error: ForgedPayload): void {
+  log.warnOnce(`forged:${name}`, `Refused the result of ${name}(${args}) in the shared store: ${error.message}. Computing it instead.`);
+}
+
+/** What a shared store indexes an entry's object by (and a signature binds it to): the same on every machine. */
+export function keyDigest(key: EntryKey): string {
   return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }

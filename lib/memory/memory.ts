@@ -26,7 +26,8 @@ import {
   type Config, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMapOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
-import { adoptEntry, copyOutput, MissingPayload, readEntry, writeEntry } from "./entries.ts";
+import { adoptEntry, copyOutput, MissingPayload, readEntry, warnForged, writeEntry } from "./entries.ts";
+import { ForgedPayload, Signer } from "../codec/signature.ts";
 import { Evictor, KEEP_VERSIONS, keepNewestVersions, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
 import { Leases } from "./lease.ts";
@@ -96,6 +97,8 @@ export class Memory {
   readonly #config: Config;
   readonly #catalog: Catalog;
   readonly #store: Store;
+  // Signs and checks outputs in a shared store, when the Memory has a team key.
+  readonly #signer: Signer | undefined;
   readonly #hasher: SourceHasher;
   // Functions among arguments: memoized ones by their name and version (their key method), others by
   // their normalized source.
@@ -122,6 +125,8 @@ export class Memory {
     this.#catalog = catalog;
     this.#store = store;
     this.#log = createLogger(config.log, config.dir);
+    this.#signer = config.signingKey && store.flags?.shared ? new Signer(config.signingKey) : undefined;
+    if (config.signingKey && !this.#signer) this.#log.debug("signingKey is not used: the store is not shared (files under the cache directory are this machine's own)");
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
     this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
@@ -541,7 +546,7 @@ export class Memory {
     const { repair } = parseVerifyOptions(options);
     this.#checkOpen("verify the cache");
     this.#accesses.flush();
-    return await verify(this.#catalog, this.#store, repair, this.#config.now());
+    return await verify(this.#catalog, this.#store, repair, this.#config.now(), this.#signer);
   }
 
   /**
@@ -836,10 +841,14 @@ export class Memory {
     let value: unknown;
     let read: number;
     try {
-      ({ value, bytes: read } = await readEntry(this.#store, entry));
+      ({ value, bytes: read } = await readEntry(this.#store, entry, { signer: this.#signer, key }));
     } catch (error) {
       const current = this.#currentEntry(key);
       const args = current?.argsPreview ?? "…";
+      if (error instanceof ForgedPayload) {
+        warnForged(this.#log, key.name, args, error);
+        return undefined;
+      }
       if (error instanceof MissingPayload && this.#store.flags?.shared) {
         // Another machine may have written it again since: the store's index knows.
         this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
@@ -869,7 +878,7 @@ export class Memory {
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
   async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
     const now = this.#config.now();
-    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log, { now, maxAgeMs: this.#config.limits.maxAgeMs });
+    const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log, { now, maxAgeMs: this.#config.limits.maxAgeMs }, this.#signer);
     if (adopted) this.#accesses.record(key, now);
     return adopted;
   }
@@ -884,7 +893,7 @@ export class Memory {
       return 0;
     }
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
-    const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}` };
+    const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}`, signer: this.#signer };
     const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now() }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);

@@ -6,6 +6,7 @@ import { MissingPayload, readEntry } from "./entries.ts";
 import { CorruptPayload } from "../codec/codec.ts";
 import { describe } from "../errors.ts";
 import type { Store } from "../store/store.ts";
+import type { Signer } from "../codec/signature.ts";
 
 /** A payload written this recently may still be waiting for its entry's commit in another process. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -67,7 +68,7 @@ export interface VerifyReport {
 
 const PAGE = 500;
 
-export async function verify(catalog: Catalog, store: Store, repair: boolean, now: number): Promise<VerifyReport> {
+export async function verify(catalog: Catalog, store: Store, repair: boolean, now: number, signer?: Signer): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
   const broken: Entry[] = [];
   const referenced = new Set<string>();
@@ -79,7 +80,7 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
     for (const entry of page) {
       entries++;
       if (entry.object) referenced.add(entry.object);
-      const problem = await check(entry, store);
+      const problem = await check(entry, store, signer);
       if (problem) problems.push(problem), broken.push(entry);
     }
   }
@@ -129,10 +130,10 @@ async function strays(store: Store, now: number, remove: boolean): Promise<Verif
 }
 
 // Each entry is read through the one read path of hits (checksum included), so verify finds what a hit would reject.
-async function check(entry: Entry, store: Store): Promise<VerifyProblem | undefined> {
+async function check(entry: Entry, store: Store, signer: Signer | undefined): Promise<VerifyProblem | undefined> {
   const about = { name: entry.name, version: entry.version, argsPreview: entry.argsPreview, ...(entry.object ? { object: entry.object } : {}) };
   try {
-    await readEntry(store, entry);
+    await readEntry(store, entry, { signer, key: entry });
   } catch (error) {
     if (error instanceof MissingPayload) {
       return entry.object
