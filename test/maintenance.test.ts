@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
-import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
+import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
@@ -59,10 +59,11 @@ test("prune() drops old versions not used for a while and keeps the current one"
 });
 
 test("prune() removes results past maxAge", async (t) => {
-  const { memory } = await openTempMemory(t, withTestStore({ maxAge: 20 }));
+  let clock = Date.now();
+  const { memory } = await openTempMemory(t, withSeams(withTestStore({ maxAge: 20 }), { now: () => clock }));
   const f = memory.fn("f", (x: number) => x, { version: "1" });
   await f(1);
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  clock += 21;
   assert.equal((await memory.prune()).evicted, 1);
   assert.equal(memory.stats().entries, 0);
 });
