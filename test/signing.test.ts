@@ -96,5 +96,5 @@ signingContract("Deno KV store", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "team.kv");
-  return () => kvStore(path);
+  return { machine: () => kvStore(path) };
 });

@@ -24,7 +24,9 @@ export interface SignedInfo {
 const DOMAIN = new TextEncoder().encode("nbmemo signed payload v1\0");
 const MAGIC = new TextEncoder().encode("nbmsig01");
 const MAC_BYTES = 32;
-const TAIL = 4 + MAC_BYTES + MAGIC.byteLength;
+/** The fixed end of every signed payload: the info's length, the HMAC and the magic. */
+export const SIGNED_TAIL_BYTES = 4 + MAC_BYTES + MAGIC.byteLength;
+const TAIL = SIGNED_TAIL_BYTES;
 /** Keys shorter than this are refused: an HMAC is only as strong as its key. */
 export const MIN_KEY_BYTES = 16;
 

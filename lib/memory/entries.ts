@@ -4,7 +4,7 @@ import { checksum, matchesChecksum } from "../codec/checksum.ts";
 import { compress, CorruptPayload, decode, encode, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
-import { ForgedPayload, isSigned, type Signer } from "../codec/signature.ts";
+import { ForgedPayload, isSigned, SIGNED_TAIL_BYTES, type Signer } from "../codec/signature.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import { describe } from "../errors.ts";
 import { formatBytes } from "../format.ts";
@@ -73,7 +73,7 @@ async function readObject(store: Store, id: string, pieces: Uint8Array[] | undef
   try {
     return { value: await decodeSource(reader, pieces), bytes: reader.size };
   } catch (error) {
-    if (error instanceof CorruptPayload && reader.size >= 8 && isSigned(await tail(reader))) throw signedWithoutKey();
+    if (error instanceof CorruptPayload && reader.size >= SIGNED_TAIL_BYTES && isSigned(await tail(reader))) throw signedWithoutKey();
     throw error;
   } finally {
     await reader.close();
@@ -98,8 +98,8 @@ function decodeUnsigned(bytes: Uint8Array): unknown {
 }
 
 async function tail(reader: { size: number; read(offset: number, into: Uint8Array): unknown }): Promise<Uint8Array> {
-  const last = new Uint8Array(8);
-  await reader.read(reader.size - 8, last);
+  const last = new Uint8Array(SIGNED_TAIL_BYTES);
+  await reader.read(reader.size - SIGNED_TAIL_BYTES, last);
   return last;
 }
 

@@ -54,7 +54,11 @@ export interface Store {
   readonly flags?: StoreFlags;
   /** The payload stored under `id`, or undefined if there is none. */
   get(id: string): MaybePromise<Uint8Array | undefined>;
-  /** Stores `chunks`, concatenated, under `id`, replacing any previous payload atomically. */
+  /**
+   * Stores `chunks`, concatenated, under `id`, atomically. Every write has a fresh id, so a store may refuse
+   * an id it already holds (create-only, as S3's `If-None-Match: *`); one that takes it replaces the
+   * payload atomically.
+   */
   set(id: string, chunks: readonly Uint8Array[], info?: ObjectInfo): MaybePromise<void>;
   /** Removes the payload under `id`; removing a missing id is not an error. */
   delete(id: string): MaybePromise<void>;
