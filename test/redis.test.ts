@@ -9,7 +9,7 @@ import { freePort, type Server, ServerUnavailable, startRedis } from "./servers.
 import { storeContract } from "./store-contract.ts";
 import { Memory, NbmemoError, redisStore, type RedisStoreOptions } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { captureConsole, lastJson, runFixture, tempDir } from "./helpers.ts";
+import { captureConsole, lastJson, runFixture, startFixture, tempDir, withSeams } from "./helpers.ts";
 
 // A server per store, stopped when the contract closes the store (killed first by goAway, if the test does).
 // The contract's lost-server test holds a write's promise across `await goAway()`, and Redis fails that
@@ -263,4 +263,77 @@ test("an entry written to Redis by a Node process is read by a Deno process, and
   assert.equal(nodeHit.computed, 0);
   assert.equal(nodeHit.squaresType, "Float64Array");
   assert.deepEqual(nodeHit.squares, Array.from({ length: 200_000 }, (_, i) => i * i + 0.5));
+});
+
+// Compute once across machines: the store's lease (SET NX with an expiry, renewed by its holder).
+
+test("a lease in Redis is taken by one holder at a time, renewed by it, released only by it, and ends by itself", async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const store = await openStore(t, server);
+  const key = "cd".repeat(32);
+  assert.equal(await store.lease!(key, "machine-a", 200), true);
+  assert.equal(await store.lease!(key, "machine-b", 200), false);
+  assert.equal(await store.lease!(key, "machine-a", 200), true); // renewed
+  await store.release!(key, "machine-b"); // not b's: stays a's
+  assert.equal(await store.lease!(key, "machine-b", 200), false);
+  await store.release!(key, "machine-a");
+  assert.equal(await store.lease!(key, "machine-b", 200), true);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // b's lease expires
+  assert.equal(await store.lease!(key, "machine-a", 200), true);
+});
+
+test("the same slow call started at once on two machines sharing one Redis is computed once", async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  let calls = 0;
+  const machines = await Promise.all(["machine-a", "machine-b", "machine-c"].map(async (machine) => {
+    const memory = await Memory.open(join(dir.path, machine), { log: "silent", store: await redisStore(server.url) });
+    t.after(() => memory.close());
+    return memory.fn("slow_once", async (x: number) => (calls++, await new Promise((r) => setTimeout(r, 300)), { x, machine }), { version: "1" });
+  }));
+  const values = await Promise.all(machines.map((f) => f(1)));
+  assert.equal(calls, 1);
+  assert.ok(values.every((v) => v.machine === values[0]!.machine));
+});
+
+test("a machine that died computing a call is taken over once its lease in Redis expires", async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  const raw = await rawClient(t, server);
+  // Machine a starts computing the call for a minute, with leases of 600 ms, and is killed.
+  const a = startFixture("node", "redis-race.ts", [join(dir.path, "machine-a"), server.url, String(Date.now()), "60000", "600"]);
+  t.after(() => a.child.kill("SIGKILL"));
+  const deadline = Date.now() + 30_000;
+  while ((await raw.keys("nbmemo:lease:*")).length === 0) {
+    assert.ok(Date.now() < deadline, "machine a never took the lease");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  a.child.kill("SIGKILL");
+  await a.done;
+  const b = await Memory.open(join(dir.path, "machine-b"), withSeams({ log: "silent", store: await redisStore(server.url) }, { leaseMs: 600 }));
+  t.after(() => b.close());
+  let calls = 0;
+  const started = Date.now();
+  const value = await b.fn("slow_once", (x: number) => (calls++, { x, by: "machine b" }), { version: "1" })(1);
+  assert.deepEqual(value, { x: 1, by: "machine b" });
+  assert.equal(calls, 1);
+  assert.ok(Date.now() - started >= 100, `computed after ${Date.now() - started} ms, while the dead machine's lease still held`);
+});
+
+test("several processes (Node and Deno, separate cache directories) on one Redis compute the same slow call once", { timeout: 120_000 }, async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  const at = String(Date.now() + 4_000); // every process started and its cache open by then
+  const runs = await Promise.all(["node", "deno", "node", "deno"].map((which, i) =>
+    runFixture(which as "node" | "deno", "redis-race.ts", [join(dir.path, `machine-${i}`), server.url, at, "1500"])));
+  const results = runs.map((run) => lastJson<{ computed: number; value: { x: number; by: string } }>(run));
+  assert.equal(results.reduce((sum, r) => sum + r.computed, 0), 1, JSON.stringify(results));
+  assert.ok(results.every((r) => r.value.by === results[0]!.value.by && r.value.x === 1), JSON.stringify(results));
 });

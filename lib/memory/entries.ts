@@ -183,7 +183,7 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
   return { value: read.value, computeMs };
 }
 
-// What a shared store indexes an entry's object by: the same on every machine.
-function keyDigest(key: EntryKey): string {
+/** What a shared store indexes an entry's object (and its lease) by: the same on every machine. */
+export function keyDigest(key: EntryKey): string {
   return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }

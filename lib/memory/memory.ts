@@ -124,7 +124,7 @@ export class Memory {
     this.#log = createLogger(config.log, config.dir);
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
-    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
+    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }, store) : undefined;
     this.#fileStamps = { get: (path) => catalog.fileStamp(path), put: (path, stamp) => catalog.putFileStamp(path, stamp) };
     this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;

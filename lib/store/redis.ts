@@ -147,6 +147,20 @@ if gen and gen ~= '' then redis.call('DEL', ARGV[1] .. gen) end
 return 1
 `;
 
+// Takes or renews a lease: free (or expired: Redis removed it) or already this holder's. KEYS: lease. ARGV: holder, ms.
+const LEASE = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+// Ends a lease only if it is still this holder's. KEYS: lease. ARGV: holder.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
 /**
  * A {@link Store} in Redis or Valkey, shared by every process and machine that reaches the server: give
  * it a `redis://` (or `rediss://`) URL, connected with the npm package `redis` (an optional peer
@@ -157,7 +171,8 @@ return 1
  * `chunkBytes`); a larger payload is a list `<prefix>:chunks:<id>:<generation>` of chunks, pushed first
  * and then published with the head by one atomic script, so a reader sees the whole old value, the
  * whole new one, or none. `<prefix>:key:<digest>` leads from an entry's key to its latest object, so
- * that another machine adopts it. With `expireIn`, Redis expires all of them.
+ * that another machine adopts it. With `expireIn`, Redis expires all of them. `<prefix>:lease:<digest>`
+ * names the machine computing an entry ({@link Store.lease}), so that the others wait for its result.
  *
  * A URL's connection fails fast when the server goes away (commands are not queued while it
  * reconnects), so a memoized call then computes its value instead of waiting.
@@ -180,6 +195,7 @@ export async function redisStore(urlOrClient: string | RedisClient, options: Red
   const head = (id: string) => `${prefix}:obj:${checkObjectId(id)}`;
   const chunkPrefix = (id: string) => `${prefix}:chunks:${id}:`;
   const index = (key: string) => `${prefix}:key:${checkObjectId(key)}`;
+  const lease = (key: string) => `${prefix}:lease:${checkObjectId(key)}`;
 
   // One command, failing with a message that names the store and what was being done.
   const send = async (doing: string, args: readonly RedisArgument[], bytes = false): Promise<unknown> => {
@@ -249,6 +265,13 @@ export async function redisStore(urlOrClient: string | RedisClient, options: Red
     // next write points it elsewhere.
     async delete(id) {
       await send(`delete object ${id}`, ["EVAL", DELETE, "1", head(id), chunkPrefix(id)]);
+    },
+    async lease(key, holder, ms) {
+      if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`Cannot take a lease for ${ms} ms: it must be a whole number of ms, more than 0`);
+      return await send(`take the lease on ${key}`, ["EVAL", LEASE, "1", lease(key), holder, String(ms)]) === 1;
+    },
+    async release(key, holder) {
+      await send(`release the lease on ${key}`, ["EVAL", RELEASE, "1", lease(key), holder]);
     },
     async info(id): Promise<ObjectInfo | undefined> {
       const meta = await send(`read object ${id}`, ["HGET", head(id), "meta"], true) as Buffer | null;
