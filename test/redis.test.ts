@@ -305,6 +305,8 @@ test("a machine that died computing a call is taken over once its lease in Redis
   const dir = tempDir();
   t.after(dir.remove);
   const raw = await rawClient(t, server);
+  const b = await Memory.open(join(dir.path, "machine-b"), withSeams({ log: "silent", store: await redisStore(server.url) }, { leaseMs: 600 }));
+  t.after(() => b.close());
   // Machine a starts computing the call for a minute, with leases of 600 ms, and is killed.
   const a = startFixture("node", "redis-race.ts", [join(dir.path, "machine-a"), server.url, String(Date.now()), "60000", "600"]);
   t.after(() => a.child.kill("SIGKILL"));
@@ -315,8 +317,6 @@ test("a machine that died computing a call is taken over once its lease in Redis
   }
   a.child.kill("SIGKILL");
   await a.done;
-  const b = await Memory.open(join(dir.path, "machine-b"), withSeams({ log: "silent", store: await redisStore(server.url) }, { leaseMs: 600 }));
-  t.after(() => b.close());
   let calls = 0;
   const started = Date.now();
   const value = await b.fn("slow_once", (x: number) => (calls++, { x, by: "machine b" }), { version: "1" })(1);
