@@ -1,7 +1,10 @@
 // The Redis store against a real redis-server on loopback: the store contract, chunking, atomic replacement,
 // expiry, a lost server, and "machines" (separate cache directories and processes) sharing one Redis.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import type { TestContext } from "node:test";
 import { createClient } from "redis";
 import { cannotRun, test } from "./harness.ts";
@@ -9,7 +12,7 @@ import { freePort, type Server, ServerUnavailable, startRedis } from "./servers.
 import { storeContract } from "./store-contract.ts";
 import { Memory, NbmemoError, redisStore, type RedisStoreOptions } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { captureConsole, lastJson, runFixture, startFixture, tempDir, withSeams } from "./helpers.ts";
+import { captureConsole, lastJson, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
 
 // A server per store, stopped when the contract closes the store (killed first by goAway, if the test does).
 // The contract's lost-server test holds a write's promise across `await goAway()`, and Redis fails that
@@ -153,6 +156,49 @@ test("a Redis server that cannot be reached is a STORE_UNAVAILABLE error naming 
   });
   assert.ok(Date.now() - started < 5_000);
 });
+
+test("a store whose server went away fails fast, and works again once a server answers at the URL", async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const store = await openStore(t, server);
+  await store.set(ID, [new Uint8Array([1])]);
+  await server.kill();
+  const started = Date.now();
+  await assert.rejects(async () => await store.get(ID), new RegExp(`^Error: Cannot read object ${ID} in redis://127\\.0\\.0\\.1:${server.port}: `));
+  await assert.rejects(async () => await store.set(ID, [new Uint8Array([2])]), /Cannot write object/);
+  assert.ok(Date.now() - started < 2_000, `failing took ${Date.now() - started} ms`);
+  // Another redis-server on the same port (empty: the first kept nothing on disk).
+  const again = spawn(process.env.NBMEMO_TEST_REDIS_SERVER ?? "/usr/bin/redis-server", ["--port", String(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  t.after(() => void again.kill("SIGKILL"));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await store.set(ID, [new Uint8Array([3])]);
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  assert.deepEqual(new Uint8Array((await store.get(ID))!), new Uint8Array([3]));
+});
+
+// lib/ copied where no node_modules is found, as for a user who has not installed the peer dependency.
+for (const which of ["node", "deno"] as const) {
+  test(`without the npm package redis, a redisStore URL is a STORE_UNAVAILABLE error that says to install it (${which})`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    cpSync(join(root, "lib"), join(dir.path, "lib"), { recursive: true });
+    writeFileSync(join(dir.path, "probe.ts"), `import { redisStore } from "./lib/store/redis.ts";
+redisStore("redis://127.0.0.1:1").then(() => console.log("{}"), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));
+`);
+    const argv = which === "deno" ? ["run", "-A", "--quiet", "--no-config", "probe.ts"] : ["probe.ts"];
+    const run = await startProcess(runtimePath(which), argv, { cwd: dir.path }).done;
+    const { code, message } = lastJson<{ code?: string; message?: string }>(run);
+    assert.equal(code, "STORE_UNAVAILABLE");
+    assert.equal(message, "Cannot open the Redis store redis://127.0.0.1:1: the npm package redis is not installed. Run `npm install redis`.");
+  });
+}
 
 // The memoizer on Redis.
 
