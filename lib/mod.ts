@@ -27,6 +27,7 @@ export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";
 export { type KvClient, kvStore, type KvStoreOptions } from "./store/kv.ts";
+export { type RedisArgument, type RedisClient, redisStore, type RedisStoreOptions } from "./store/redis.ts";
 export { tieredStore } from "./store/tiered.ts";
 export type { PayloadReader, Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
