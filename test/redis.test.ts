@@ -7,9 +7,10 @@ import { join } from "node:path";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { createClient } from "redis";
-import { cannotRun, test } from "./harness.ts";
-import { freePort, type Server, ServerUnavailable, startRedis } from "./servers.ts";
+import { test } from "./harness.ts";
+import { freePort, type Server, started, startRedis } from "./servers.ts";
 import { storeContract } from "./store-contract.ts";
+import { signingContract } from "./signing-contract.ts";
 import { Memory, NbmemoError, redisStore, type RedisStoreOptions } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
 import { captureConsole, lastJson, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
@@ -32,16 +33,7 @@ function pattern(bytes: number, seed: number): Uint8Array {
 }
 
 // A fresh redis-server for one test, stopped after it; undefined (the test skipped) where there is none.
-async function redis(t: TestContext): Promise<Server | undefined> {
-  try {
-    const server = await startRedis();
-    t.after(() => server.stop());
-    return server;
-  } catch (error) {
-    if (error instanceof ServerUnavailable) return void cannotRun(t, error.message);
-    throw error;
-  }
-}
+const redis = (t: TestContext): Promise<Server | undefined> => started(t, startRedis);
 
 async function openStore(t: TestContext, server: Server, options?: RedisStoreOptions): Promise<Store> {
   const store = await redisStore(server.url, options);
@@ -374,4 +366,10 @@ test("several processes (Node and Deno, separate cache directories) on one Redis
   const results = runs.map((run) => lastJson<{ computed: number; value: { x: number; by: string } }>(run));
   assert.equal(results.reduce((sum, r) => sum + r.computed, 0), 1, JSON.stringify(results));
   assert.ok(results.every((r) => r.value.by === results[0]!.value.by && r.value.x === 1), JSON.stringify(results));
+});
+
+// Outputs planted in Redis through the store's own API (past nbmemo's signing) are refused.
+signingContract("Redis store", async (t) => {
+  const server = await redis(t);
+  return server && { machine: () => redisStore(server.url) };
 });
