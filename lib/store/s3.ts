@@ -419,10 +419,12 @@ class S3 {
       const last = attempt === RETRY_WAITS_MS.length;
       let response: Response;
       try {
-        const request = await this.#client.sign(url.href, {
+        // A variable, not a literal: Deno 2.4's types of aws4fetch's RequestInit lack `method` (no excess-property check here).
+        const init = {
           method: call.method, headers: call.headers, // Our payloads are over ArrayBuffers, which fetch takes (the type also admits a SharedArrayBuffer).
           body: call.body as BodyInit | undefined, signal: AbortSignal.timeout(timeoutMs),
-        });
+        };
+        const request = await this.#client.sign(url.href, init);
         response = await this.#config.fetch(request);
       } catch (error) {
         if (last || isTimeout(error)) throw this.#unreachable(call, error, timeoutMs);
