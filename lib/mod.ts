@@ -27,7 +27,9 @@ export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";
 export { type KvClient, kvStore, type KvStoreOptions } from "./store/kv.ts";
+export { type RedisArgument, type RedisClient, redisStore, type RedisStoreOptions } from "./store/redis.ts";
 export { tieredStore } from "./store/tiered.ts";
+export { type S3Credentials, type S3Fetch, s3Store, type S3StoreOptions } from "./store/s3.ts";
 export type { PayloadReader, Store } from "./store/store.ts";
 export type { LogLevel } from "./log.ts";
 export { NbmemoError, type NbmemoErrorCode } from "./errors.ts";

@@ -290,26 +290,43 @@ export function liveLine(): LiveLine | undefined {
 
 /**
  * Registers a callback for process exit, in both runtimes, and under Node outside a notebook for SIGINT
- * and SIGTERM too (which end a process without its exit event): the callback runs, then the signal is
+ * and SIGTERM too (which end a process without its exit event): the callbacks run, then the signal is
  * raised again unless someone else handles it. A kernel's SIGINT interrupts a cell, so a notebook is left
  * alone; and Deno is too: a signal that arrives there while a listener added through node:process is
  * being removed can leave the process running, unkillable by that signal (Deno 2.9), which is far worse
- * than a second of hits not recorded.
+ * than a second of hits not recorded. All callbacks share one listener per event, there while any callback
+ * is registered: a script that opens Memory after Memory must not pile up listeners (Node warns past ten),
+ * and a signal listener left with nothing to run would stop the signal from ending the process.
  */
 export function onExit(callback: () => void): () => void {
+  // An object per registration keeps them apart, even of one function twice.
+  const entry = { callback };
+  if (exitCallbacks.size === 0) listen(true);
+  exitCallbacks.add(entry);
+  return () => {
+    if (exitCallbacks.delete(entry) && exitCallbacks.size === 0) listen(false);
+  };
+}
+
+const exitCallbacks = new Set<{ readonly callback: () => void }>();
+
+function runExitCallbacks(): void {
+  const entries = [...exitCallbacks];
+  exitCallbacks.clear();
+  listen(false);
+  for (const { callback } of entries) callback();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  runExitCallbacks();
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function listen(on: boolean): void {
   const signals = inNotebook() || deno ? [] : ["SIGINT", "SIGTERM"] as const;
-  const onSignal = (signal: NodeJS.Signals) => {
-    remove();
-    callback();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
-  const remove = () => {
-    process.off("exit", callback);
-    for (const signal of signals) process.off(signal, onSignal);
-  };
-  process.once("exit", callback);
-  for (const signal of signals) process.on(signal, onSignal);
-  return remove;
+  const method = on ? "on" : "off";
+  process[method]("exit", runExitCallbacks);
+  for (const signal of signals) process[method](signal, onSignal);
 }
 
 /**

@@ -145,4 +145,19 @@ for (const which of ["node", "deno"] as const) {
     assert.ok(whileOpen > 0 && whileOpen <= 4, `${whileOpen} descriptors while open`);
     assert.equal(after, 0);
   });
+
+  test(`Memories opened one after another with hits not yet recorded share one exit listener, and close() gives it back (${which})`, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const script = join(root, "test", "fixtures", "exit-listeners.ts");
+    const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, dir.path] : [script, dir.path];
+    const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /MaxListeners/);
+    const { before, during, after } = JSON.parse(stdout.trim());
+    // Under Deno nbmemo does not listen for signals (see onExit in lib/runtime.ts).
+    const signals = which === "node" ? 1 : 0;
+    assert.deepEqual(during, [before[0] + 1, before[1] + signals, before[2] + signals]);
+    assert.deepEqual(after, before);
+  });
 }

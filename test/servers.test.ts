@@ -2,21 +2,9 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { connect } from "node:net";
-import type { TestContext } from "node:test";
-import { cannotRun, test } from "./harness.ts";
-import { S3_BUCKET, S3_CREDENTIALS, type Server, ServerUnavailable, startRedis, startS3 } from "./servers.ts";
+import { test } from "./harness.ts";
+import { S3_BUCKET, S3_CREDENTIALS, started, startRedis, startS3 } from "./servers.ts";
 import { AwsClient } from "aws4fetch";
-
-async function started(t: TestContext, start: () => Promise<Server>): Promise<Server | undefined> {
-  try {
-    const server = await start();
-    t.after(() => server.stop());
-    return server;
-  } catch (error) {
-    if (error instanceof ServerUnavailable) return void cannotRun(t, error.message);
-    throw error;
-  }
-}
 
 // One Redis command over a raw socket (RESP), so that this test needs no client library.
 function redisCommand(port: number, ...args: string[]): Promise<string> {

@@ -8,6 +8,8 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import type { TestContext } from "node:test";
+import { cannotRun } from "./harness.ts";
 import { root, runtimePath } from "./helpers.ts";
 
 /** A server running on loopback. */
@@ -106,12 +108,28 @@ export const S3_BUCKET = "nbmemo-test";
 export async function startS3(): Promise<Server> {
   const s3rver = join(root, "node_modules", "s3rver", "bin", "s3rver.js");
   if (!existsSync(s3rver)) throw new ServerUnavailable("the S3 store's tests need s3rver from npm: run `npm test`, which installs it");
-  return await startServer("s3rver", runtimePath("node"), (port, dir) => [s3rver, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--configure-bucket", S3_BUCKET],
+  return await startServer("s3rver", runtimePath("node"), // s3rver's continuation tokens are DES-encrypted, which OpenSSL 3 keeps in its legacy provider.
+    (port, dir) => ["--openssl-legacy-provider", s3rver, "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--configure-bucket", S3_BUCKET],
     (port) => `http://127.0.0.1:${port}`);
 }
 
 /** s3rver's fixed credentials (any well-formed signature with them is accepted). */
 export const S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/**
+ * A server `start` starts for the test `t`, stopped after it; undefined (the test skipped, failed under
+ * CI=true) when this machine cannot run one.
+ */
+export async function started(t: TestContext, start: () => Promise<Server>): Promise<Server | undefined> {
+  try {
+    const server = await start();
+    t.after(() => server.stop());
+    return server;
+  } catch (error) {
+    if (error instanceof ServerUnavailable) return void cannotRun(t, error.message);
+    throw error;
+  }
+}
 
 /**
  * One server of a kind for a whole test file, started at first use and stopped when the run exits; a test

@@ -240,7 +240,7 @@ export function warnForged(log: Logger, name: string, args: string, error: Forge
   log.warnOnce(`forged:${name}`, `Refused the result of ${name}(${args}) in the shared store: ${error.message}. Computing it instead.`);
 }
 
-/** What a shared store indexes an entry's object by (and a signature binds it to): the same on every machine. */
+/** What a shared store indexes an entry's object by (and its lease, and a signature binds it to): the same on every machine. */
 export function keyDigest(key: EntryKey): string {
   return sha256(`${key.name}\0${key.version}\0${key.argsHash}`);
 }

@@ -1,11 +1,13 @@
 // Cross-process leases: a call started in several processes at once is computed by one of them while
 // the others wait for its result; a holder on this machine holds it while its process lives, one on another
-// machine until its lease expires.
+// machine until its lease expires. A shared store that takes leases extends this across machines.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import type { Catalog, LeaseHolder } from "../catalog/catalog.ts";
+import type { Store } from "../store/store.ts";
 import type { EntryKey } from "../types.ts";
+import { keyDigest } from "./entries.ts";
 import { describe } from "../errors.ts";
 import { formatDuration } from "../format.ts";
 import type { Logger } from "../log.ts";
@@ -27,11 +29,14 @@ export class Leases {
   readonly #catalog: Catalog;
   readonly #log: Logger;
   readonly #options: LeaseOptions;
+  readonly #store: Store | undefined;
 
-  constructor(catalog: Catalog, log: Logger, options: LeaseOptions) {
+  /** With a `store` that takes leases ({@link Store.lease}), a call is also leased there, across machines. */
+  constructor(catalog: Catalog, log: Logger, options: LeaseOptions, store?: Store) {
     this.#catalog = catalog;
     this.#log = log;
     this.#options = options;
+    this.#store = store?.lease && store.release ? store : undefined;
   }
 
   /**
@@ -52,7 +57,7 @@ export class Leases {
         this.#log.warnOnce(`lease:${key.name}`, `Cannot coordinate ${key.name} with other processes: ${describe(error)}. Computing it without waiting for them.`);
         return await compute();
       }
-      if (!other) return await this.#holding(key, async () => (await check()) ?? await compute());
+      if (!other) return await this.#holding(key, () => this.#acrossMachines(key, started, check, compute));
       // Held by another process: wait for its result, or for its lease to end (released, its process gone,
       // or, on another machine, expired).
       while (other && stillHeld(other, Date.now())) {
@@ -72,25 +77,41 @@ export class Leases {
 
   async #holding<T>(key: EntryKey, work: () => Promise<T>): Promise<T> {
     const { leaseMs } = this.#options;
-    const heartbeat = setInterval(() => {
+    return await heartbeating(key.name, this.#log, leaseMs, work,
+      () => this.#catalog.renewLease(key, this.holder, Date.now(), leaseMs),
+      () => this.#catalog.releaseLease(key, this.holder));
+  }
+
+  // Under this catalog's lease: the store's lease on the call, so that one machine computes it while the
+  // others poll the store for its result, until that lease ends (released, or expired with its machine) or
+  // the timeout. A store that cannot take the lease (its server gone) does not stop the computation.
+  async #acrossMachines<T>(key: EntryKey, started: number, check: () => Promise<T | undefined>, compute: () => Promise<T>): Promise<T> {
+    const store = this.#store;
+    if (!store) return (await check()) ?? await compute();
+    const digest = keyDigest(key);
+    const { leaseMs, timeoutMs } = this.#options;
+    let poll = FIRST_POLL_MS;
+    for (;;) {
+      let taken: boolean;
       try {
-        this.#catalog.renewLease(key, this.holder, Date.now(), leaseMs);
+        taken = await store.lease!(digest, this.holder, leaseMs);
       } catch (error) {
-        this.#log.debug(`could not renew the lease on ${key.name}: ${describe(error)}`);
+        this.#log.warnOnce(`store-lease:${key.name}`, `Cannot coordinate ${key.name} with other machines through the shared store: ${describe(error)}. Computing it without waiting for them.`);
+        return (await check()) ?? await compute();
       }
-    }, leaseMs / 3);
-    // A compute that never settles must not keep the process alive through this timer.
-    (heartbeat as { unref?: () => void }).unref?.();
-    try {
-      return await work();
-    } finally {
-      clearInterval(heartbeat);
-      try {
-        this.#catalog.releaseLease(key, this.holder);
-      } catch (error) {
-        // The lease then expires by itself.
-        this.#log.debug(`could not release the lease on ${key.name}: ${describe(error)}`);
+      if (taken) {
+        return await heartbeating(key.name, this.#log, leaseMs, async () => (await check()) ?? await compute(),
+          () => store.lease!(digest, this.holder, leaseMs), () => store.release!(digest, this.holder));
       }
+      const waited = Date.now() - started;
+      if (waited >= timeoutMs) {
+        this.#log.warn(`${key.name}: waited ${formatDuration(waited)} for another machine computing the same call; computing it here.`);
+        return await compute();
+      }
+      await sleep(Math.min(poll, timeoutMs - waited));
+      poll = Math.min(poll * 1.5, MAX_POLL_MS);
+      const found = await check();
+      if (found !== undefined) return found;
     }
   }
 
@@ -100,6 +121,28 @@ export class Leases {
     } catch {
       return undefined; // unreadable: try to take it, which reports the problem
     }
+  }
+}
+
+// Runs `work` while renewing a lease every third of `leaseMs`, and releases it after. A renewal or release
+// that fails is only logged: the lease then expires by itself.
+async function heartbeating<T>(name: string, log: Logger, leaseMs: number, work: () => Promise<T>,
+  renew: () => unknown, release: () => unknown): Promise<T> {
+  const quietly = async (what: string, step: () => unknown) => {
+    try {
+      await step();
+    } catch (error) {
+      log.debug(`could not ${what} the lease on ${name}: ${describe(error)}`);
+    }
+  };
+  const heartbeat = setInterval(() => void quietly("renew", renew), leaseMs / 3);
+  // A compute that never settles must not keep the process alive through this timer.
+  (heartbeat as { unref?: () => void }).unref?.();
+  try {
+    return await work();
+  } finally {
+    clearInterval(heartbeat);
+    await quietly("release", release);
   }
 }
 

@@ -129,7 +129,7 @@ export class Memory {
     if (config.signingKey && !this.#signer) this.#log.debug("signingKey is not used: the store is not shared (files under the cache directory are this machine's own)");
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
-    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }) : undefined;
+    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }, store) : undefined;
     this.#fileStamps = { get: (path) => catalog.fileStamp(path), put: (path, stamp) => catalog.putFileStamp(path, stamp) };
     this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;

@@ -68,6 +68,16 @@ export interface Store {
    * so another machine finds an entry by its key through this index.
    */
   find?(key: string): MaybePromise<string | undefined>;
+  /**
+   * Optional power of shared stores, declared with {@link Store.release}: takes the lease on the entry key
+   * `key` (a hex digest, as in {@link Store.find}) for `holder` for `ms` milliseconds, so that one machine
+   * computes a call while the others wait for its result. True if `holder` now holds it: it was free or
+   * expired, or `holder` held it already (the call then renews it, for `ms` from now); false while
+   * another holder does. Atomic across every machine on the store; a lease not renewed ends by itself.
+   */
+  lease?(key: string, holder: string, ms: number): MaybePromise<boolean>;
+  /** Ends the lease on `key` if `holder` still holds it (one taken over after it expired is left alone). */
+  release?(key: string, holder: string): MaybePromise<void>;
   /** The info written with the payload under `id` (shared stores keep it), or undefined. */
   info?(id: string): MaybePromise<ObjectInfo | undefined>;
   /** Every payload the store holds (what `memory.verify` compares with the catalog); optional. */
