@@ -98,17 +98,15 @@ export interface Fixture {
 }
 
 /** Starts a script of test/fixtures/ in a new OS process under `which`. */
-export function startFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {},
-  user: { uid?: number; gid?: number } = {}): Fixture {
+export function startFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}): Fixture {
   const script = join(root, "test", "fixtures", fixture);
   const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [script, ...args];
-  return startProcess(runtimePath(which), argv, { env, ...user });
+  return startProcess(runtimePath(which), argv, { env });
 }
 
 /** Starts `executable` with `argv` in a new OS process (in the repository, or in `cwd`). */
-export function startProcess(executable: string, argv: string[], options: { cwd?: string; env?: Record<string, string>; uid?: number; gid?: number } = {}): Fixture {
-  const { cwd = root, env, uid, gid } = options;
-  const child = spawn(executable, argv, { cwd, env: { ...process.env, NO_COLOR: "1", ...env }, uid, gid });
+export function startProcess(executable: string, argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Fixture {
+  const child = spawn(executable, argv, { cwd: options.cwd ?? root, env: { ...process.env, NO_COLOR: "1", ...options.env } });
   let stdout = "";
   let stderr = "";
   let lineSeen: (line: string) => void;
