@@ -14,7 +14,8 @@ export type NbmemoErrorCode =
   | "NOT_A_CACHE"
   | "STORE_UNAVAILABLE"
   | "RUNTIME_TOO_OLD"
-  | "MAP_FAILED";
+  | "MAP_FAILED"
+  | "READ_ONLY";
 
 /**
  * An error raised by nbmemo. `code` is stable across releases; `cause` carries the underlying error

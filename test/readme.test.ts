@@ -8,7 +8,7 @@ import { test } from "./harness.ts";
 import { pathToFileURL } from "node:url";
 import { captureConsole, root, tempDir } from "./helpers.ts";
 
-const sections = ["Quick start", "When the code changes", "What the key covers, and what it refuses", "Long loops and input files"];
+const sections = ["Quick start", "When the code changes", "What the key covers, and what it refuses", "Long loops and input files", "Read-only caches"];
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const modUrl = pathToFileURL(join(root, "lib", "mod.ts")).href;
 

@@ -3,7 +3,7 @@ import { NbmemoError } from "../errors.ts";
 import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
 import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
-import { type Database, immediate, openDatabase, prepare, retryBusy, type Row, type Statement } from "./sqlite.ts";
+import { type Database, immediate, openDatabase, type OpenMode, prepare, retryBusy, type Row, type Statement } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
 // and Deno up to 2.4 fail a statement that uses one numbered parameter (`?1`) twice ("column index out
@@ -247,9 +247,14 @@ export class Catalog implements KnownSources {
     this.#db = db;
   }
 
-  /** Opens (creating or migrating) the catalog at `path`. */
-  static open(path: string): Catalog {
-    return new Catalog(openDatabase(path, (db) => migrate(db, path)));
+  /** Opens (creating or migrating) the catalog at `path`; `readOnly`, opens the one there as it is, writing nothing. */
+  static open(path: string, mode: OpenMode = { readOnly: false }): Catalog {
+    return new Catalog(openDatabase(path, (db) => migrate(db, path), mode));
+  }
+
+  /** Whether this catalog was opened read-only: any write fails. */
+  get readOnly(): boolean {
+    return this.#db.readOnly;
   }
 
   /**
@@ -267,7 +272,7 @@ export class Catalog implements KnownSources {
 
   /** Counts the reopenings of this catalog's file, by any Catalog of this process that shares it. */
   get generation(): number {
-    return this.#db.generation;
+    return this.#db.reopenings;
   }
 
   close(): void {
@@ -681,6 +686,11 @@ function migrate(db: Database, path: string): void {
     return found === SCHEMA_VERSION;
   };
   if (upToDate()) return;
+  if (db.readOnly) {
+    throw new NbmemoError("READ_ONLY", `Cannot read the catalog ${path}: it has schema version ${current()}, older than this nbmemo's ` +
+      `(${SCHEMA_VERSION}), and it is open read-only, so it cannot be upgraded. Open it once with write access (without readOnly), ` +
+      "or read it with the nbmemo that wrote it.");
+  }
   immediate(db, () => {
     if (upToDate()) return;
     for (let version = current() + 1; version <= SCHEMA_VERSION; version++) db.exec(migrations[version]!);

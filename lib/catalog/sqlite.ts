@@ -1,9 +1,10 @@
 // A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
-// transactions that retry while another process holds the lock; one connection per file and process, opened
-// again on the file now at its path when the one open was deleted or replaced.
-import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+// transactions that retry while another process holds the lock; one connection per file, mode and process,
+// opened again on the file now at its path when the one open was deleted or replaced.
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { runtimeTooOld } from "../runtime.ts";
 
@@ -49,10 +50,23 @@ export function loadSqlite(): SqliteModule {
 /** How often, at most, {@link Database.replaced} looks at the file when not forced: a stat costs ~3 µs on Node, ~12 µs on Deno. */
 const REPLACED_CHECK_MS = 500;
 
-// One connection per database file in this process, shared by every Memory open on it: a notebook cell that
-// runs Memory.open again without close() would otherwise open two more descriptors each time (EMFILE after
-// ~500 runs). Counted: the last release closes it.
+// One connection per database file (and mode: read-write or read-only) in this process, shared by every
+// Memory open on it: a notebook cell that runs Memory.open again without close() would otherwise open two
+// more descriptors each time (EMFILE after ~500 runs). Counted: the last release closes it.
 const shared = new Map<string, Database>();
+const sharedKey = (path: string, readOnly: boolean) => `${readOnly ? "r" : "w"}:${path}`;
+
+/** What a connection may do: `readOnly` opens an existing file without writing anything, its folder included. */
+export interface OpenMode {
+  readonly readOnly: boolean;
+}
+
+/** The file a connection has open, and for a connection that cannot see other writers (immutable) its size and time then. */
+interface OpenFile {
+  readonly dev: number;
+  readonly ino: number;
+  readonly immutable?: { readonly size: number; readonly mtimeMs: number };
+}
 
 /**
  * A connection to one database file, shared in this process ({@link openDatabase}), that can be opened again
@@ -61,23 +75,31 @@ const shared = new Map<string, Database>();
  */
 export class Database {
   readonly path: string;
+  readonly readOnly: boolean;
   #db: DatabaseSync;
-  #file: { dev: number; ino: number } | undefined;
+  #file: OpenFile | undefined;
   #refs = 1;
   #checkedAt = 0;
   #generation = 0;
+  #reopenings = 0;
   readonly #setup: (db: Database) => void;
 
-  constructor(path: string, setup: (db: Database) => void) {
+  constructor(path: string, setup: (db: Database) => void, mode: OpenMode = { readOnly: false }) {
     this.path = path;
+    this.readOnly = mode.readOnly;
     this.#setup = setup;
-    [this.#db, this.#file] = connect(path);
+    [this.#db, this.#file] = connect(path, this.readOnly);
     this.#init();
   }
 
-  /** Counts up each time the file is opened again; statements prepared before are prepared again. */
+  /** Counts up each time a connection is made again; statements prepared before are prepared again. */
   get generation(): number {
     return this.#generation;
+  }
+
+  /** Counts up each time the file at the path is opened again because it was deleted or replaced ({@link reopen}). */
+  get reopenings(): number {
+    return this.#reopenings;
   }
 
   exec(sql: string): void {
@@ -91,21 +113,29 @@ export class Database {
   /** Gives up one use; the last one closes the connection. */
   close(): void {
     if (--this.#refs > 0) return;
-    if (shared.get(this.path) === this) shared.delete(this.path);
+    const key = sharedKey(this.path, this.readOnly);
+    if (shared.get(key) === this) shared.delete(key);
     this.#db.close();
   }
 
   /**
    * Whether the file at the path is no longer the one open (deleted, or replaced by another): looked at no
-   * more than every {@link REPLACED_CHECK_MS} unless `force`. An in-memory database is never replaced.
+   * more than every {@link REPLACED_CHECK_MS} unless `force`. An in-memory database is never replaced. An
+   * immutable connection (see {@link connect}) is looked at every time, and counts as replaced as soon as
+   * the file changed or a write-ahead log appeared: another process writes it, so it is no longer immutable.
    */
   replaced(force: boolean): boolean {
     if (!this.#file) return false;
+    const { immutable } = this.#file;
     const now = Date.now();
-    if (!force && now - this.#checkedAt < REPLACED_CHECK_MS) return false;
+    if (!force && !immutable && now - this.#checkedAt < REPLACED_CHECK_MS) return false;
     this.#checkedAt = now;
     const found = statSync(this.path, { throwIfNoEntry: false });
-    return !found || found.ino !== this.#file.ino || found.dev !== this.#file.dev;
+    if (!found || found.ino !== this.#file.ino || found.dev !== this.#file.dev) return true;
+    if (immutable && (found.size !== immutable.size || found.mtimeMs !== immutable.mtimeMs || existsSync(`${this.path}-wal`))) {
+      this.#connect(); // the same file, now being written: read it as an ordinary reader
+    }
+    return false;
   }
 
   /**
@@ -114,7 +144,12 @@ export class Database {
    * databaseIsUnmoved), so closing the old connection cannot harm a new file another process made there.
    */
   reopen(): void {
-    const [db, file] = connect(this.path);
+    this.#connect();
+    this.#reopenings++;
+  }
+
+  #connect(): void {
+    const [db, file] = connect(this.path, this.readOnly);
     try {
       this.#db.close();
     } catch { /* already unusable: what matters is the new one */ }
@@ -135,11 +170,13 @@ export class Database {
       // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
       // fresh directory at once race for the switch to WAL.
       this.#db.exec("PRAGMA busy_timeout = 5000");
-      // Only takes effect on a new, empty file (an existing catalog keeps its mode): space freed by eviction
-      // can then be given back with `PRAGMA incremental_vacuum`.
-      this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-      retryBusy(() => this.#db.exec("PRAGMA journal_mode = WAL"));
-      retryBusy(() => this.#db.exec("PRAGMA synchronous = NORMAL"));
+      if (!this.readOnly) {
+        // Only takes effect on a new, empty file (an existing catalog keeps its mode): space freed by eviction
+        // can then be given back with `PRAGMA incremental_vacuum`.
+        this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+        retryBusy(() => this.#db.exec("PRAGMA journal_mode = WAL"));
+        retryBusy(() => this.#db.exec("PRAGMA synchronous = NORMAL"));
+      }
       // The catalog keeps running totals in triggers; without this, a row that INSERT OR REPLACE deletes
       // would not fire the delete trigger and the totals would drift.
       this.#db.exec("PRAGMA recursive_triggers = ON");
@@ -157,23 +194,26 @@ export class Database {
 
 /**
  * The connection to the database at `path` (`setup` runs on a new connection: the schema), shared with
- * the other users of that file in this process; each user closes it once. `":memory:"` is never shared.
+ * the other users of that file and mode in this process; each user closes it once. `":memory:"` is never
+ * shared. Read-only, the file must exist: nothing is created.
  */
-export function openDatabase(path: string, setup: (db: Database) => void = () => {}): Database {
-  const open = path === ":memory:" ? undefined : shared.get(path);
+export function openDatabase(path: string, setup: (db: Database) => void = () => {}, mode: OpenMode = { readOnly: false }): Database {
+  const key = sharedKey(path, mode.readOnly);
+  const open = path === ":memory:" ? undefined : shared.get(key);
   if (open) {
     if (open.replaced(true)) open.reopen(); // its other users see the new generation
     return open.share();
   }
-  const db = new Database(path, setup);
-  if (path !== ":memory:") shared.set(path, db);
+  const db = new Database(path, setup, mode);
+  if (path !== ":memory:") shared.set(key, db);
   return db;
 }
 
 // Opens `path`, private, and says which file it opened.
-function connect(path: string): [DatabaseSync, { dev: number; ino: number } | undefined] {
+function connect(path: string, readOnly: boolean): [DatabaseSync, OpenFile | undefined] {
   const { DatabaseSync } = loadSqlite();
   if (path === ":memory:") return [new DatabaseSync(path), undefined];
+  if (readOnly) return connectReadOnly(path);
   if (!statSync(path, { throwIfNoEntry: false })) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // A -wal or -shm without its database belongs to one that was deleted: SQLite would replay that WAL into
@@ -192,6 +232,42 @@ function connect(path: string): [DatabaseSync, { dev: number; ino: number } | un
     closeSync(fd);
   }
   return [new DatabaseSync(path), file];
+}
+
+/**
+ * Opens `path` read-only. A database in WAL mode is read through its -shm file, which SQLite creates when it
+ * is missing: in a folder this process cannot write, with no other process holding the file open (so no
+ * -wal, no -shm), that fails (SQLITE_READONLY_DIRECTORY). The file is then opened immutable: nobody is
+ * writing it, and {@link Database.replaced} notices the first writer that comes (the file changes, or a
+ * -wal appears) so that the connection is opened again, then as an ordinary reader.
+ */
+function connectReadOnly(path: string): [DatabaseSync, OpenFile] {
+  const { DatabaseSync } = loadSqlite();
+  const stamp = () => {
+    const { dev, ino, size, mtimeMs } = statSync(path);
+    return { dev, ino, size, mtimeMs };
+  };
+  const before = stamp();
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    db.prepare("SELECT count(*) FROM sqlite_schema").get();
+    return [db, { dev: before.dev, ino: before.ino }];
+  } catch (error) {
+    db.close();
+    const code = ((error as { errcode?: number }).errcode ?? 0) & 0xff;
+    if (code !== 8 /* SQLITE_READONLY */ || existsSync(`${path}-wal`)) throw error;
+  }
+  const url = pathToFileURL(path);
+  url.search = "immutable=1";
+  let immutable: DatabaseSync;
+  try {
+    // A URL, which node:sqlite takes in Deno and in Node after 22.13: the immutable flag has no other way in.
+    immutable = new DatabaseSync(url as unknown as string, { readOnly: true });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new Error(`this runtime (Node ${process.versions.node}) cannot open a SQLite file by URL, which reading a catalog in a folder it cannot write needs: a newer Node or Deno can`);
+  }
+  return [immutable, { dev: before.dev, ino: before.ino, immutable: { size: before.size, mtimeMs: before.mtimeMs } }];
 }
 
 /** Prepares `sql` as a {@link Statement}. */

@@ -24,6 +24,7 @@ export class AccessLog {
 
   /** Notes one read of `key` at `at`; costs no I/O. */
   record(key: EntryKey, at: number): void {
+    if (this.#catalog.readOnly) return; // nothing can be written: no timer, no exit hook
     const id = `${key.name}\0${key.version}\0${key.argsHash}`;
     const previous = this.#pending.get(id);
     this.#pending.set(id, { key, at: Math.max(at, previous?.at ?? 0), count: (previous?.count ?? 0) + 1 });

@@ -54,6 +54,13 @@ export interface MemoryOptions {
    */
   create?: boolean;
   /**
+   * Read the cache and write nothing: not the cache directory, not the store (a user who can only read
+   * them, such as a team's shared store). Hits are returned; a miss is computed and returned but not stored.
+   * `delete`, `clear`, `prune` and `verify({ repair: true })` throw `READ_ONLY`. A cache directory this
+   * process cannot write is opened this way by itself, after one warning. Default: false.
+   */
+  readOnly?: boolean;
+  /**
    * Compresses outputs of at least `compressMinBytes` with gzip or zstd (zstd needs Node >= 22.15 or
    * Deno 2). Reading needs no option: every payload says how it was written. Default: false.
    *
@@ -239,6 +246,7 @@ export interface Config {
   readonly schedule: ((work: () => Promise<void>) => void) | undefined;
   readonly limits: Limits;
   readonly create: boolean;
+  readonly readOnly: boolean;
   readonly compress: Compression | false;
   readonly compressMinBytes: number;
   /** The team key that signs outputs in a shared store, if any. */
@@ -247,7 +255,7 @@ export interface Config {
 
 const memoryOptionNames = optionNames<MemoryOptions>({
   log: true, inlineBytes: true, store: true, lock: true, lockTimeout: true, maxBytes: true, maxEntries: true, maxAge: true,
-  create: true, compress: true, compressMinBytes: true, signingKey: true,
+  create: true, readOnly: true, compress: true, compressMinBytes: true, signingKey: true,
 });
 const fnOptionNames = optionNames<FnOptions>({ version: true, deps: true, unkeyed: true, onChange: true });
 const pruneOptionNames = optionNames<PruneOptions>({ oldVersionsUnusedFor: true });
@@ -273,10 +281,13 @@ export function parseMemoryOptions(dir: unknown, options: MemoryOptions): Config
   if (options.create !== undefined && typeof options.create !== "boolean") {
     throw invalid(`Cannot use create=${shown(options.create)}: it must be true or false.`);
   }
+  if (options.readOnly !== undefined && typeof options.readOnly !== "boolean") {
+    throw invalid(`Cannot use readOnly=${shown(options.readOnly)}: it must be true (read the cache, write nothing) or false.`);
+  }
   const seams = (options as { [testingSeams]?: TestingSeams })[testingSeams] ?? {};
   return {
     dir, log: resolveLogLevel(options.log), inlineBytes, store: parseStore(options.store, dir), lock, lockTimeout,
-    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, schedule: seams.schedule, limits: parseLimits(options), create: options.create ?? true, ...parseCompression(options),
+    leaseMs: seams.leaseMs ?? LEASE_MS, now: seams.now ?? Date.now, schedule: seams.schedule, limits: parseLimits(options), create: options.create ?? true, readOnly: options.readOnly ?? false, ...parseCompression(options),
     signingKey: parseSigningKey(options.signingKey),
   };
 }

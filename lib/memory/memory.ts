@@ -1,6 +1,6 @@
 // Memory: opens a cache directory and memoizes functions and cell blocks in it.
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout } from "node:timers";
 import { Catalog } from "../catalog/catalog.ts";
@@ -113,24 +113,27 @@ export class Memory {
   readonly #accesses: AccessLog;
   readonly #evictor: Evictor;
   readonly #fileStamps: FileStamps;
+  // Why nothing is written (the readOnly option, or a cache this process cannot write); undefined when writable.
+  readonly #readOnly: string | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
   // The catalog file's generation this Memory has seen (see #followCatalog).
   #generation: number;
 
-  private constructor(config: Config, catalog: Catalog, store: Store) {
+  private constructor(config: Config, catalog: Catalog, store: Store, readOnly?: string) {
     this.dir = config.dir;
     this.#config = config;
     this.#catalog = catalog;
     this.#store = store;
+    this.#readOnly = readOnly;
     this.#log = createLogger(config.log, config.dir);
     this.#signer = config.signingKey && store.flags?.shared ? new Signer(config.signingKey) : undefined;
     if (config.signingKey && !this.#signer) this.#log.debug("signingKey is not used: the store is not shared (files under the cache directory are this machine's own)");
     this.#hasher = new SourceHasher(tolerant(catalog, this.#log));
     this.#hashFunction = sourceKey(this.#hasher);
-    this.#leases = config.lock ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }, store) : undefined;
-    this.#fileStamps = { get: (path) => catalog.fileStamp(path), put: (path, stamp) => catalog.putFileStamp(path, stamp) };
+    this.#leases = config.lock && !readOnly ? new Leases(catalog, this.#log, { leaseMs: config.leaseMs, timeoutMs: config.lockTimeout }, store) : undefined;
+    this.#fileStamps = fileStamps(catalog, readOnly !== undefined);
     this.#accesses = accessLog(catalog, this.#log);
     this.#generation = catalog.generation;
     unreachable.register(this, release(catalog, this.#accesses, typeof config.store === "string" ? store : undefined), this);
@@ -161,15 +164,32 @@ export class Memory {
     const parsed = parseMemoryOptions(dir, options);
     loadSqlite(); // before anything is created on a runtime that cannot use it
     const config = { ...parsed, dir: resolve(parsed.dir) };
+    const catalogPath = join(config.dir, CATALOG_FILE);
     let catalog: Catalog | undefined;
     let unusable: unknown;
+    let readOnly = config.readOnly ? "readOnly: true" : undefined;
+    let unwritable: unknown;
     try {
-      prepareDirectory(config.dir, config.create);
-      catalog = Catalog.open(join(config.dir, CATALOG_FILE));
+      if (config.readOnly) catalog = existsSync(catalogPath) ? Catalog.open(catalogPath, { readOnly: true }) : undefined;
+      else {
+        prepareDirectory(config.dir, config.create);
+        catalog = Catalog.open(catalogPath);
+      }
     } catch (error) {
       if (error instanceof NbmemoError) throw error; // not a cache, or too new: never to be written over
-      if (!config.create) throw error; // the caller wants the cache that is there, not an empty stand-in
-      unusable = error;
+      // A cache this process can read but not write (another user's, a read-only mount) still serves its hits.
+      let readFailure: unknown;
+      if (cannotWrite(error) && existsSync(catalogPath)) {
+        try {
+          catalog = Catalog.open(catalogPath, { readOnly: true });
+          [readOnly, unwritable] = ["this process cannot write it", error];
+        } catch (second) {
+          if (second instanceof NbmemoError) throw second;
+          readFailure = second;
+        }
+      }
+      if (!catalog && !config.create) throw error; // the caller wants the cache that is there, not an empty stand-in
+      if (!catalog) unusable = readFailure ? `${describe(error)}, and reading it without writing failed too: ${describe(readFailure)}` : error;
     }
     let store: Store;
     try {
@@ -178,11 +198,20 @@ export class Memory {
       catalog?.close();
       throw error;
     }
-    if (catalog) return new Memory(config, catalog, store);
+    if (catalog) {
+      const memory = new Memory(config, catalog, store, readOnly);
+      if (unwritable) {
+        memory.#log.warnOnce(`read-only:${config.dir}`, `Cannot write the cache at ${config.dir}: ${describe(unwritable)}. Its results are read; ` +
+          "new ones are computed and returned but not stored. Open it with { readOnly: true } to say so and leave out this warning.");
+      }
+      return memory;
+    }
     // A catalog of its own, in memory, with every output inline (except in a shared store, which still
     // works): nothing touches the directory.
-    const memory = new Memory({ ...config, inlineBytes: Number.MAX_SAFE_INTEGER }, Catalog.open(":memory:"), store);
-    memory.#log.warn(`Cannot open the cache at ${config.dir}: ${describe(unusable)}. Results are kept in memory for this process only.`);
+    const memory = new Memory({ ...config, inlineBytes: Number.MAX_SAFE_INTEGER }, Catalog.open(":memory:"), store, readOnly);
+    if (readOnly) {
+      if (!store.flags?.shared) memory.#log.warnOnce(`read-only:${config.dir}`, `There is no cache at ${config.dir} to read (readOnly: true): every call computes.`);
+    } else memory.#log.warn(`Cannot open the cache at ${config.dir}: ${describe(unusable)}. Results are kept in memory for this process only.`);
     return memory;
   }
 
@@ -484,6 +513,7 @@ export class Memory {
    */
   async delete(name: string, options: { version?: string } = {}): Promise<number> {
     checkName(name, "memory.delete", { spelling: false });
+    this.#checkWritable(`delete the results of ${name}`);
     return await this.#deleteEntries({ name, version: parseDeleteOptions(options, name).version });
   }
 
@@ -500,6 +530,7 @@ export class Memory {
    */
   async clear(): Promise<number> {
     this.#checkOpen("clear the cache");
+    this.#checkWritable("clear the cache");
     const { count, objects } = this.#catalog.clear();
     for (const object of objects) await this.#store.delete(object);
     return count;
@@ -523,6 +554,7 @@ export class Memory {
   async prune(options: PruneOptions = {}): Promise<PruneReport> {
     const { oldVersionsUnusedForMs } = parsePruneOptions(options);
     this.#checkOpen("prune the cache");
+    this.#checkWritable("prune the cache");
     this.#accesses.flush();
     return await prune(this.#catalog, this.#store, this.#evictor, oldVersionsUnusedForMs, this.#config.now(), ORPHAN_GRACE_MS);
   }
@@ -545,6 +577,7 @@ export class Memory {
   async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
     const { repair } = parseVerifyOptions(options);
     this.#checkOpen("verify the cache");
+    if (repair) this.#checkWritable("repair the cache");
     this.#accesses.flush();
     return await verify(this.#catalog, this.#store, repair, this.#config.now(), this.#signer);
   }
@@ -622,6 +655,13 @@ export class Memory {
 
   #checkOpen(what: string): void {
     if (this.#closed) throw this.#closedError(what);
+  }
+
+  #checkWritable(what: string): void {
+    if (this.#readOnly) {
+      throw new NbmemoError("READ_ONLY", `Cannot ${what}: the cache at ${this.dir} is open read-only (${this.#readOnly}). ` +
+        "Open it without readOnly, as a user who can write it.");
+    }
   }
 
   // Meets each version of a definition once (see #meetVersion), then lets its calls through without waiting.
@@ -735,7 +775,7 @@ export class Memory {
       this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0, quiet);
     } else {
       this.#session.misses++;
-      if (!quiet) this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : ""})`,
+      if (!quiet) this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : this.#readOnly ? ", not stored: read-only" : ""})`,
         { hit: false, savedMs: 0 });
     }
     return { value: outcome.value as Awaited<R>, shared, hit: outcome.stored === undefined };
@@ -773,6 +813,7 @@ export class Memory {
     // to values: it is told at info level (shown in notebooks) instead.
     if (notice && use.kind === "cell" && use.deps > 0) this.#log.infoOnce(`free:${id}`, notice);
     else if (notice) this.#log.warnOnce(`free:${id}`, notice);
+    if (this.#readOnly) return;
     try {
       this.#catalog.useFunction(name, version.id, version.source, Date.now());
       const dropped = await keepNewestVersions(this.#catalog, this.#store, name, version.id);
@@ -789,7 +830,9 @@ export class Memory {
     const known = versions.find((v) => v.version === version.id);
     const { summary, diff } = describeChange(name, previous, version, Date.now(), known);
     let outcome = `Results of other versions are kept: going back to their code hits them again (onChange: "clear" deletes them, "ignore" hides this).`;
-    if (config.onChange === "clear") {
+    if (config.onChange === "clear" && this.#readOnly) {
+      outcome = `onChange: "clear" deleted nothing: the cache is open read-only (${this.#readOnly}).`;
+    } else if (config.onChange === "clear") {
       let deleted = 0;
       for (const old of versions) if (old.version !== version.id) deleted += await this.#deleteEntries({ name, version: old.version });
       outcome = `onChange: "clear" deleted the results of its other versions (${deleted}).`;
@@ -808,6 +851,7 @@ export class Memory {
     this.#generation = this.#catalog.generation;
     this.#log.warn(`The cache at ${this.dir} was deleted or replaced while this process had it open: continuing with the cache now there ` +
       "(a new, empty one if it was deleted). Results stored before are gone; calls compute them again.");
+    if (this.#readOnly) return;
     for (const { name, version } of this.#usedVersions.values()) this.#catalog.useFunction(name, version.id, version.source, Date.now());
   }
 
@@ -886,6 +930,7 @@ export class Memory {
   // Returns the stored size, or 0 when the value could not be stored; never throws (the caller gets
   // the computed value whatever happens here).
   async #write(key: EntryKey, value: unknown, computeMs: number, values: readonly unknown[]): Promise<number> {
+    if (this.#readOnly) return 0;
     try {
       this.#followCatalog(true);
     } catch (error) {
@@ -930,6 +975,17 @@ function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefi
 // Eviction batches run from a timer that never keeps the process alive.
 function soon(work: () => Promise<void>): void {
   setTimeout(() => void work(), 0).unref();
+}
+
+// Where memory.file() keeps what it knows of input files; read-only, it learns nothing.
+function fileStamps(catalog: Catalog, readOnly: boolean): FileStamps {
+  return { get: (path) => catalog.fileStamp(path), put: readOnly ? () => {} : (path, stamp) => catalog.putFileStamp(path, stamp) };
+}
+
+// Errors that say the cache's files cannot be written here, though they may be read.
+function cannotWrite(error: unknown): boolean {
+  const { code, errcode } = error as { code?: string; errcode?: number };
+  return code === "EACCES" || code === "EPERM" || code === "EROFS" || ((errcode ?? 0) & 0xff) === 8; // SQLITE_READONLY
 }
 
 // Remembering normalized sources only saves loading TypeScript: a catalog that cannot do it is no error.
