@@ -22,7 +22,7 @@ export type { InputUrl, UrlValidator } from "./memory/url.ts";
 export type { PruneReport } from "./memory/eviction.ts";
 export type { VerifyProblem, VerifyReport } from "./memory/verify.ts";
 export type { CatalogTotals, EntryInfo, EntrySort, FunctionVersion, Limits, Stats } from "./types.ts";
-export type { EntryFilter, FnOptions, MapOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
+export type { DeleteOptions, EntryFilter, FnOptions, MapOptions, MemoryOptions, OnChange, PruneOptions } from "./memory/config.ts";
 export type {
   ArgumentDifference, Explanation, HitExplanation, NewArgumentsExplanation, NewVersionExplanation, UnknownNameExplanation,
 } from "./memory/explain.ts";

@@ -26,6 +26,17 @@ export function shown(value: unknown): string {
   return Object.prototype.toString.call(value);
 }
 
+/** A URL as messages show it: its password replaced by `***` (a string that is no URL, as "a URL"). */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "a URL";
+  }
+}
+
 export function invalid(message: string): NbmemoError {
   return new NbmemoError("INVALID_OPTION", message);
 }

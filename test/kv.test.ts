@@ -192,7 +192,7 @@ test("bad kvStore options and store values are refused at the edge", async (t) =
   await assert.rejects(kvStore(kv, { expireIn: 0 }), invalid);
   await assert.rejects(kvStore(kv, { expireIn: 1.5 }), invalid);
   await assert.rejects(kvStore(kv, { expireIn: 1, ttl: 1 } as never), /option "ttl".*Known options: prefix, expireIn/);
-  await assert.rejects(Memory.open(dir, { store: "ftp://example.org/kv" }), /http:\/\/ or https:\/\/ KV Connect URL/);
+  await assert.rejects(Memory.open(dir, { store: "ftp://example.org/kv" }), /a Redis URL \(redis:\/\/ or rediss:\/\/\) or a Deno KV Connect URL \(http:\/\/ or https:\/\/\)/);
   await assert.rejects(Memory.open(dir, { store: "" }), invalid);
   await assert.rejects(Memory.open(dir, { store: {} as never }), /pass a Store/);
 });

@@ -255,6 +255,12 @@ test("clear() deletes every stored result of a name", async (t) => {
   await f(5000); // stored in a file
   assert.equal(await f.clear(), 2);
   await f(10);
+  if (testStore === "kv") {
+    // A shared store keeps the team's outputs (read back here) unless asked to delete them for everyone.
+    assert.equal(calls, 2);
+    assert.equal(await f.clear({ shared: true }), 1);
+    await f(10);
+  }
   assert.equal(calls, 3);
 });
 

@@ -373,3 +373,32 @@ signingContract("Redis store", async (t) => {
   const server = await redis(t);
   return server && { machine: () => redisStore(server.url) };
 });
+
+test("store: a redis:// URL opens the Redis store; a wrong password or URL is a clear error that does not show the password", async (t) => {
+  const server = await redis(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  let calls = 0;
+  const body = (n: number) => (calls++, { n, at: "redis" });
+  const a = await Memory.open(join(dir.path, "a"), { log: "silent", store: server.url });
+  await a.fn("by_url", body, { version: "1" })(1);
+  await a.close();
+  const b = await Memory.open(join(dir.path, "b"), { log: "silent", store: await redisStore(server.url) });
+  t.after(() => b.close());
+  assert.deepEqual(await b.fn("by_url", body, { version: "1" })(1), { n: 1, at: "redis" }); // the same store
+  assert.equal(calls, 1);
+  const secret = "s3cret-pass";
+  await assert.rejects(Memory.open(join(dir.path, "c"), { log: "silent", store: `redis://:${secret}@127.0.0.1:1` }), (e: NbmemoError) => {
+    assert.equal(e.code, "STORE_UNAVAILABLE");
+    assert.match(e.message, /Cannot open the Redis store redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    assert.ok(!e.message.includes(secret), e.message);
+    return true;
+  });
+  await assert.rejects(Memory.open(join(dir.path, "d"), { store: `mongodb://u:${secret}@db/x` }), (e: NbmemoError) => {
+    assert.equal(e.code, "INVALID_OPTION");
+    assert.match(e.message, /Cannot use store="mongodb:\/\/u:\*\*\*@db\/x": a store URL is a Redis URL/);
+    assert.ok(!e.message.includes(secret), e.message);
+    return true;
+  });
+});

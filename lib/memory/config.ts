@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { ENTRY_SORTS, type EntrySort, type Limits } from "../types.ts";
 import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
 import { type LogLevel, resolveLogLevel } from "../log.ts";
-import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration, shown } from "../options.ts";
+import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration, shown, withoutPassword } from "../options.ts";
 import type { Store } from "../store/store.ts";
 import { MIN_KEY_BYTES } from "../codec/signature.ts";
 import process from "node:process";
@@ -18,9 +18,10 @@ export interface MemoryOptions {
   /** Outputs up to this many bytes are kept inside the catalog instead of a file. Default: 16384. */
   inlineBytes?: number;
   /**
-   * Where outputs live. A {@link Store}, such as `await kvStore(...)`; or a string, opened as a Deno
-   * KV database: a KV Connect URL (`https://...`, token in `DENO_KV_ACCESS_TOKEN`), `":memory:"`, or a
-   * file path (a relative one is taken inside the cache directory). Default: files under `dir/objects`.
+   * Where outputs live. A {@link Store}, such as `s3Store({ ... })` or `await kvStore(...)`; or a string:
+   * a Redis URL (`redis://host:6379`, `rediss://` for TLS), opened as `redisStore(url)`; else a Deno KV
+   * database: a KV Connect URL (`https://...`, token in `DENO_KV_ACCESS_TOKEN`), `":memory:"`, or a file
+   * path (a relative one is taken inside the cache directory). Default: files under `dir/objects`.
    */
   store?: Store | string;
   /**
@@ -236,7 +237,7 @@ export interface Config {
   readonly dir: string;
   readonly log: LogLevel;
   readonly inlineBytes: number;
-  /** A store given by the caller, a Deno KV path or URL to open, or undefined for the file store. */
+  /** A store given by the caller, a Redis URL or Deno KV path or URL to open, or undefined for the file store. */
   readonly store: Store | string | undefined;
   readonly lock: boolean;
   readonly lockTimeout: number;
@@ -329,11 +330,11 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
   if (store === undefined) return undefined;
   if (typeof store === "string") {
     if (store.trim() === "") {
-      throw invalid('Cannot use store="": name a Deno KV file path, ":memory:" or a KV Connect URL, or leave store out for files.');
+      throw invalid('Cannot use store="": name a Redis URL, a Deno KV file path, ":memory:" or a KV Connect URL, or leave store out for files.');
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(store)) {
-      if (!/^https?:\/\//i.test(store)) {
-        throw invalid(`Cannot use store=${shown(store)}: a remote Deno KV store is an http:// or https:// KV Connect URL.`);
+      if (!/^(https?|rediss?):\/\//i.test(store)) {
+        throw invalid(`Cannot use store=${shown(withoutPassword(store))}: a store URL is a Redis URL (redis:// or rediss://) or a Deno KV Connect URL (http:// or https://); for S3, pass \`s3Store({ ... })\`.`);
       }
       return store;
     }
@@ -342,7 +343,7 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
   const candidate = store as Partial<Store> | null;
   if (typeof candidate !== "object" || candidate === null || typeof candidate.get !== "function" ||
     typeof candidate.set !== "function" || typeof candidate.delete !== "function") {
-    throw invalid("Cannot use the store option: pass a Store (get/set/delete), such as `await kvStore(kv)`, or a Deno KV path or URL.");
+    throw invalid("Cannot use the store option: pass a Store (get/set/delete), such as `s3Store({ ... })`, or a Redis URL, or a Deno KV path or URL.");
   }
   return candidate as Store;
 }
@@ -435,11 +436,39 @@ export function parseEntryFilter(filter: EntryFilter): EntryFilter {
 }
 
 /** Checks the options of memory.delete. */
-export function parseDeleteOptions(options: { version?: string }, name: string): { version?: string } {
-  if (typeof options !== "object" || options === null || (options.version !== undefined && typeof options.version !== "string")) {
-    throw invalid(`Cannot delete ${name}: the options must be an object such as { version: "pinned:2" }.`);
+/**
+ * Options of `memory.delete`, `memory.clear` and a memoized function's `clear`.
+ *
+ * @example
+ * ```ts
+ * import { type DeleteOptions, Memory } from "nbmemo";
+ * const memory = await Memory.open(".nbmemo");
+ * const everywhere: DeleteOptions = { shared: true };
+ * await memory.delete("fit", everywhere);
+ * await memory.close();
+ * ```
+ */
+export interface DeleteOptions {
+  /** One version only, as `memory.functions()` names it (`memory.delete` only). */
+  readonly version?: string;
+  /**
+   * With a shared store (a team's bucket, Redis, Deno KV), also delete the outputs from it, for every
+   * machine. Without it only this machine's entries and local copies go: the shared store keeps the team's
+   * outputs, and a later call here reads them back.
+   */
+  readonly shared?: boolean;
+}
+
+/** Checks the options of memory.delete / memory.clear / fn.clear (`what`: what is deleted, for the error). */
+export function parseDeleteOptions(options: DeleteOptions, what: string, versions = true): { version?: string; shared: boolean } {
+  const bad = typeof options !== "object" || options === null ||
+    (options.version !== undefined && (typeof options.version !== "string" || !versions)) ||
+    (options.shared !== undefined && typeof options.shared !== "boolean");
+  if (bad) {
+    const example = versions ? `{ version: "pinned:2" } or { shared: true }` : "{ shared: true }";
+    throw invalid(`Cannot delete ${what}: the options must be an object such as ${example}.`);
   }
-  return options;
+  return { version: options.version, shared: options.shared ?? false };
 }
 
 /** Checks the options of memory.verify. */

@@ -10,7 +10,7 @@ import { describe } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { sha256 } from "../keys/source.ts";
 import type { Logger } from "../log.ts";
-import { newObjectId, type ObjectInfo, type Store } from "../store/store.ts";
+import { newObjectId, type ObjectInfo, removeObjects, type Store } from "../store/store.ts";
 import type { Entry, EntryKey } from "../types.ts";
 
 /** The payload is not there at all (a shared store may have expired or cleared it). */
@@ -167,7 +167,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
     return { refused: describe(error) };
   }
   try {
-    if (stale) await store.delete(stale);
+    if (stale) await removeObjects(store, [stale]);
   } catch (error) {
     log.debug(`could not remove the replaced output ${stale} of ${key.name}: ${describe(error)}`);
   }

@@ -3,7 +3,7 @@
 // not each pay for a pass of their own.
 import type { Catalog, EvictionTarget, Removed, Usage } from "../catalog/catalog.ts";
 import type { Limits } from "../types.ts";
-import type { Store } from "../store/store.ts";
+import { removeObjects, type Store } from "../store/store.ts";
 
 /** A pass evicts down to this fraction of a crossed limit. */
 export const EVICT_TO = 0.9;
@@ -171,13 +171,6 @@ export class Evictor {
     });
     return running;
   }
-}
-
-// On a shared store the objects belong to every machine (and the store's own expiry bounds them): this
-// machine's limits only drop its catalog rows, and a later miss here adopts the object again.
-async function removeObjects(store: Store, objects: readonly string[]): Promise<void> {
-  if (store.flags?.shared) return;
-  for (const object of objects) await store.delete(object);
 }
 
 /**

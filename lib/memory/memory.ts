@@ -16,14 +16,14 @@ import { type KnownSources, ParserNotLoaded, sha256, SourceHasher } from "../key
 import { createLogger, type Logger } from "../log.ts";
 import { runtime } from "../runtime.ts";
 import { fileStore } from "../store/file.ts";
-import { kvStore } from "../store/kv.ts";
-import type { Store } from "../store/store.ts";
+import { openStore } from "../store/open.ts";
+import { removeObjects, type Store } from "../store/store.ts";
 import type { Entry, EntryInfo, EntryKey, FunctionVersion, Stats } from "../types.ts";
 import { AccessLog } from "./access.ts";
 import { ArgumentsMoved, Calls, type Settled } from "./calls.ts";
 import { changedFrom, describeChange, freeNotice, type Version } from "./changes.ts";
 import {
-  type Config, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
+  type Config, type DeleteOptions, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMapOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
 import { adoptEntry, copyOutput, MissingPayload, readEntry, warnForged, writeEntry } from "./entries.ts";
@@ -41,8 +41,11 @@ export interface Memoized<A extends unknown[], R> {
   (...args: A): Promise<Awaited<R>>;
   /** The name it is stored under. */
   readonly memoName: string;
-  /** Deletes every stored result of this name (all versions); resolves to how many were deleted. */
-  clear(): Promise<number>;
+  /**
+   * Deletes every stored result of this name (all versions); resolves to how many were deleted. With a
+   * shared store, `{ shared: true }` deletes them from it too (see {@link DeleteOptions}).
+   */
+  clear(options?: DeleteOptions): Promise<number>;
   /**
    * The version its results are keyed by, as `memory.functions()` and the CLI name it (the hash of its
    * normalized source and deps, or `pinned:V`), without calling it.
@@ -193,7 +196,7 @@ export class Memory {
     }
     let store: Store;
     try {
-      store = typeof config.store === "string" ? await kvStore(config.store) : config.store ?? fileStore(join(config.dir, "objects"));
+      store = typeof config.store === "string" ? await openStore(config.store) : config.store ?? fileStore(join(config.dir, "objects"));
     } catch (error) {
       catalog?.close();
       throw error;
@@ -305,7 +308,10 @@ export class Memory {
     return {
       memoized: Object.assign(memoized, {
         memoName: name,
-        clear: async () => await this.#deleteEntries({ name }),
+        clear: async (options: DeleteOptions = {}) => {
+          const { shared } = parseDeleteOptions(options, `the results of ${name}`, false);
+          return await this.#deleteEntries({ name }, shared);
+        },
         version: async () => (await version.now()).id,
         [VERSION_OF]: handle,
         [KEY]: memoizedKey(name, handle),
@@ -510,11 +516,15 @@ export class Memory {
    * await memory.delete("fit", { version: "pinned:2" });  // one version, as memory.functions() names it
    * await memory.close();
    * ```
+   *
+   * With a shared store, only this machine's entries (and local copies) go unless `{ shared: true }`: see
+   * {@link DeleteOptions}.
    */
-  async delete(name: string, options: { version?: string } = {}): Promise<number> {
+  async delete(name: string, options: DeleteOptions = {}): Promise<number> {
     checkName(name, "memory.delete", { spelling: false });
     this.#checkWritable(`delete the results of ${name}`);
-    return await this.#deleteEntries({ name, version: parseDeleteOptions(options, name).version });
+    const { version, shared } = parseDeleteOptions(options, name);
+    return await this.#deleteEntries({ name, version }, shared);
   }
 
   /**
@@ -527,12 +537,18 @@ export class Memory {
    * console.log(await memory.clear()); // how many results it deleted
    * await memory.close();
    * ```
+   *
+   * With a shared store, only this machine's entries (and local copies) go unless `{ shared: true }`, which
+   * empties the shared store for every machine: see {@link DeleteOptions}.
    */
-  async clear(): Promise<number> {
+  async clear(options: DeleteOptions = {}): Promise<number> {
+    const { shared } = parseDeleteOptions(options, "the cache", false);
     this.#checkOpen("clear the cache");
     this.#checkWritable("clear the cache");
     const { count, objects } = this.#catalog.clear();
-    for (const object of objects) await this.#store.delete(object);
+    // Every machine's outputs, also those this catalog never read.
+    const others = shared && this.#store.flags?.shared ? ((await this.#store.list?.()) ?? []).map((o) => o.id) : [];
+    await this.#removeObjects("every function", [...new Set([...objects, ...others])], shared);
     return count;
   }
 
@@ -948,11 +964,22 @@ export class Memory {
     return outcome.stored;
   }
 
-  async #deleteEntries(filter: { name: string; version?: string }): Promise<number> {
+  // `shared`: the user's choice (see DeleteOptions); undefined for nbmemo's own deletes (onChange: "clear"),
+  // which keep the shared store's outputs without a notice.
+  async #deleteEntries(filter: { name: string; version?: string }, shared?: boolean): Promise<number> {
     this.#checkOpen(`clear ${filter.name}`);
     const { count, objects } = this.#catalog.delete(filter);
-    for (const object of objects) await this.#store.delete(object);
+    await this.#removeObjects(filter.name, objects, shared);
     return count;
+  }
+
+  // Removes deleted entries' outputs: from a shared store only with `shared` (said once when the user's
+  // delete keeps some there).
+  async #removeObjects(what: string, objects: readonly string[], shared?: boolean): Promise<void> {
+    if (this.#store.flags?.shared && shared === false && objects.length > 0) {
+      this.#log.infoOnce(`kept-shared:${what}`, `Deleted this machine's results of ${what}; the shared store keeps the team's (a later call here reads them back). Pass { shared: true } to delete them for every machine.`);
+    }
+    await removeObjects(this.#store, objects, shared ?? false);
   }
 }
 

@@ -5,7 +5,7 @@ import type { Entry } from "../types.ts";
 import { MissingPayload, readEntry } from "./entries.ts";
 import { CorruptPayload } from "../codec/codec.ts";
 import { describe } from "../errors.ts";
-import type { Store } from "../store/store.ts";
+import { removeObjects, type Store } from "../store/store.ts";
 import type { Signer } from "../codec/signature.ts";
 
 /** A payload written this recently may still be waiting for its entry's commit in another process. */
@@ -110,7 +110,7 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   }
 
   const removed = catalog.removeExact(broken);
-  for (const object of removed.objects) await store.delete(object);
+  await removeObjects(store, removed.objects);
   // recount(true) already fixed the totals; removeExact keeps them right through the triggers.
   let repaired = removed.count + problems.filter((p) => p.kind === "totals" || p.kind === "lease" || p.kind === "source").length;
   for (const o of orphans) {

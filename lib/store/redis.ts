@@ -3,7 +3,7 @@
 import { Buffer } from "node:buffer";
 import { concat } from "../bytes.ts";
 import { NbmemoError } from "../errors.ts";
-import { checkOptions, invalid, optionNames, shown } from "../options.ts";
+import { checkOptions, invalid, optionNames, shown, withoutPassword } from "../options.ts";
 import { firstLine } from "../runtime.ts";
 import { checkObjectId, isObjectId, type ObjectInfo, randomHex, type Store, type StoredObject } from "./store.ts";
 
@@ -191,7 +191,7 @@ export async function redisStore(urlOrClient: string | RedisClient, options: Red
   const { prefix, expireIn, chunkBytes } = parseRedisStoreOptions(options);
   const owned = typeof urlOrClient === "string" ? await connectRedis(urlOrClient) : undefined;
   const client: RedisClient = owned ?? urlOrClient as RedisClient;
-  const where = typeof urlOrClient === "string" ? redacted(urlOrClient) : "Redis";
+  const where = typeof urlOrClient === "string" ? withoutPassword(urlOrClient) : "Redis";
   const head = (id: string) => `${prefix}:obj:${checkObjectId(id)}`;
   const chunkPrefix = (id: string) => `${prefix}:chunks:${id}:`;
   const index = (key: string) => `${prefix}:key:${checkObjectId(key)}`;
@@ -348,17 +348,6 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-// A URL as messages show it: without its password.
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString().replace(/\/$/, "");
-  } catch {
-    return "Redis";
-  }
-}
-
 // How long a first connection may take, and how often a lost one is tried again.
 const CONNECT_MS = 5_000;
 const RECONNECT_MAX_MS = 2_000;
@@ -370,8 +359,8 @@ const RECONNECT_MAX_MS = 2_000;
  */
 async function connectRedis(url: string): Promise<OwnedClient> {
   const unavailable = (reason: string, cause?: unknown) =>
-    new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Redis store ${redacted(url)}: ${reason}`, { cause });
-  if (!/^rediss?:\/\//i.test(url)) throw invalid(`Cannot use the Redis URL ${shown(redacted(url))}: it must start with redis:// or rediss://.`);
+    new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Redis store ${withoutPassword(url)}: ${reason}`, { cause });
+  if (!/^rediss?:\/\//i.test(url)) throw invalid(`Cannot use the Redis URL ${shown(withoutPassword(url))}: it must start with redis:// or rediss://.`);
   let redis: typeof import("redis");
   try {
     redis = await import("redis");

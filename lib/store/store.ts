@@ -63,6 +63,12 @@ export interface Store {
   /** Removes the payload under `id`; removing a missing id is not an error. */
   delete(id: string): MaybePromise<void>;
   /**
+   * Optional power of a store that keeps local copies in front of a shared one ({@link tieredStore}):
+   * removes this machine's copy of the payload under `id` and leaves the shared one, which other machines
+   * may still read. See {@link removeObjects}.
+   */
+  dropCopy?(id: string): MaybePromise<void>;
+  /**
    * Optional power of shared stores: the id of the payload most recently written for the entry key
    * `key` (the {@link ObjectInfo.key} given to `set`), or undefined. Ids are never reused across writes,
    * so another machine finds an entry by its key through this index.
@@ -128,6 +134,20 @@ export interface PayloadReader {
   read(offset: number, into: Uint8Array): MaybePromise<void>;
   /** Releases the payload; called once, after the last read. */
   close(): MaybePromise<void>;
+}
+
+/**
+ * Removes the payloads of entries this machine's catalog dropped (eviction, prune, delete, a replaced or
+ * broken entry). A shared store's payloads are the team's: another machine's catalog may still refer to
+ * them, and the store's own expiry bounds them. So there only this machine's copies go, unless
+ * `everywhere` (the user asked to delete them for every machine).
+ */
+export async function removeObjects(store: Store, objects: readonly string[], everywhere = false): Promise<void> {
+  const teams = store.flags?.shared && !everywhere;
+  for (const object of objects) {
+    if (!teams) await store.delete(object);
+    else await store.dropCopy?.(object);
+  }
 }
 
 const OBJECT_ID = /^[0-9a-f]{16,128}$/;

@@ -7,7 +7,8 @@ import { checkObjectId, type PayloadReader, type Store } from "./store.ts";
  * A {@link Store} that keeps a local copy of what it reads from and writes to `shared`: the first hit of an
  * output another machine wrote fetches it from the shared store, every later one reads the local copy
  * (plain file reads at offsets, when `copies` is a directory). `copies` is a directory (a file store), or any
- * store. The shared store stays the truth: its index finds entries, and a delete removes both copies. A
+ * store. The shared store stays the truth: its index finds entries, and a delete removes both copies; what
+ * this machine's limits evict, it only drops its copy of (so the copies stay within `maxBytes`). A
  * local copy that cannot be written (disk full, read-only) only costs speed. Objects are never rewritten
  * under an id (each write has a fresh one), so a local copy is never stale.
  *
@@ -57,6 +58,10 @@ export function tieredStore(shared: Store, copies: string | Store): Store {
     },
     async delete(id) {
       await shared.delete(id);
+      await local(() => front.delete(id));
+    },
+    async dropCopy(id) {
+      checkObjectId(id);
       await local(() => front.delete(id));
     },
     async close() {
