@@ -4,6 +4,7 @@ import { ENTRY_SORTS, type EntrySort, type Limits } from "../types.ts";
 import { type Compression, COMPRESSIONS, compressionSupported } from "../codec/compression.ts";
 import { type LogLevel, resolveLogLevel } from "../log.ts";
 import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, parseDuration, shown, withoutPassword } from "../options.ts";
+import { isRedisUrl } from "../store/redis.ts";
 import type { Store } from "../store/store.ts";
 import { MIN_KEY_BYTES } from "../codec/signature.ts";
 import process from "node:process";
@@ -333,7 +334,7 @@ function parseStore(store: unknown, dir: string): Store | string | undefined {
       throw invalid('Cannot use store="": name a Redis URL, a Deno KV file path, ":memory:" or a KV Connect URL, or leave store out for files.');
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(store)) {
-      if (!/^(https?|rediss?):\/\//i.test(store)) {
+      if (!isRedisUrl(store) && !/^https?:\/\//i.test(store)) {
         throw invalid(`Cannot use store=${shown(withoutPassword(store))}: a store URL is a Redis URL (redis:// or rediss://) or a Deno KV Connect URL (http:// or https://); for S3, pass \`s3Store({ ... })\`.`);
       }
       return store;
@@ -435,7 +436,6 @@ export function parseEntryFilter(filter: EntryFilter): EntryFilter {
   return filter;
 }
 
-/** Checks the options of memory.delete. */
 /**
  * Options of `memory.delete`, `memory.clear` and a memoized function's `clear`.
  *

@@ -348,6 +348,11 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
+/** True if `url` names a Redis server (`redis://`, or `rediss://` for TLS). */
+export function isRedisUrl(url: string): boolean {
+  return /^rediss?:\/\//i.test(url);
+}
+
 // How long a first connection may take, and how often a lost one is tried again.
 const CONNECT_MS = 5_000;
 const RECONNECT_MAX_MS = 2_000;
@@ -360,7 +365,7 @@ const RECONNECT_MAX_MS = 2_000;
 async function connectRedis(url: string): Promise<OwnedClient> {
   const unavailable = (reason: string, cause?: unknown) =>
     new NbmemoError("STORE_UNAVAILABLE", `Cannot open the Redis store ${withoutPassword(url)}: ${reason}`, { cause });
-  if (!/^rediss?:\/\//i.test(url)) throw invalid(`Cannot use the Redis URL ${shown(withoutPassword(url))}: it must start with redis:// or rediss://.`);
+  if (!isRedisUrl(url)) throw invalid(`Cannot use the Redis URL ${shown(withoutPassword(url))}: it must start with redis:// or rediss://.`);
   let redis: typeof import("redis");
   try {
     redis = await import("redis");
