@@ -298,3 +298,49 @@ signingContract("tiered store (files over S3)", async (t) => {
   let machines = 0;
   return { machine: async () => tieredStore(await bucket(), join(dir.path, `copies-${machines++}`)), raw: bucket };
 });
+
+test("a failed part stops the upload: no part is in flight or started after the abort, and the first error reaches the caller", async (t) => {
+  const server = await s3rver(t);
+  if (!server) return;
+  // Part 2 is refused (400, not tried again); every other request goes to s3rver. Each is recorded when it
+  // starts and when its answer arrives.
+  const events: string[] = [];
+  const failing = async (request: Request) => {
+    const { searchParams } = new URL(request.url);
+    const what = searchParams.has("partNumber") ? `part ${searchParams.get("partNumber")}`
+      : searchParams.has("uploadId") && request.method === "DELETE" ? "abort" : `${request.method} other`;
+    events.push(`start ${what}`);
+    const response = what === "part 2"
+      ? new Response("<Error><Code>InvalidRequest</Code><Message>part 2 refused by the test</Message></Error>", { status: 400 })
+      : await fetch(request);
+    events.push(`end ${what}`);
+    return response;
+  };
+  const store = s3Store(options(server, { partBytes: 5 * MIB, fetch: failing }));
+  const payload = new Uint8Array(floats(4_000_000, 1).buffer); // 32 MB: 7 parts, 4 at a time
+  await assert.rejects(async () => await store.set("ab".repeat(16), [payload]), (e: NbmemoError) => {
+    assert.equal(e.code, "STORE_UNAVAILABLE");
+    assert.match(e.message, /^Cannot upload part 2 of 7 of s3:\/\/nbmemo-test\/nbmemo\/objects\/(ab)+ at http:\/\/127\.0\.0\.1:\d+: HTTP 400 InvalidRequest \(part 2 refused by the test\)\./);
+    return true;
+  });
+  const abort = events.indexOf("start abort");
+  assert.ok(abort > 0, events.join(", "));
+  const parts = (from: number, to: number, kind: "start" | "end") => events.slice(from, to).filter((e) => e.startsWith(`${kind} part`)).length;
+  assert.equal(parts(abort, events.length, "start"), 0, `a part started after the abort: ${events.join(", ")}`);
+  assert.equal(parts(0, abort, "start"), parts(0, abort, "end"), `a part was in flight at the abort: ${events.join(", ")}`);
+  assert.ok(parts(0, abort, "start") < 7, `parts were started after part 2 failed: ${events.join(", ")}`);
+  // s3rver has no AbortMultipartUpload (it answers 405): that failure does not replace the first one.
+  assert.deepEqual(events.slice(abort), ["start abort", "end abort"]);
+  assert.deepEqual((await bucketKeys(server)).filter((k) => k.includes("/objects/")), []);
+
+  // Through a memoized call: the value is still returned, and the next call computes it again.
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent", store: s3Store(options(server, { partBytes: 5 * MIB, fetch: failing })) });
+  t.after(() => memory.close());
+  let calls = 0;
+  const big = memory.fn("big_refused", (n: number) => (calls++, floats(n, 2)));
+  assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
+  assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
+  assert.equal(calls, 2);
+});
