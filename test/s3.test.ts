@@ -8,7 +8,7 @@ import { AwsClient } from "aws4fetch";
 import { test } from "./harness.ts";
 import { Memory, NbmemoError, s3Store, type S3StoreOptions, tieredStore } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { lastJson, runFixture, tempDir } from "./helpers.ts";
+import { lastJson, raceMachines, type RaceResult, runFixture, tempDir } from "./helpers.ts";
 import { S3_BUCKET, S3_CREDENTIALS, type Server, started, startS3 } from "./servers.ts";
 import { storeContract } from "./store-contract.ts";
 import { signingContract } from "./signing-contract.ts";
@@ -343,4 +343,26 @@ test("a failed part stops the upload: no part is in flight or started after the 
   assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
   assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
   assert.equal(calls, 2);
+});
+
+// S3 has no lease (Store.lease): machines that call a key none of them has yet each compute it, at worst
+// once per machine (within one machine its own catalog's lease holds), and each gets a correct value.
+test("several processes (Node and Deno, separate cache directories) on one bucket each get the right value, computing it at most once per machine", { timeout: 120_000 }, async (t) => {
+  const server = await s3rver(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  const results = await raceMachines(dir.path, server.url, 1500);
+  const computed = results.reduce((sum, r) => sum + r.computed, 0);
+  assert.ok(computed >= 1 && computed <= results.length, JSON.stringify(results));
+  assert.ok(results.every((r) => r.computed <= 1 && r.value.x === 1 && /^(node|deno) \d+$/.test(r.value.by)), JSON.stringify(results));
+  // Whatever a machine did not compute it adopted from one that did.
+  const computers = new Set(results.filter((r) => r.computed === 1).map((r) => r.value.by));
+  assert.ok(results.every((r) => computers.has(r.value.by)), JSON.stringify(results));
+  t.diagnostic(`${computed} of ${results.length} machines computed the call`);
+  // Afterwards every machine hits: the bucket's index names one of the outputs.
+  const later = await runFixture("deno", "race.ts", [join(dir.path, "machine-late"), server.url, "0", "1500"]);
+  const late = lastJson<RaceResult>(later);
+  assert.equal(late.computed, 0, JSON.stringify(late));
+  assert.ok(computers.has(late.value.by), JSON.stringify(late));
 });
