@@ -131,6 +131,26 @@ export async function runFixture(which: "node" | "deno", fixture: string, args: 
   return await startFixture(which, fixture, args, env).done;
 }
 
+/** What test/fixtures/race.ts prints: whether it computed, and the value it got. */
+export interface RaceResult {
+  computed: number;
+  value: { x: number; by: string };
+}
+
+/**
+ * Runs test/fixtures/race.ts in 4 processes (Node, Deno, Node, Deno), each with a cache directory of its own
+ * under `dir` and the shared store at `url`, all calling its slow function (`computeMs`) at the same moment.
+ */
+export async function raceMachines(dir: string, url: string, computeMs: number): Promise<RaceResult[]> {
+  const at = String(Date.now() + 4_000); // every process started and its cache open by then
+  const runs = await Promise.all((["node", "deno", "node", "deno"] as const).map((which, i) =>
+    runFixture(which, "race.ts", [join(dir, `machine-${i}`), url, at, String(computeMs)])));
+  return runs.map((run) => {
+    if (run.stderr !== "") throw new Error(`a racing process wrote to stderr:\n${run.stderr}`);
+    return lastJson<RaceResult>(run);
+  });
+}
+
 /** Parses the last line of a child's stdout as JSON, failing with the child's output if it is not. */
 export function lastJson<T>(run: { code: number; stdout: string; stderr: string }): T {
   const line = run.stdout.trim().split("\n").at(-1) ?? "";

@@ -13,7 +13,7 @@ import { storeContract } from "./store-contract.ts";
 import { signingContract } from "./signing-contract.ts";
 import { Memory, NbmemoError, redisStore, type RedisStoreOptions } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { captureConsole, lastJson, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
+import { captureConsole, lastJson, raceMachines, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
 
 // A server per store, stopped when the contract closes the store (killed first by goAway, if the test does).
 storeContract("Redis store", async () => {
@@ -338,7 +338,7 @@ test("a machine that died computing a call is taken over once its lease in Redis
   const b = await Memory.open(join(dir.path, "machine-b"), withSeams({ log: "silent", store: await redisStore(server.url) }, { leaseMs: 600 }));
   t.after(() => b.close());
   // Machine a starts computing the call for a minute, with leases of 600 ms, and is killed.
-  const a = startFixture("node", "redis-race.ts", [join(dir.path, "machine-a"), server.url, String(Date.now()), "60000", "600"]);
+  const a = startFixture("node", "race.ts", [join(dir.path, "machine-a"), server.url, String(Date.now()), "60000", "600"]);
   t.after(() => a.child.kill("SIGKILL"));
   const deadline = Date.now() + 30_000;
   while ((await raw.keys("nbmemo:lease:*")).length === 0) {
@@ -360,10 +360,7 @@ test("several processes (Node and Deno, separate cache directories) on one Redis
   if (!server) return;
   const dir = tempDir();
   t.after(dir.remove);
-  const at = String(Date.now() + 4_000); // every process started and its cache open by then
-  const runs = await Promise.all(["node", "deno", "node", "deno"].map((which, i) =>
-    runFixture(which as "node" | "deno", "redis-race.ts", [join(dir.path, `machine-${i}`), server.url, at, "1500"])));
-  const results = runs.map((run) => lastJson<{ computed: number; value: { x: number; by: string } }>(run));
+  const results = await raceMachines(dir.path, server.url, 1500);
   assert.equal(results.reduce((sum, r) => sum + r.computed, 0), 1, JSON.stringify(results));
   assert.ok(results.every((r) => r.value.by === results[0]!.value.by && r.value.x === 1), JSON.stringify(results));
 });

@@ -8,7 +8,7 @@ import { AwsClient } from "aws4fetch";
 import { test } from "./harness.ts";
 import { Memory, NbmemoError, s3Store, type S3StoreOptions, tieredStore } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { lastJson, runFixture, tempDir } from "./helpers.ts";
+import { lastJson, raceMachines, type RaceResult, runFixture, tempDir } from "./helpers.ts";
 import { S3_BUCKET, S3_CREDENTIALS, type Server, started, startS3 } from "./servers.ts";
 import { storeContract } from "./store-contract.ts";
 import { signingContract } from "./signing-contract.ts";
@@ -297,4 +297,72 @@ signingContract("tiered store (files over S3)", async (t) => {
   const bucket = () => Promise.resolve(s3Store({ bucket: S3_BUCKET, endpoint: server.url, region: "us-east-1", credentials: S3_CREDENTIALS }));
   let machines = 0;
   return { machine: async () => tieredStore(await bucket(), join(dir.path, `copies-${machines++}`)), raw: bucket };
+});
+
+test("a failed part stops the upload: no part is in flight or started after the abort, and the first error reaches the caller", async (t) => {
+  const server = await s3rver(t);
+  if (!server) return;
+  // Part 2 is refused (400, not tried again); every other request goes to s3rver. Each is recorded when it
+  // starts and when its answer arrives.
+  const events: string[] = [];
+  const failing = async (request: Request) => {
+    const { searchParams } = new URL(request.url);
+    const what = searchParams.has("partNumber") ? `part ${searchParams.get("partNumber")}`
+      : searchParams.has("uploadId") && request.method === "DELETE" ? "abort" : `${request.method} other`;
+    events.push(`start ${what}`);
+    const response = what === "part 2"
+      ? new Response("<Error><Code>InvalidRequest</Code><Message>part 2 refused by the test</Message></Error>", { status: 400 })
+      : await fetch(request);
+    events.push(`end ${what}`);
+    return response;
+  };
+  const store = s3Store(options(server, { partBytes: 5 * MIB, fetch: failing }));
+  const payload = new Uint8Array(floats(4_000_000, 1).buffer); // 32 MB: 7 parts, 4 at a time
+  await assert.rejects(async () => await store.set("ab".repeat(16), [payload]), (e: NbmemoError) => {
+    assert.equal(e.code, "STORE_UNAVAILABLE");
+    assert.match(e.message, /^Cannot upload part 2 of 7 of s3:\/\/nbmemo-test\/nbmemo\/objects\/(ab)+ at http:\/\/127\.0\.0\.1:\d+: HTTP 400 InvalidRequest \(part 2 refused by the test\)\./);
+    return true;
+  });
+  const abort = events.indexOf("start abort");
+  assert.ok(abort > 0, events.join(", "));
+  const parts = (from: number, to: number, kind: "start" | "end") => events.slice(from, to).filter((e) => e.startsWith(`${kind} part`)).length;
+  assert.equal(parts(abort, events.length, "start"), 0, `a part started after the abort: ${events.join(", ")}`);
+  assert.equal(parts(0, abort, "start"), parts(0, abort, "end"), `a part was in flight at the abort: ${events.join(", ")}`);
+  assert.ok(parts(0, abort, "start") < 7, `parts were started after part 2 failed: ${events.join(", ")}`);
+  // s3rver has no AbortMultipartUpload (it answers 405): that failure does not replace the first one.
+  assert.deepEqual(events.slice(abort), ["start abort", "end abort"]);
+  assert.deepEqual((await bucketKeys(server)).filter((k) => k.includes("/objects/")), []);
+
+  // Through a memoized call: the value is still returned, and the next call computes it again.
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent", store: s3Store(options(server, { partBytes: 5 * MIB, fetch: failing })) });
+  t.after(() => memory.close());
+  let calls = 0;
+  const big = memory.fn("big_refused", (n: number) => (calls++, floats(n, 2)));
+  assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
+  assert.deepEqual(await big(4_000_000), floats(4_000_000, 2));
+  assert.equal(calls, 2);
+});
+
+// S3 has no lease (Store.lease): machines that call a key none of them has yet each compute it, at worst
+// once per machine (within one machine its own catalog's lease holds), and each gets a correct value.
+test("several processes (Node and Deno, separate cache directories) on one bucket each get the right value, computing it at most once per machine", { timeout: 120_000 }, async (t) => {
+  const server = await s3rver(t);
+  if (!server) return;
+  const dir = tempDir();
+  t.after(dir.remove);
+  const results = await raceMachines(dir.path, server.url, 1500);
+  const computed = results.reduce((sum, r) => sum + r.computed, 0);
+  assert.ok(computed >= 1 && computed <= results.length, JSON.stringify(results));
+  assert.ok(results.every((r) => r.computed <= 1 && r.value.x === 1 && /^(node|deno) \d+$/.test(r.value.by)), JSON.stringify(results));
+  // Whatever a machine did not compute it adopted from one that did.
+  const computers = new Set(results.filter((r) => r.computed === 1).map((r) => r.value.by));
+  assert.ok(results.every((r) => computers.has(r.value.by)), JSON.stringify(results));
+  t.diagnostic(`${computed} of ${results.length} machines computed the call`);
+  // Afterwards every machine hits: the bucket's index names one of the outputs.
+  const later = await runFixture("deno", "race.ts", [join(dir.path, "machine-late"), server.url, "0", "1500"]);
+  const late = lastJson<RaceResult>(later);
+  assert.equal(late.computed, 0, JSON.stringify(late));
+  assert.ok(computers.has(late.value.by), JSON.stringify(late));
 });

@@ -296,18 +296,26 @@ async function uploadInParts(s3: S3, key: string, chunks: readonly Uint8Array[],
     const count = Math.ceil(bytes / size);
     const etags: string[] = new Array(count);
     let next = 0;
+    // The first failure stops new parts; the parts in flight settle before the abort, since a part that
+    // lands after it is stored (and billed) again, outside the aborted upload.
+    let failed: { error: unknown } | undefined;
     const worker = async () => {
-      while (next < count) {
+      while (!failed && next < count) {
         const n = next++;
-        const body = slice(chunks, n * size, Math.min(bytes, (n + 1) * size));
-        const response = await s3.send({ doing: `upload part ${n + 1} of ${count} of`, key, method: "PUT", query: { partNumber: String(n + 1), uploadId }, body });
-        await response.body?.cancel();
-        const etag = response.headers.get("etag");
-        if (!etag) throw s3.failure(`upload part ${n + 1} of`, key, "the answer to UploadPart has no ETag");
-        etags[n] = etag;
+        try {
+          const body = slice(chunks, n * size, Math.min(bytes, (n + 1) * size));
+          const response = await s3.send({ doing: `upload part ${n + 1} of ${count} of`, key, method: "PUT", query: { partNumber: String(n + 1), uploadId }, body });
+          await response.body?.cancel();
+          const etag = response.headers.get("etag");
+          if (!etag) throw s3.failure(`upload part ${n + 1} of`, key, "the answer to UploadPart has no ETag");
+          etags[n] = etag;
+        } catch (error) {
+          failed ??= { error };
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL, count) }, worker));
+    if (failed) throw failed.error;
     const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${xmlEscape(etag)}</ETag></Part>`).join("");
     const response = await s3.send({
       doing: "complete the upload of", key, method: "POST", query: { uploadId }, headers: { "if-none-match": "*", "content-type": "application/xml" },
@@ -318,7 +326,8 @@ async function uploadInParts(s3: S3, key: string, chunks: readonly Uint8Array[],
     if (answer.includes("<Error>")) throw s3.failure("complete the upload of", key, `${xmlText(answer, "Code") ?? "an error"} (${xmlText(answer, "Message") ?? ""})`);
   } catch (error) {
     // Best effort, and quick: the parts of an upload never completed are billed until aborted (a lifecycle
-    // rule on the bucket removes what a killed writer left).
+    // rule on the bucket removes what a killed writer left). A failed abort is dropped: the caller gets
+    // what went wrong first.
     await s3.send({ doing: "abort the upload of", key, method: "DELETE", query: { uploadId }, answers: [404] }, 5_000)
       .then((r) => r.body?.cancel(), () => {});
     throw error;
