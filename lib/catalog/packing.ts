@@ -1,6 +1,9 @@
 // Hex digests as the catalog stores them: a BLOB of half the length (a 64-hex key in 32 bytes), a CRC-32 checksum
 // as an INTEGER; converted here, at the catalog's boundary, so that everything outside it sees the same strings.
-import { CRC32 } from "../codec/checksum.ts";
+
+// How lib/codec/checksum.ts writes a CRC-32 (the catalog does not import the codec): test/packing.test.ts checks
+// that its checksums pack to integers.
+const CRC32 = "crc32:";
 
 /** A value as stored by {@link packHex}: the bytes of a hex digest, or any other text as it was. */
 export type Packed = Uint8Array | string;
@@ -52,12 +55,13 @@ export function unpackOptional(value: unknown): string | null {
 
 /**
  * A payload checksum as stored: a CRC-32 (`crc32:` and eight hex digits) as a signed 32-bit INTEGER (at most 4
- * bytes in the row), an older SHA-256 as {@link packHex} stores it, none as NULL.
+ * bytes in the row), an older SHA-256 as {@link packHex} stores it, none as NULL. A bigint, since node:sqlite
+ * binds every number as a REAL (8 bytes), which a column without an integer type would keep.
  */
-export function packChecksum(checksum: string | null): number | Packed | null {
+export function packChecksum(checksum: string | null): bigint | Packed | null {
   if (checksum?.startsWith(CRC32) && checksum.length === CRC32.length + 8) {
     const crc = packHex(checksum.slice(CRC32.length));
-    if (crc instanceof Uint8Array) return new DataView(crc.buffer).getInt32(0);
+    if (crc instanceof Uint8Array) return BigInt(new DataView(crc.buffer).getInt32(0));
   }
   return packOptional(checksum);
 }

@@ -5,8 +5,7 @@
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 
-/** What a CRC-32 checksum starts with; eight hex digits follow. */
-export const CRC32 = "crc32:";
+const CRC32 = "crc32:";
 
 /** The checksum stored for the concatenation of `chunks`. */
 export function checksum(chunks: readonly Uint8Array[]): string {
