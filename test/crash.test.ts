@@ -24,7 +24,7 @@ interface CacheCheck {
 
 function checkCache(dir: string): CacheCheck {
   const db = new DatabaseSync(join(dir, "catalog.sqlite"));
-  const rows = db.prepare("SELECT args_preview, object, inline, bytes FROM entries").all();
+  const rows = db.prepare("SELECT args_preview, lower(hex(object)) AS object, inline, bytes FROM entries").all();
   db.close();
   const bad: string[] = [];
   const referenced = new Set<string>();

@@ -4,8 +4,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { fileURLToPath } from "node:url";
+import { migrations } from "../lib/catalog/catalog.ts";
 import { type MemoryOptions, type TestingSeams, testingSeams } from "../lib/memory/config.ts";
 import type { LogLevel } from "../lib/log.ts";
 import { kvStore, Memory } from "../lib/mod.ts";
@@ -176,8 +177,45 @@ export function downgradeToSchema1(path: string): void {
   db.close();
 }
 
+/**
+ * Turns the catalog at `path` back into what schema 6 was, keeping its rows: text keys, entries that name their
+ * version and runtime. The rows are read in SQL (not through lib/catalog/packing.ts) and written into a new file
+ * made by migrations 1 to 6.
+ */
+export function downgradeToSchema6(path: string): void {
+  const text = (column: string) => `CASE typeof(${column}) WHEN 'blob' THEN lower(hex(${column})) ELSE ${column} END`;
+  const db = new DatabaseSync(path);
+  const read = (sql: string) => db.prepare(sql).all();
+  const tables = {
+    functions: read(`SELECT name, ${text("version")} AS version, source, created_at, last_used_at FROM functions`),
+    sources: read(`SELECT ${text("raw_hash")} AS raw_hash, ${text("hash")} AS hash, text, free FROM sources`),
+    entries: read(`SELECT e.rowid, f.name, ${text("f.version")} AS version, ${text("e.args_hash")} AS args_hash,
+        ${text("e.object")} AS object, e.inline, e.bytes, e.created_at, e.accessed_at, e.access_count, e.compute_ms,
+        e.args_preview, r.name AS runtime, e.args_shape,
+        CASE typeof(e.checksum) WHEN 'integer' THEN printf('crc32:%08x', e.checksum & 4294967295) ELSE ${text("e.checksum")} END AS checksum
+      FROM entries e JOIN functions f ON f.id = e.fn JOIN runtimes r ON r.id = e.runtime`),
+    leases: read("SELECT * FROM leases"),
+    input_files: read("SELECT * FROM input_files"),
+  };
+  db.close();
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  const old = new DatabaseSync(path);
+  for (let version = 1; version <= 6; version++) old.exec(migrations[version] as string);
+  // The versions first, with no totals: each entry's insert adds to them, as schema 6's triggers do.
+  for (const [table, rows] of Object.entries(tables)) {
+    for (const row of rows) {
+      const columns = Object.keys(row);
+      old.prepare(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .run(...columns.map((c) => row[c] as SQLInputValue));
+    }
+  }
+  old.exec("PRAGMA user_version = 6");
+  old.close();
+}
+
 /** Takes schema 6's additions (input files) and schema 5's (per-version totals) away from the catalog at `path`: a schema 4 catalog. */
 export function downgradeToSchema4(path: string): void {
+  downgradeToSchema6(path);
   const db = new DatabaseSync(path);
   db.exec(`DROP TABLE input_files; DROP TRIGGER totals_on_insert; DROP TRIGGER totals_on_delete; DROP TRIGGER totals_on_update; DROP INDEX entries_by_bytes; DROP INDEX entries_by_name_access;
            ALTER TABLE functions DROP COLUMN entries; ALTER TABLE functions DROP COLUMN bytes; ALTER TABLE functions DROP COLUMN hits;

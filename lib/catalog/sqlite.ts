@@ -10,6 +10,9 @@ import { runtimeTooOld } from "../runtime.ts";
 
 export type Row = Record<string, unknown>;
 
+/** A value a statement binds. */
+export type SqlValue = SQLInputValue;
+
 /** A prepared statement whose runs retry while the database is busy. */
 export interface Statement {
   get(...params: SQLInputValue[]): Row | undefined;
