@@ -52,9 +52,10 @@ export const INLINE_AFTER_MS = 100;
 const VACUUM_PAGES = 128;
 /** A catalog made before incremental vacuum with at most this many pages in use is rewritten once (VACUUM) to shrink. */
 const REBUILD_PAGES = 1000;
-/** The pause after a step is as long as the step took (so that a writer in another process, whose busy
- * handler polls at growing intervals, finds the lock free), within these bounds in ms. */
-const PAUSE_MS = { min: 1, max: 20 };
+/** The pause after a step is twice as long as the step took (so that a writer in another process, whose busy
+ * handler polls at growing intervals, finds the lock free: a pass holds it a third of the time at most),
+ * within these bounds in ms. */
+const PAUSE_MS = { min: 1, max: 30 };
 
 /** What an {@link Evictor} needs besides the catalog and store. */
 export interface EvictorOptions {
@@ -81,7 +82,7 @@ interface Pass {
 
 /**
  * Eviction off the caller's path: a store that crosses a limit starts a pass, run from timers after the call
- * has returned as a series of short steps, each followed by a pause as long as itself (so the process's
+ * has returned as a series of short steps, each followed by a pause twice as long as itself (so the process's
  * other calls and other processes' writes go on in between): batches of evictions, each one transaction of
  * at most {@link BATCH_MS}, {@link BATCH_ROWS} rows and {@link BATCH_OBJECTS} files, whose commit leaves the
  * write-ahead log alone, and after each a checkpoint of its own (PASSIVE: it never waits for other processes
@@ -162,7 +163,7 @@ export class Evictor {
     const started = performance.now();
     const running = this.#running = this.#run().finally(() => {
       this.#running = undefined;
-      this.#pauseMs = Math.min(PAUSE_MS.max, Math.max(PAUSE_MS.min, performance.now() - started));
+      this.#pauseMs = Math.min(PAUSE_MS.max, Math.max(PAUSE_MS.min, 2 * (performance.now() - started)));
       if (this.#pass) this.#pass.since = this.#options.clock(); // the wait for the next step starts now
     });
     return running;
