@@ -545,7 +545,8 @@ export class Catalog implements KnownSources {
   vacuum(pages: number): number {
     const free = () => Number(this.#sql("PRAGMA freelist_count").get()!.freelist_count);
     if (free() === 0) return 0;
-    withoutAutoCheckpoint(this.#db, () => retryBusy(() => this.#db.exec(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`)));
+    // Stepped to the end (a row per page freed): Deno's exec() steps a statement once, which frees one page.
+    withoutAutoCheckpoint(this.#db, () => this.#sql(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`).all());
     return free();
   }
 
