@@ -254,7 +254,7 @@ function seams(step: number) {
 }
 
 test("an eviction pass runs after the call that crossed the limit returns, in short transactions another process can write between", async (t) => {
-  const { queue, seams: s } = seams(25); // every batch over its 10 ms budget after its first 16 rows
+  const { queue, seams: s } = seams(25); // every batch over its 5 ms budget after its first 16 rows
   const { memory, dir } = await openTempMemory(t, withSeams(withTestStore({ maxEntries: 1000 }), s));
   const f = memory.fn("f", (x: number) => ({ x }), { version: "1" });
   for (let i = 0; i <= 1000; i++) await f(i); // the last store crosses the limit
@@ -277,7 +277,7 @@ test("an eviction pass runs after the call that crossed the limit returns, in sh
   assert.equal(memory.stats().session.evicted, 101);
 });
 
-test("an eviction batch stops at 250 rows, whatever time is left", async (t) => {
+test("an eviction batch stops at 125 rows, whatever time is left", async (t) => {
   const { queue, seams: s } = seams(0); // a clock that stands still: only the row bound ends a batch, and no batch runs inline
   // The results inline in the catalog whatever store the suite runs on: no file bound either.
   const { memory } = await openTempMemory(t, withSeams({ maxEntries: 100 }, s));
@@ -289,7 +289,7 @@ test("an eviction batch stops at 250 rows, whatever time is left", async (t) => 
     await queue.shift()!();
     if (memory.stats().entries < before) sizes.push(before - memory.stats().entries);
   }
-  assert.deepEqual(sizes, [256, 256, 256, 142], "bounded by rows (checked every 16), down to 90");
+  assert.deepEqual(sizes, [128, 128, 128, 128, 128, 128, 128, 14], "bounded by rows (checked every 16), down to 90");
 });
 
 test("batches evict in least-recently-used order by the injected clock, hits included", async (t) => {
