@@ -338,26 +338,36 @@ test("the catalog file shrinks after a large eviction, in a few dozen steps", as
 
 // A catalog made before incremental vacuum (auto_vacuum NONE): the pass's vacuum steps gave nothing back, so
 // the pass never ended and close() hung, without a timer ever firing again (the fixture runs in a child).
-// A small one is rewritten once and shrinks; a large one keeps its size (a VACUUM would hold the lock long).
+// A small one is rewritten once and shrinks, where SQLite can VACUUM (Deno 2.4's, built without attached
+// databases, cannot); a large one keeps its size (a VACUUM would hold the lock long).
+const canVacuum = (() => {
+  try {
+    return new DatabaseSync(":memory:").exec("VACUUM"), true;
+  } catch {
+    return false;
+  }
+})();
 for (const [size, stored, kept] of [["small", 800, 100], ["large", 2000, 700]] as const) {
-  test(`closing after a large eviction from a ${size} catalog made before incremental vacuum does not hang, and the file ${size === "small" ? "shrinks" : "keeps its size"}`, { timeout: 120_000 }, async (t) => {
+  const shrinks = size === "small" && canVacuum;
+  test(`closing after a large eviction from a ${size} catalog made before incremental vacuum does not hang, and the file ${shrinks ? "shrinks" : "keeps its size"}`, { timeout: 120_000 }, async (t) => {
     const dir = tempDir();
     t.after(dir.remove);
     const path = join(dir.path, "catalog.sqlite");
-    await fillPadded(dir.path, stored);
-    const old = new DatabaseSync(path);
-    old.exec("PRAGMA auto_vacuum = NONE; VACUUM");
+    const old = new DatabaseSync(path); // a file that has had a table is past switching its mode, as an old catalog is
+    old.exec("PRAGMA auto_vacuum = NONE; CREATE TABLE t (x); DROP TABLE t");
     old.close();
+    await fillPadded(dir.path, stored);
     const before = statSync(path).size;
     const child = startFixture(isDeno ? "deno" : "node", "evict-and-close.ts", [dir.path, String(kept), String(stored)]);
     const timer = setTimeout(() => child.child.kill("SIGKILL"), 60_000);
     const run = await child.done.finally(() => clearTimeout(timer));
     assert.deepEqual(lastJson(run), { closed: true }, `the child was killed: ${run.signal}`);
+    assert.equal(run.stderr, "", "no warning (a SQLite that cannot VACUUM is no eviction failure)");
     const db = new DatabaseSync(path);
     t.after(() => db.close());
     const mode = Number(db.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum);
     const after = statSync(path).size;
-    if (size === "small") {
+    if (shrinks) {
       assert.equal(mode, 2, "rewritten in incremental mode");
       assert.ok(after < before / 4, `${before} bytes before, ${after} after`);
     } else {
