@@ -229,3 +229,8 @@ export function downgradeToSchema4(path: string): void {
            PRAGMA user_version = 4`);
   db.close();
 }
+
+/** A function of results of 8,000 bytes, inline in the catalog: for tests of the catalog file's size. */
+export function padded(memory: Memory) {
+  return memory.fn("padded", (i: number) => `${i}`.padEnd(8000, "x"), { version: "1" });
+}

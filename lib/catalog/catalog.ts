@@ -4,7 +4,7 @@ import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from 
 import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { packChecksum, packHex, packOptional, unpackChecksum, unpackHex, unpackOptional } from "./packing.ts";
-import { type Database, immediate, openDatabase, type OpenMode, prepare, retryBusy, type Row, type SqlValue, type Statement } from "./sqlite.ts";
+import { checkpoint, type Database, immediate, openDatabase, type OpenMode, prepare, retryBusy, type Row, type SqlValue, type Statement, withoutAutoCheckpoint } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
 // and Deno up to 2.4 fail a statement that uses one numbered parameter (`?1`) twice ("column index out
@@ -526,14 +526,14 @@ export class Catalog implements KnownSources {
   /**
    * One batch of an eviction pass, in one transaction: expired entries first, then the least recently
    * used until at most `target.entries` entries and `target.bytes` bytes are left, stopping early when
-   * `stop(objects)` says the batch has taken long enough or holds enough stored objects to remove
-   * (checked every 16 rows: a row with its triggers and five indexes costs ~0.1-0.3 ms), so that no other process waits
-   * long for the lock. `decide` sees the usage inside the transaction (so two processes that both saw the
+   * `stop(objects, rows)` says the batch has taken long enough, holds enough stored objects to remove or
+   * has removed enough rows (checked every 16 rows: a row with its triggers and five indexes costs ~0.1-0.3 ms),
+   * so that no other process waits long for the lock. The commit leaves the checkpoint to {@link checkpoint}. `decide` sees the usage inside the transaction (so two processes that both saw the
    * cache over a limit do not both evict) and returns how far to go, or undefined to do nothing; a pass's
    * later batches pass the first one's target back. `done` is false when the batch stopped early.
    */
-  evict(decide: (usage: Usage) => EvictionTarget | undefined, stop: (objects: number) => boolean = () => false): Removed & { target?: EvictionTarget; done: boolean } {
-    return immediate(this.#db, () => {
+  evict(decide: (usage: Usage) => EvictionTarget | undefined, stop: (objects: number, rows: number) => boolean = () => false): Removed & { target?: EvictionTarget; done: boolean } {
+    return withoutAutoCheckpoint(this.#db, () => immediate(this.#db, () => {
       const usage = this.usage();
       const target = decide(usage);
       if (!target) return { count: 0, bytes: 0, objects: [], done: true };
@@ -554,7 +554,7 @@ export class Catalog implements KnownSources {
             if (row.object !== null) objects.push(unpackHex(row.object));
             entries--, bytes -= Number(row.bytes), freed += Number(row.bytes), count++;
           }
-          if (stop(objects.length)) return !more();
+          if (stop(objects.length, count)) return !more();
         }
         return true;
       };
@@ -566,26 +566,50 @@ export class Catalog implements KnownSources {
       const oldest = this.#sql("SELECT rowid, object, bytes FROM entries ORDER BY accessed_at, rowid LIMIT 16");
       const done = expiredDone && drain(() => oldest.all(), over);
       return { count, bytes: freed, objects, target, done };
-    });
+    }));
   }
 
   /**
    * Gives back to the file system up to `pages` free pages (after large evictions), if the catalog was
-   * created with incremental auto-vacuum; returns how many free pages are left.
+   * created with incremental auto-vacuum (see {@link pages}); returns how many free pages are left. Leaves
+   * the checkpoint to {@link checkpoint}.
    */
   vacuum(pages: number): number {
     const free = () => Number(this.#sql("PRAGMA freelist_count").get()!.freelist_count);
     if (free() === 0) return 0;
-    retryBusy(() => this.#db.exec(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`));
+    // Stepped to the end (a row per page freed): Deno's exec() steps a statement once, which frees one page.
+    withoutAutoCheckpoint(this.#db, () => this.#sql(`PRAGMA incremental_vacuum(${Math.max(1, Math.floor(pages))})`).all());
     return free();
   }
 
-  /** Free pages, and all pages, of the catalog file. */
-  pages(): { free: number; total: number } {
+  /**
+   * Free pages and all pages of the catalog file, and whether {@link vacuum} can give free pages back
+   * (incremental auto-vacuum: catalogs created since schema 5; an older one needs {@link rebuild}).
+   */
+  pages(): { free: number; total: number; incremental: boolean } {
     return {
       free: Number(this.#sql("PRAGMA freelist_count").get()!.freelist_count),
       total: Number(this.#sql("PRAGMA page_count").get()!.page_count),
+      incremental: Number(this.#sql("PRAGMA auto_vacuum").get()!.auto_vacuum) === 2,
     };
+  }
+
+  /**
+   * Rewrites the whole file without its free pages, in incremental auto-vacuum mode from then on (one
+   * `VACUUM`, holding the write lock for as long as it copies every page: for a small catalog only). A
+   * SQLite built without attached databases (Deno 2.4's) cannot VACUUM: the file then keeps its size.
+   */
+  rebuild(): void {
+    try {
+      retryBusy(() => this.#db.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM"));
+    } catch (error) {
+      if (!/too many attached databases/.test((error as Error).message)) throw error;
+    }
+  }
+
+  /** Copies the write-ahead log back into the catalog file, without waiting for other processes (see {@link evict}). */
+  checkpoint(): void {
+    checkpoint(this.#db);
   }
 
   /**

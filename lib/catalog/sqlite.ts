@@ -307,6 +307,30 @@ export function immediate<T>(db: Database, work: () => T): T {
   }
 }
 
+/**
+ * Runs `work` with SQLite's automatic checkpoint off for this connection: a commit inside it that grows the
+ * write-ahead log past 1,000 pages would otherwise copy the whole log back into the database there and then,
+ * with the caller waiting (the long stalls of eviction batches). {@link checkpoint} does that work as a step
+ * of its own.
+ */
+export function withoutAutoCheckpoint<T>(db: Database, work: () => T): T {
+  const pages = Number(db.prepare("PRAGMA wal_autocheckpoint").get()!.wal_autocheckpoint);
+  db.exec("PRAGMA wal_autocheckpoint = 0");
+  try {
+    return work();
+  } finally {
+    db.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
+  }
+}
+
+/**
+ * Copies what it can of the write-ahead log back into the database without waiting for any other
+ * connection (a PASSIVE checkpoint: it never takes the write lock, so writers in other processes go on).
+ */
+export function checkpoint(db: Database): void {
+  retryBusy(() => db.exec("PRAGMA wal_checkpoint(PASSIVE)"));
+}
+
 function isBusy(error: unknown): boolean {
   const e = error as { errcode?: number; message?: string };
   // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.

@@ -119,8 +119,8 @@ export interface TestingSeams {
   /** The clock of the Memory, in ms since the epoch (default `Date.now`): when entries were computed,
    * whether they are past maxAge, and how long an eviction batch has run. */
   now?: () => number;
-  /** How eviction batches are run after the call (default: an unref'd timer). */
-  schedule?: (work: () => Promise<void>) => void;
+  /** How eviction steps are run after the call, `pauseMs` later (default: an unref'd timer). */
+  schedule?: (work: () => Promise<void>, pauseMs: number) => void;
 }
 export const testingSeams: unique symbol = Symbol("nbmemo.testingSeams");
 
@@ -245,7 +245,7 @@ export interface Config {
   readonly leaseMs: number;
   /** The clock of entry ages (when an entry was computed, whether it is past maxAge) and of eviction batches. */
   readonly now: () => number;
-  readonly schedule: ((work: () => Promise<void>) => void) | undefined;
+  readonly schedule: ((work: () => Promise<void>, pauseMs: number) => void) | undefined;
   readonly limits: Limits;
   readonly create: boolean;
   readonly readOnly: boolean;

@@ -40,22 +40,35 @@ export function evictionTarget(limits: Limits, now: number): (usage: Usage) => E
   };
 }
 
-/** How long one batch of a pass may hold the catalog's write lock (other processes wait that long at most). */
-export const BATCH_MS = 20;
+/**
+ * How long one batch of a pass may hold the catalog's write lock (other processes wait that long at most).
+ * Measured on the 90% pass of bench/scale.bench.ts (two runs each, same load): 5 ms and 125 rows gave
+ * 57 / 32 ms longest waits of a call and 59 / 45 ms of another process's write, p99 16-26 ms; 10 ms and
+ * 250 rows 54 / 64 and 58 / 46 ms, p99 21-37 ms, with the pass ~15% faster.
+ */
+export const BATCH_MS = 5;
+/** At most this many entries removed per batch. */
+export const BATCH_ROWS = 125;
 /** At most this many stored files removed per batch (~0.2 ms each measured for the file store). */
-export const BATCH_OBJECTS = 64;
+export const BATCH_OBJECTS = 32;
 /** A pass whose next batch has waited this long (the process does not let timers run) gets one batch inline. */
 export const INLINE_AFTER_MS = 100;
 /** Free pages given back to the file system per step once a pass is done (4 KiB each). */
 const VACUUM_PAGES = 128;
+/** A catalog made before incremental vacuum with at most this many pages in use is rewritten once (VACUUM) to shrink. */
+const REBUILD_PAGES = 1000;
+/** The pause after a step is twice as long as the step took (so that a writer in another process, whose busy
+ * handler polls at growing intervals, finds the lock free: a pass holds it a third of the time at most),
+ * within these bounds in ms. */
+const PAUSE_MS = { min: 1, max: 30 };
 
 /** What an {@link Evictor} needs besides the catalog and store. */
 export interface EvictorOptions {
   readonly limits: Limits;
   /** The time, in ms: Date.now, or a test's clock. */
   readonly clock: () => number;
-  /** Runs `work` soon, after the current call has returned (a timer that never keeps the process alive). */
-  readonly schedule: (work: () => Promise<void>) => void;
+  /** Runs `work` after `pauseMs`, once the current call has returned (a timer that never keeps the process alive). */
+  readonly schedule: (work: () => Promise<void>, pauseMs: number) => void;
   /** Called before a pass starts (the caller flushes its pending hits, so that they count). */
   readonly beforePass: () => void;
   /** Told what each batch removed. */
@@ -63,22 +76,35 @@ export interface EvictorOptions {
   readonly failed: (error: unknown) => void;
 }
 
+// A pass in progress: since when it waits for its next step, the target its first batch decided
+// (undefined before that), what it does next, and whether a checkpoint comes first.
+interface Pass {
+  since: number;
+  target?: EvictionTarget;
+  phase: "evict" | "vacuum" | "rebuild" | "end";
+  checkpoint: boolean;
+}
+
 /**
- * Eviction off the caller's path: a store that crosses a limit starts a pass, whose batches (each one
- * short transaction, {@link BATCH_MS}) run from a timer after the call has returned. A process that never
- * lets timers run (a loop of memoized calls that await nothing slow) still makes progress: a store made
- * while a pass has been pending over {@link INLINE_AFTER_MS} runs one batch itself. Once a pass is done,
- * a catalog left with many free pages gives them back in steps (incremental vacuum).
+ * Eviction off the caller's path: a store that crosses a limit starts a pass, run from timers after the call
+ * has returned as a series of short steps, each followed by a pause twice as long as itself (so the process's
+ * other calls and other processes' writes go on in between): batches of evictions, each one transaction of
+ * at most {@link BATCH_MS}, {@link BATCH_ROWS} rows and {@link BATCH_OBJECTS} files, whose commit leaves the
+ * write-ahead log alone, and after each a checkpoint of its own (PASSIVE: it never waits for other processes
+ * nor makes them wait). A process that never lets timers run (a loop of memoized calls that await nothing
+ * slow) still makes progress: a store made while a pass has been pending over {@link INLINE_AFTER_MS} runs
+ * one step itself. Once a pass is done, a catalog left with many free pages gives them back in steps
+ * (incremental vacuum); one made before that mode is rewritten once if small, else keeps its size.
  */
 export class Evictor {
   readonly #catalog: Catalog;
   readonly #store: Store;
   readonly #options: EvictorOptions;
-  // The pass in progress: since when it waits for its next batch, and the target its first batch decided
-  // (undefined before that).
-  #pass: { since: number; target?: EvictionTarget; vacuuming: boolean } | undefined;
+  #pass: Pass | undefined;
   #scheduled = false;
   #running: Promise<Removed> | undefined;
+  // How long the next step waits, in real ms (what the last step took): never the injected clock.
+  #pauseMs = PAUSE_MS.min;
 
   constructor(catalog: Catalog, store: Store, options: EvictorOptions) {
     this.#catalog = catalog;
@@ -91,7 +117,7 @@ export class Evictor {
     const { limits, clock } = this.#options;
     if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
     if (this.#pass) {
-      if (clock() - this.#pass.since >= INLINE_AFTER_MS && !this.#running) await this.#batch();
+      if (clock() - this.#pass.since >= INLINE_AFTER_MS && !this.#running) await this.#step();
       return;
     }
     try {
@@ -99,8 +125,7 @@ export class Evictor {
     } catch (error) {
       return this.#options.failed(error);
     }
-    this.#options.beforePass();
-    this.#pass = { since: clock(), vacuuming: false };
+    this.#start();
     this.#schedule();
   }
 
@@ -108,19 +133,24 @@ export class Evictor {
   async finish(): Promise<{ count: number; bytes: number }> {
     const total = { count: 0, bytes: 0 };
     while (this.#pass || this.#running) {
-      const removed = await (this.#running ?? this.#batch());
+      const removed = await (this.#running ?? this.#step());
       total.count += removed.count, total.bytes += removed.bytes;
+      if (this.#pass) await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
     }
     return total;
   }
 
-  /** Runs a whole pass now, in batches, whether or not a store started one (prune). */
+  /** Runs a whole pass now, in steps, whether or not a store started one (prune). */
   async runPass(): Promise<{ count: number; bytes: number }> {
     const before = await this.finish();
-    this.#options.beforePass();
-    this.#pass = { since: this.#options.clock(), vacuuming: false };
+    this.#start();
     const pass = await this.finish();
     return { count: before.count + pass.count, bytes: before.bytes + pass.bytes };
+  }
+
+  #start(): void {
+    this.#options.beforePass();
+    this.#pass = { since: this.#options.clock(), phase: "evict", checkpoint: false };
   }
 
   #schedule(): void {
@@ -128,48 +158,71 @@ export class Evictor {
     this.#scheduled = true;
     this.#options.schedule(async () => {
       this.#scheduled = false;
-      await (this.#running ?? this.#batch());
+      await (this.#running ?? this.#step());
       if (this.#pass) this.#schedule();
-    });
+    }, this.#pauseMs);
   }
 
-  // One batch: eviction rows in one short transaction and their objects, or one vacuum step. Never throws.
-  #batch(): Promise<Removed> {
-    const none: Removed = { count: 0, bytes: 0, objects: [] };
-    const run = async (): Promise<Removed> => {
-      const pass = this.#pass;
-      if (!pass) return none;
-      try {
-        if (pass.vacuuming) {
-          if (this.#catalog.vacuum(VACUUM_PAGES) === 0) this.#pass = undefined;
-          return none;
-        }
-        const { limits, clock } = this.#options;
-        const started = clock();
-        // Files are removed after the commit, synchronously for the file store: they count against the budget.
-        const removed = this.#catalog.evict(pass.target ? () => pass.target : evictionTarget(limits, clock()),
-          (objects) => clock() - started >= BATCH_MS || objects >= BATCH_OBJECTS);
-        pass.target ??= removed.target;
-        await removeObjects(this.#store, removed.objects);
-        if (removed.count > 0) this.#options.removed(removed);
-        if (removed.done) {
-          // Free pages are reused by later stores; only a large share of them is worth giving back.
-          const { free, total } = this.#catalog.pages();
-          if (free > 256 && free > total / 4) pass.vacuuming = true;
-          else this.#pass = undefined;
-        }
-        return removed;
-      } catch (error) {
-        this.#pass = undefined;
-        this.#options.failed(error);
-        return none;
-      }
-    };
-    const running = this.#running = run().finally(() => {
+  // One step of the pass, timed for the pause after it. Never throws.
+  #step(): Promise<Removed> {
+    const started = performance.now();
+    const running = this.#running = this.#run().finally(() => {
       this.#running = undefined;
-      if (this.#pass) this.#pass.since = this.#options.clock(); // the wait for the next batch starts now
+      this.#pauseMs = Math.min(PAUSE_MS.max, Math.max(PAUSE_MS.min, 2 * (performance.now() - started)));
+      if (this.#pass) this.#pass.since = this.#options.clock(); // the wait for the next step starts now
     });
     return running;
+  }
+
+  async #run(): Promise<Removed> {
+    const none: Removed = { count: 0, bytes: 0, objects: [] };
+    const pass = this.#pass;
+    if (!pass) return none;
+    try {
+      if (pass.checkpoint) {
+        pass.checkpoint = false;
+        this.#catalog.checkpoint();
+      } else if (pass.phase === "evict") {
+        const removed = await this.#evict(pass);
+        if (removed.done) pass.phase = this.#afterEviction();
+        pass.checkpoint = removed.count > 0;
+        return removed;
+      } else if (pass.phase === "vacuum") {
+        if (this.#catalog.vacuum(VACUUM_PAGES) === 0) pass.phase = "end";
+        pass.checkpoint = true;
+      } else if (pass.phase === "rebuild") {
+        this.#catalog.rebuild();
+        pass.phase = "end", pass.checkpoint = true;
+      }
+      if (pass.phase === "end" && !pass.checkpoint) this.#pass = undefined;
+      return none;
+    } catch (error) {
+      this.#pass = undefined;
+      this.#options.failed(error);
+      return none;
+    }
+  }
+
+  // One batch of evictions: rows in one short transaction, then their objects.
+  async #evict(pass: Pass): Promise<Removed & { done: boolean }> {
+    const { limits, clock } = this.#options;
+    const started = clock();
+    // Files are removed after the commit, synchronously for the file store: they count against the budget.
+    const removed = this.#catalog.evict(pass.target ? () => pass.target : evictionTarget(limits, clock()),
+      (objects, rows) => clock() - started >= BATCH_MS || objects >= BATCH_OBJECTS || rows >= BATCH_ROWS);
+    pass.target ??= removed.target;
+    await removeObjects(this.#store, removed.objects);
+    if (removed.count > 0) this.#options.removed(removed);
+    return removed;
+  }
+
+  // What follows the last batch: free pages are reused by later stores, and only a large share of them is
+  // worth giving back; a catalog made before incremental vacuum can only be rewritten whole.
+  #afterEviction(): Pass["phase"] {
+    const { free, total, incremental } = this.#catalog.pages();
+    if (free <= 256 || free <= total / 4) return "end";
+    if (incremental) return "vacuum";
+    return total - free <= REBUILD_PAGES ? "rebuild" : "end";
   }
 }
 

@@ -999,9 +999,9 @@ function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefi
   };
 }
 
-// Eviction batches run from a timer that never keeps the process alive.
-function soon(work: () => Promise<void>): void {
-  setTimeout(() => void work(), 0).unref();
+// Eviction steps run from a timer that never keeps the process alive.
+function soon(work: () => Promise<void>, pauseMs: number): void {
+  setTimeout(() => void work(), pauseMs).unref();
 }
 
 // Where memory.file() keeps what it knows of input files; read-only, it learns nothing.
