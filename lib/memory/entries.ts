@@ -131,6 +131,8 @@ export interface NewOutput {
   readonly argsPreview: string;
   /** When it was computed, in ms since the epoch. */
   readonly createdAt: number;
+  /** Written with the entry: its arguments' fingerprint, and the lease holder whose lease it ends (see {@link Catalog.put}). */
+  readonly extra?: { readonly argsShape?: string; readonly releaseLease?: string };
 }
 
 /** What {@link writeEntry} did: stored so many bytes, or refused, saying why. */
@@ -162,7 +164,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   let stale: string | undefined;
   try {
     if (object) await store.set(object, chunks, info);
-    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
+    stale = await catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);
   } catch (error) {
     return { refused: describe(error) };
   }
@@ -226,7 +228,7 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
   }
   const computeMs = info?.computeMs ?? 0;
   try {
-    catalog.put({
+    await catalog.put({
       ...key, object, inline: null, checksum: read.checksum!, bytes: read.bytes, computeMs, argsPreview, runtime: info?.runtime ?? "unknown",
     }, clock.now, info?.createdAt ?? clock.now);
   } catch (error) {

@@ -769,6 +769,7 @@ export class Memory {
     let shared = true;
     const compute = async (): Promise<Outcome> => {
       if (changed?.()) throw new ArgumentsMoved();
+      this.#catalog.endReads(); // a long computation must not keep a read transaction open
       const started = performance.now();
       const value = await this.#calls.within(id, key.name, invoke);
       const computeMs = performance.now() - started;
@@ -779,7 +780,6 @@ export class Memory {
         return { value, computeMs, stored: 0 };
       }
       const stored = await this.#write(key, value, computeMs, values);
-      if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
     };
     const started = performance.now();
@@ -872,11 +872,12 @@ export class Memory {
   }
 
   // The fingerprint explain() compares; a failure only makes explain() less precise.
-  #recordArgsShape(key: EntryKey, values: readonly unknown[]): void {
+  #argsShape(key: EntryKey, values: readonly unknown[]): string | undefined {
     try {
-      this.#catalog.setArgsShape(key, JSON.stringify(argsShape(values, this.#hashFunction)));
+      return JSON.stringify(argsShape(values, this.#hashFunction));
     } catch (error) {
       this.#log.debug(`could not record the argument shape of ${key.name}: ${describe(error)}`);
+      return undefined;
     }
   }
 
@@ -955,7 +956,11 @@ export class Memory {
     }
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}`, signer: this.#signer };
-    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now() }, this.#log);
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, {
+      key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now(),
+      // The lease, if this Memory holds it, ends with the entry's commit: the heartbeat's release then writes nothing.
+      extra: { argsShape: this.#argsShape(key, values), releaseLease: this.#leases?.holder },
+    }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;
