@@ -46,20 +46,21 @@ export interface ReadOptions {
  * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out,
  * ForgedPayload when it is not signed as it must be.
  */
-export async function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): Promise<ReadPayload> {
+export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): ReadPayload | Promise<ReadPayload> {
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
   const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
-  let read: { value: unknown; bytes: number; signed?: ObjectInfo };
+  const finish = (read: { value: unknown; bytes: number; signed?: ObjectInfo }): ReadPayload => {
+    if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+    return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+  };
+  // Inline, it is read at once (a hit then awaits nothing); an object is read from the store.
   if (entry.inline) {
     pieces?.push(entry.inline);
-    read = { value: decode(entry.inline), bytes: entry.inline.byteLength };
-  } else if (entry.object) {
-    read = want.signer ? await readSigned(store, entry.object, pieces, want.signer, keyDigest(want.key!)) : await readObject(store, entry.object, pieces);
-  } else {
-    throw new MissingPayload("its output is missing");
+    return finish({ value: decode(entry.inline), bytes: entry.inline.byteLength });
   }
-  if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
-  return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+  if (!entry.object) throw new MissingPayload("its output is missing");
+  const object = entry.object;
+  return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
 }
 
 // A store that can read at offsets lets the codec read large binary sections straight into their buffers.
