@@ -293,3 +293,11 @@ test("the short way for plain arguments gives the general encoder's digest and m
   }), { numRuns: 5000, seed });
   assert.ok(short > 2500, `the short way was taken for ${short} of 5,000 generated argument lists`);
 });
+
+// Listing the keys of an 80 MB Float64Array took seconds (argument hashing at 3 MB/s in bench/peers.bench.ts):
+// the short way looks at the prototype and the length first.
+test("the short way leaves large and binary values to the general encoder", () => {
+  assert.equal(plainEncoding([new Float64Array(10_000_000)]), undefined);
+  assert.equal(plainEncoding([new Array(1_000_000).fill(0)]), undefined);
+  assert.equal(plainEncoding([Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))]), undefined);
+});

@@ -93,12 +93,14 @@ export function plainEncoding(values: readonly unknown[]): { text: string; mutab
     const object = value as object;
     if (types.isProxy(object) || typeof (object as { [KEY]?: unknown })[KEY] === "function" || !Object.isExtensible(object)) return undefined;
     mutable = true;
+    // The prototype first: listing the keys of a typed array (or of a long array) would list every index.
     const proto: unknown = Object.getPrototypeOf(object);
-    const keys = Reflect.ownKeys(object);
     if (proto === Array.prototype) {
       const array = object as unknown[];
+      if (!Array.isArray(array) || array.length > PLAIN_LIMITS.nodes) return undefined;
       // Dense and nothing else: the indices, then "length", last.
-      if (!Array.isArray(array) || keys.length !== array.length + 1 || keys[array.length] !== "length") return undefined;
+      const keys = Reflect.ownKeys(array);
+      if (keys.length !== array.length + 1 || keys[array.length] !== "length") return undefined;
       let text = `a${array.length};p0;`;
       for (const element of array) {
         const part = encode(element, depth + 1);
@@ -108,6 +110,8 @@ export function plainEncoding(values: readonly unknown[]): { text: string; mutab
       return text;
     }
     if ((proto !== Object.prototype && proto !== null) || hasInternalSlots(object)) return undefined;
+    const keys = Reflect.ownKeys(object);
+    if (keys.length > PLAIN_LIMITS.nodes) return undefined;
     for (const key of keys) if (typeof key !== "string") return undefined;
     let text = `${proto === null ? "O" : "o"}p${keys.length};`;
     for (const key of (keys as string[]).sort()) {
