@@ -44,7 +44,8 @@ export interface ReadOptions {
  * with a team key.
  *
  * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out,
- * ForgedPayload when it is not signed as it must be.
+ * ForgedPayload when it is not signed as it must be: at once for an inline entry, which is read
+ * synchronously, else by rejecting.
  */
 export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): ReadPayload | Promise<ReadPayload> {
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
