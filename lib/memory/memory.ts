@@ -741,11 +741,11 @@ export class Memory {
   #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
     onHit?: () => void): Awaited<R> | Promise<Awaited<R>> {
     const hashed = this.#argsHash(values, root);
-    if (hashed instanceof Promise || this.#calls.join(`${name}\0${version.id}\0${hashed.hash}`, name)) {
-      return this.#attempts(name, version, values, root, invoke, onHit);
-    }
-    const found = this.#lookupOrCompute({ name, version: version.id, argsHash: hashed.hash }, version, values,
-      `${name}\0${version.id}\0${hashed.hash}`, invoke, this.#changed(hashed, values, root), onHit !== undefined);
+    if (hashed instanceof Promise) return this.#attempts(name, version, values, root, invoke, onHit);
+    const id = `${name}\0${version.id}\0${hashed.hash}`;
+    if (this.#calls.join(id, name)) return this.#attempts(name, version, values, root, invoke, onHit);
+    const found = this.#lookupOrCompute({ name, version: version.id, argsHash: hashed.hash }, version, values, id, invoke,
+      this.#changed(hashed, values, root), onHit !== undefined);
     if (found instanceof Promise) return this.#attempts(name, version, values, root, invoke, onHit, { hashed, found });
     if (found.hit) onHit?.();
     return found.value; // settled before any other call could join it
