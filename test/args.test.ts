@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "./harness.ts";
 import { Buffer } from "node:buffer";
 import { NbmemoError } from "../lib/errors.ts";
-import { hashValues } from "../lib/keys/args.ts";
+import process from "node:process";
+import fc from "fast-check";
+import { hashArguments, hashValues, plainEncoding } from "../lib/keys/args.ts";
 
 const noFunctions = (_: Function, path: string): string => {
   throw new Error(`unexpected function at ${path}`);
@@ -240,4 +242,62 @@ test("a value nested thousands of levels deep is hashed, not a RangeError", () =
   while (tail.next) tail = tail.next as { next: unknown };
   tail.next = Symbol("end");
   refuses(deep, /args\[0\]\.next\.next.*…\(5002 levels\)….*\.next: Symbol\(end\)/);
+});
+
+// The short way for plain data (plainEncoding) must give the general encoder's digests: these were taken from
+// the general encoder before the short way existed, and the property below compares both ways.
+test("plain arguments hash to their pinned digests", () => {
+  const pinned: [unknown[], string][] = [
+    [[1, "x"], "0f831c91d6c5a339039b5f3a9875d2bb58fbe669692ad9ad606462a66281dc7b"],
+    [[], "5e173984da9c3bb034d2f55a6d258c0fb60ec5e331c3cf05b71253cdeda5326a"],
+    [[null, true, false, undefined], "9bfa8672fffaf1b1d6a7cfa1fac841bb98e38d74960edbab28a49a8bf93ce325"],
+    [[-0, NaN, Infinity, 1.5e300, 10n], "377c70f86dfadf0e6b24393428ed3d61610282ddf8e7b76111c0cb822976560a"],
+    [[[1, [2, "é\u{1F600}"]], { b: 1, a: { c: [null] } }], "6ce8eda6296b4db69b56fb1441f578bf0d0a1ff7b401bc105c39765238e4f1d7"],
+    [[{ "": "", "k\"q": -1 }, Object.create(null)], "4ba96b899a923dece9c6abdc76d53ae5f680dabaffb25c3fece5ce9a90a2ffb4"],
+  ];
+  for (const [values, digest] of pinned) {
+    assert.notEqual(plainEncoding(values), undefined); // these take the short way
+    assert.equal(hashValues(values, "args", noFunctions), digest);
+    assert.equal(hashArguments(values, "args", noFunctions, true).hash, digest);
+  }
+});
+
+test("the short way for plain arguments gives the general encoder's digest and mutability (fast-check)", () => {
+  const seed = process.env.NBMEMO_PROPERTY_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.NBMEMO_PROPERTY_SEED);
+  console.log(`fast-check seed: ${seed} (NBMEMO_PROPERTY_SEED=${seed} repeats this run)`);
+  const primitive = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, NaN, Infinity, -Infinity, 0), fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }),
+    fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt());
+  // Mostly plain data, and now and then something the short way must leave to the general encoder
+  // (a hole, a frozen or null-prototype object, an odd attribute, an extra array property, a shared child, depth).
+  const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof({ depthSize: "small", withCrossShrink: true }, { arbitrary: primitive, weight: 8 }, { arbitrary: tie("array"), weight: 2 },
+      { arbitrary: tie("object"), weight: 2 }, { arbitrary: tie("odd"), weight: 1 }),
+    array: fc.array(tie("value"), { maxLength: 6 }),
+    object: fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("0", "10", "__proto__", "a", "b")), tie("value"), { maxKeys: 6 }),
+    odd: fc.tuple(fc.nat(6), tie("value"), tie("value")).map(([how, a, b]) => {
+      const object: Record<string, unknown> = { a, b };
+      if (how === 0) return Object.freeze(object);
+      if (how === 1) return Object.assign(Object.create(null), object);
+      if (how === 2) return Object.defineProperty(object, "hidden", { value: a, enumerable: false });
+      if (how === 3) return Object.assign([a, , b], { extra: 1 }); // eslint-disable-line no-sparse-arrays
+      if (how === 4) return [a, , b]; // eslint-disable-line no-sparse-arrays
+      if (how === 5) return [object, object]; // the same object twice (not a cycle)
+      return [[[[[[[[[[a]]]]]]]]]];
+    }),
+  }));
+  let short = 0;
+  fc.assert(fc.property(fc.array(value, { maxLength: 5 }), (values) => {
+    if (plainEncoding(values) !== undefined) short++;
+    const general = hashArguments(values, "args", noFunctions, true);
+    assert.deepEqual(hashArguments(values, "args", noFunctions), general);
+  }), { numRuns: 5000, seed });
+  assert.ok(short > 2500, `the short way was taken for ${short} of 5,000 generated argument lists`);
+});
+
+// Listing the keys of an 80 MB Float64Array took seconds (argument hashing at 3 MB/s in bench/peers.bench.ts):
+// the short way looks at the prototype and the length first.
+test("the short way leaves large and binary values to the general encoder", () => {
+  assert.equal(plainEncoding([new Float64Array(10_000_000)]), undefined);
+  assert.equal(plainEncoding([new Array(1_000_000).fill(0)]), undefined);
+  assert.equal(plainEncoding([Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]))]), undefined);
 });

@@ -81,12 +81,72 @@ test("a write that finds the catalog locked by another process retries until it 
   assert.equal((await holder.done).code, 0);
 });
 
-test("entries are stored, read, accessed in batches and replaced", (t) => {
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test("reads in one turn share a read transaction; the next turn's see another connection's writes", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const catalog = Catalog.open(path);
+  t.after(() => catalog.close());
+  const other = new DatabaseSync(path);
+  t.after(() => other.close());
+  other.exec("PRAGMA busy_timeout = 5000");
+  const key = { name: "f", version: "v1", argsHash: "a" };
+  catalog.useFunction("f", "v1", null, 1);
+  other.exec("INSERT INTO runtimes (name) VALUES ('test')");
+  const insert = (argsHash: string) => other.prepare(`INSERT INTO entries (fn, args_hash, object, inline, bytes, created_at,
+    accessed_at, compute_ms, args_preview, runtime) VALUES ((SELECT id FROM functions WHERE name = 'f' AND version = 'v1'), ?, NULL,
+    x'01', 1, 1, 1, 1, '1', (SELECT id FROM runtimes WHERE name = 'test'))`).run(argsHash);
+  assert.equal(catalog.lookup(key), undefined); // opens the burst
+  insert("a");
+  // The same snapshot: one BEGIN serves every read of the turn (each on its own would see the row).
+  assert.equal(catalog.lookup(key), undefined);
+  await nextTurn();
+  assert.equal(catalog.lookup(key)?.computeMs, 1);
+  // A write of this connection ends the burst: what it wrote, and what others wrote before, is seen at once.
+  insert("b");
+  await catalog.put(entry("c", null), 1);
+  assert.equal(catalog.lookup({ ...key, argsHash: "b" })?.computeMs, 1);
+  assert.equal(catalog.lookup({ ...key, argsHash: "c" })?.computeMs, 12.5);
+  // The burst holds no lock another process's write waits for.
+  other.exec("PRAGMA busy_timeout = 0");
+  insert("d");
+});
+
+test("writes made in one turn share a commit, each in a savepoint: one that fails is undone alone", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
   t.after(() => catalog.close());
-  assert.equal(catalog.put(entry("a", "ab".repeat(32)), 1000), undefined);
+  await nextTurn();
+  const before = catalog.commits;
+  const writes = ["a", "b", "c", "d", "e", "f"].map((argsHash) =>
+    catalog.put(argsHash === "d" ? { ...entry(argsHash, null), argsPreview: null as unknown as string } : entry(argsHash, null), 1));
+  const settled = await Promise.allSettled(writes);
+  assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+  assert.match(String((settled[3] as PromiseRejectedResult).reason), /NOT NULL/);
+  // The first at once (a lone write waits for nothing), the five others together.
+  assert.equal(catalog.commits - before, 2);
+  assert.deepEqual(catalog.entries({ sort: "created" }).map((e) => e.argsHash).sort(), ["a", "b", "c", "e", "f"]);
+  assert.deepEqual(catalog.usage(), { entries: 5, bytes: 10 });
+  // A write made after the turn commits at once again, and an immediate transaction commits the queued ones first.
+  const lone = catalog.commits;
+  await catalog.put(entry("g", null), 1);
+  assert.equal(catalog.commits - lone, 1);
+  void catalog.put(entry("h", null), 1);
+  const queued = catalog.put(entry("i", null), 1);
+  catalog.recordAccesses([{ key: { name: "f", version: "v1", argsHash: "i" }, at: 5, count: 2 }]);
+  await queued;
+  assert.equal(catalog.get({ name: "f", version: "v1", argsHash: "i" })!.accessCount, 2);
+});
+
+test("entries are stored, read, accessed in batches and replaced", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  assert.equal(await catalog.put(entry("a", "ab".repeat(32)), 1000), undefined);
   const stored = catalog.get({ name: "f", version: "v1", argsHash: "a" })!;
   assert.equal(stored.object, "ab".repeat(32));
   assert.equal(stored.createdAt, 1000);
@@ -96,30 +156,30 @@ test("entries are stored, read, accessed in batches and replaced", (t) => {
   assert.equal(touched.accessedAt, 2000);
   assert.equal(touched.accessCount, 4);
   // Replacing a file entry by an inline one hands back the file to delete.
-  assert.equal(catalog.put(entry("a", null), 3000), "ab".repeat(32));
+  assert.equal(await catalog.put(entry("a", null), 3000), "ab".repeat(32));
   assert.deepEqual(catalog.get(stored)!.inline, new Uint8Array([1, 2]));
 });
 
-test("deleting a name returns its count and the objects to remove", (t) => {
+test("deleting a name returns its count and the objects to remove", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
   t.after(() => catalog.close());
-  catalog.put(entry("a", "cd".repeat(32)), 1);
-  catalog.put(entry("b", null), 1);
-  catalog.put({ ...entry("c", null), name: "other" }, 1);
+  await catalog.put(entry("a", "cd".repeat(32)), 1);
+  await catalog.put(entry("b", null), 1);
+  await catalog.put({ ...entry("c", null), name: "other" }, 1);
   assert.deepEqual(catalog.delete({ name: "f" }), { count: 2, objects: ["cd".repeat(32)] });
   assert.equal(catalog.entries().length, 1);
 });
 
-test("the running totals stay exact through inserts, replacements and deletions", (t) => {
+test("the running totals stay exact through inserts, replacements and deletions", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const catalog = Catalog.open(join(dir.path, "catalog.sqlite"));
   t.after(() => catalog.close());
-  catalog.put({ ...entry("a", null), bytes: 10 }, 1);
-  catalog.put({ ...entry("b", null), bytes: 20 }, 1);
-  catalog.put({ ...entry("a", null), bytes: 15 }, 2); // replaces a
+  await catalog.put({ ...entry("a", null), bytes: 10 }, 1);
+  await catalog.put({ ...entry("b", null), bytes: 20 }, 1);
+  await catalog.put({ ...entry("a", null), bytes: 15 }, 2); // replaces a
   assert.deepEqual(catalog.usage(), { entries: 2, bytes: 35 });
   catalog.delete({ name: "f", argsHash: "b" });
   assert.deepEqual(catalog.usage(), { entries: 1, bytes: 15 });
@@ -127,13 +187,13 @@ test("the running totals stay exact through inserts, replacements and deletions"
   assert.deepEqual(recorded, actual);
 });
 
-test("a schema 3 catalog is migrated to running totals that match its entries", (t) => {
+test("a schema 3 catalog is migrated to running totals that match its entries", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   const current = Catalog.open(path);
-  current.put({ ...entry("a", null), bytes: 10 }, 1);
-  current.put({ ...entry("b", "ef".repeat(32)), bytes: 300 }, 1);
+  await current.put({ ...entry("a", null), bytes: 10 }, 1);
+  await current.put({ ...entry("b", "ef".repeat(32)), bytes: 300 }, 1);
   current.close();
   // Schemas 4, 5 and 6 only add to schema 3: taking their additions away gives a schema 3 catalog with entries.
   downgradeToSchema4(path);
@@ -144,7 +204,7 @@ test("a schema 3 catalog is migrated to running totals that match its entries", 
   const migrated = Catalog.open(path);
   t.after(() => migrated.close());
   assert.deepEqual(migrated.usage(), { entries: 2, bytes: 310 });
-  migrated.put({ ...entry("c", null), bytes: 5 }, 2);
+  await migrated.put({ ...entry("c", null), bytes: 5 }, 2);
   assert.deepEqual(migrated.usage(), { entries: 3, bytes: 315 });
 });
 
@@ -171,17 +231,17 @@ function kept(catalog: Catalog) {
   return { versions, all: { entries, bytes, hits, savedMs } };
 }
 
-test("per-version and global totals stay exact through stores, replacements, hits, deletions and eviction", (t) => {
+test("per-version and global totals stay exact through stores, replacements, hits, deletions and eviction", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   const catalog = Catalog.open(path);
   t.after(() => catalog.close());
   catalog.useFunction("f", "v1", "x => x", 1);
-  catalog.put({ ...entry("a", null), bytes: 10 }, 1);
-  catalog.put({ ...entry("b", null), bytes: 20 }, 2);
-  catalog.put({ ...entry("c", null), version: "v2", bytes: 40 }, 3); // a version with no functions row yet
-  catalog.put({ ...entry("a", null), bytes: 15 }, 4); // replaces a
+  await catalog.put({ ...entry("a", null), bytes: 10 }, 1);
+  await catalog.put({ ...entry("b", null), bytes: 20 }, 2);
+  await catalog.put({ ...entry("c", null), version: "v2", bytes: 40 }, 3); // a version with no functions row yet
+  await catalog.put({ ...entry("a", null), bytes: 15 }, 4); // replaces a
   catalog.recordAccesses([{ key: { name: "f", version: "v1", argsHash: "b" }, at: 5, count: 3 }]);
   assert.deepEqual(kept(catalog), counted(path));
   assert.deepEqual(catalog.functions("f").find((f) => f.version === "v1")!.savedMs, 3 * 12.5);
@@ -191,14 +251,14 @@ test("per-version and global totals stay exact through stores, replacements, hit
   assert.equal(catalog.totals().entries, 1);
 });
 
-test("functions() and totals() read the kept totals, not the entries", (t) => {
+test("functions() and totals() read the kept totals, not the entries", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   const catalog = Catalog.open(path);
   t.after(() => catalog.close());
   catalog.useFunction("f", "v1", null, 1);
-  catalog.put(entry("a", null), 1);
+  await catalog.put(entry("a", null), 1);
   // Totals set by hand to what no count of the entries gives: what comes back shows where it was read.
   const db = new DatabaseSync(path);
   db.exec("UPDATE functions SET entries = 777, hits = 5; UPDATE usage SET entries = 888, hits = 6");
@@ -210,15 +270,15 @@ test("functions() and totals() read the kept totals, not the entries", (t) => {
   assert.deepEqual(kept(catalog), counted(path));
 });
 
-test("a schema 4 catalog is migrated to per-version totals that match its entries", (t) => {
+test("a schema 4 catalog is migrated to per-version totals that match its entries", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   const current = Catalog.open(path);
   current.useFunction("f", "v1", "x => x", 1);
-  current.put({ ...entry("a", null), bytes: 10 }, 1);
-  current.put({ ...entry("b", null), bytes: 30 }, 1);
-  current.put({ ...entry("c", null), version: "v0", bytes: 5 }, 1);
+  await current.put({ ...entry("a", null), bytes: 10 }, 1);
+  await current.put({ ...entry("b", null), bytes: 30 }, 1);
+  await current.put({ ...entry("c", null), version: "v0", bytes: 5 }, 1);
   current.recordAccesses([{ key: { name: "f", version: "v1", argsHash: "a" }, at: 2, count: 4 }]);
   current.close();
   downgradeToSchema4(path);
@@ -295,7 +355,7 @@ test("a schema 6 catalog is migrated to compact keys: its entries still hit, wit
   assert.equal(db.prepare("PRAGMA integrity_check").get()!.integrity_check, "ok");
 });
 
-test("a small entry costs the catalog at most 250 bytes besides its payload: keys as bytes, no text repeated per entry", (t) => {
+test("a small entry costs the catalog at most 250 bytes besides its payload: keys as bytes, no text repeated per entry", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
@@ -305,12 +365,14 @@ test("a small entry costs the catalog at most 250 bytes besides its payload: key
   const version = sha("(i) => ({ i, label: `row ${i}` })");
   catalog.useFunction("row", version, "(i) => ({ i, label: `row ${i}` })", 1);
   const inline = new Uint8Array(77); // a small result, as bench/scale.bench.ts stores them
+  const puts = [];
   for (let i = 0; i < n; i++) {
     const key = { name: "row", version, argsHash: sha(String(i)) };
-    catalog.put({ ...key, object: null, inline, checksum: `crc32:${sha(`c${i}`).slice(0, 8)}`, bytes: inline.byteLength,
-      computeMs: 0.1 + i / 7, argsPreview: String(i), runtime: "node 24.22.3" }, 1796412411576 + i);
-    catalog.setArgsShape(key, JSON.stringify({ "[0]": [sha(String(i)).slice(0, 16), String(i)] }));
+    puts.push(catalog.put({ ...key, object: null, inline, checksum: `crc32:${sha(`c${i}`).slice(0, 8)}`, bytes: inline.byteLength,
+      computeMs: 0.1 + i / 7, argsPreview: String(i), runtime: "node 24.22.3" }, 1796412411576 + i, undefined,
+      { argsShape: JSON.stringify({ "[0]": [sha(String(i)).slice(0, 16), String(i)] }) }));
   }
+  await Promise.all(puts);
   catalog.close(); // the write-ahead log goes into the file
   const overhead = statSync(path).size / n - inline.byteLength;
   assert.ok(overhead <= 250, `${overhead.toFixed(0)} bytes per entry besides its payload`);
@@ -343,7 +405,7 @@ test("sources are remembered by the hash of their raw text", (t) => {
   assert.deepEqual(catalog.getSource("raw"), { hash: "h", text: "x => x", free: ["y"] });
 });
 
-test("a version-1 catalog is migrated: entries kept, remembered sources dropped, argument shapes added", (t) => {
+test("a version-1 catalog is migrated: entries kept, remembered sources dropped, argument shapes added", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
@@ -358,7 +420,8 @@ test("a version-1 catalog is migrated: entries kept, remembered sources dropped,
   assert.deepEqual(catalog.get(key)!.inline, new Uint8Array([1, 2, 3]));
   assert.deepEqual(catalog.functions("f").map((f) => [f.version, f.entries, f.source]), [["v1", 1, "(x) => x"]]);
   assert.equal(catalog.getSource("rawhash-v1"), undefined);
-  catalog.setArgsShape(key, '{"[0]":["ab","1"]}');
+  const { inline, object, checksum, bytes, computeMs, argsPreview, runtime } = catalog.get(key)!;
+  await catalog.put({ ...key, inline, object, checksum, bytes, computeMs, argsPreview, runtime }, 2, 1, { argsShape: '{"[0]":["ab","1"]}' });
   assert.deepEqual(catalog.argsShapes("f", "v1"), [{ argsHash: "a1", argsPreview: "1", shape: '{"[0]":["ab","1"]}' }]);
   assert.deepEqual(catalog.usage(), { entries: 1, bytes: catalog.get(key)!.bytes });
   const db = new DatabaseSync(path);

@@ -20,10 +20,13 @@ async function damageOutput(t: TestContext, dir: string, edit: (bytes: Uint8Arra
   else await store.delete(id!);
 }
 
-function updateRows(dir: string, sql: string): void {
+// Another connection's write, as another process's would be: this process's reads see it from their next
+// burst, once the event loop turns (lib/catalog/sqlite.ts, Database.beforeRead).
+async function updateRows(dir: string, sql: string): Promise<void> {
   const db = new DatabaseSync(join(dir, "catalog.sqlite"));
   db.exec(sql);
   db.close();
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 // Each damage is done to the one stored entry of `fragile(1)`; `inFile` says where its payload lives.

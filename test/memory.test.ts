@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "./harness.ts";
 import { Memory, NbmemoError } from "../lib/mod.ts";
-import { captureConsole, openTemp, tempDir, testStore, withTestStore } from "./helpers.ts";
+import { join } from "node:path";
+import { Catalog } from "../lib/catalog/catalog.ts";
+import { captureConsole, openTemp, openTempMemory, tempDir, testStore, withTestStore } from "./helpers.ts";
 
 test("a memoized function computes once and reads the result back after", async (t) => {
   const memory = await openTemp(t);
@@ -328,4 +330,29 @@ test("the argument preview shortens each argument, so that every one stays visib
   assert.equal(short, `["a.csv"], {year: 1990}, 7`); // what fits is kept whole
   assert.match(long!, /^\["data\/stations-0-with-a-long-name\.csv", .*…, \{year: 2024\}, 5$/);
   assert.ok(long!.length <= 80, long);
+});
+
+test("a batch of misses completing together shares commits: N entries, far fewer than N commits", async (t) => {
+  const { memory, dir } = await openTempMemory(t);
+  // The same file in this process shares the Memory's connection, and so its count of commits.
+  const catalog = Catalog.open(join(dir, "catalog.sqlite"));
+  t.after(() => catalog.close());
+  const square = memory.fn("square", (x: number) => x * x, { version: "1" });
+  await square(-1); // the version's first use, recorded once
+  const before = catalog.commits;
+  const n = 50;
+  const values = await Promise.all(Array.from({ length: n }, (_, i) => square(i)));
+  assert.deepEqual(values, Array.from({ length: n }, (_, i) => i * i));
+  const commits = catalog.commits - before;
+  assert.equal(memory.stats().entries, n + 1);
+  assert.equal(memory.stats().session.misses, n + 1);
+  // Each miss takes a lease, stores its entry with its argument shape and ends the lease: 4 commits each
+  // before; now the leases of the batch share commits, and so do the entries (which end the leases).
+  assert.ok(commits <= 6, `${commits} commits for ${n} misses`);
+  assert.equal(catalog.staleLeases(Number.MAX_SAFE_INTEGER, false), 0); // every lease ended
+  assert.equal(catalog.argsShapes("square", "pinned:1").length, n + 1);
+  // One miss after another: a lease, then the entry with the lease's end.
+  const sequential = catalog.commits;
+  for (let i = n; i < n + 10; i++) await square(i);
+  assert.equal(catalog.commits - sequential, 20);
 });

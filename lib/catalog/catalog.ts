@@ -298,6 +298,11 @@ export class Catalog implements KnownSources {
     this.#db.close();
   }
 
+  /** Ends the current burst's read transaction ({@link Database.beforeRead}): before running user code. */
+  endReads(): void {
+    this.#db.endReads();
+  }
+
   #sql(sql: string) {
     let statement = this.#statements.get(sql);
     if (!statement) this.#statements.set(sql, statement = prepare(this.#db, sql));
@@ -354,11 +359,14 @@ export class Catalog implements KnownSources {
 
   /**
    * Inserts or replaces an entry, used at `now` and computed at `createdAt` (an entry adopted from a
-   * shared store was computed earlier). Returns the object id the replaced entry used, if the new one no
-   * longer refers to it, so that the caller removes that payload after the commit.
+   * shared store was computed earlier), with what else belongs to it in the same transaction: its
+   * arguments' fingerprint (`argsShape`, JSON, which explain() compares) and the end of the lease its
+   * computation held (`releaseLease`: the holder). Committed with the other writes of its turn
+   * ({@link Database.write}). Resolves to the object id the replaced entry used, if the new one no longer
+   * refers to it, so that the caller removes that payload after the commit.
    */
-  put(entry: NewEntry, now: number, createdAt = now): string | undefined {
-    return immediate(this.#db, () => {
+  put(entry: NewEntry, now: number, createdAt = now, extra: { argsShape?: string; releaseLease?: string } = {}): Promise<string | undefined> {
+    return this.#db.write(() => {
       const previous = this.lookup(entry);
       // The version's row, if this entry is its first (stored before its version was recorded as used).
       this.#sql(`INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, NULL, ?, ?)
@@ -366,12 +374,18 @@ export class Catalog implements KnownSources {
       this.#sql("INSERT INTO runtimes (name) VALUES (?) ON CONFLICT (name) DO NOTHING").run(entry.runtime);
       this.#sql(`
         INSERT OR REPLACE INTO entries (fn, args_hash, object, inline, bytes, created_at,
-          accessed_at, access_count, compute_ms, args_preview, runtime, checksum)
-        VALUES (${VERSION_ID}, ?, ?, ?, ?, ?, ?, 0, ?, ?, (SELECT id FROM runtimes WHERE name = ?), ?)`)
+          accessed_at, access_count, compute_ms, args_preview, runtime, checksum, args_shape)
+        VALUES (${VERSION_ID}, ?, ?, ?, ?, ?, ?, 0, ?, ?, (SELECT id FROM runtimes WHERE name = ?), ?, ?)`)
         .run(...keyParams(entry), packOptional(entry.object), entry.inline, entry.bytes, createdAt, now,
-          entry.computeMs, entry.argsPreview, entry.runtime, packChecksum(entry.checksum));
+          entry.computeMs, entry.argsPreview, entry.runtime, packChecksum(entry.checksum), extra.argsShape ?? null);
+      if (extra.releaseLease !== undefined) this.#deleteLease(entry, extra.releaseLease);
       return previous?.object && previous.object !== entry.object ? previous.object : undefined;
     });
+  }
+
+  /** Write transactions this catalog's connection committed so far ({@link Database.commits}). */
+  get commits(): number {
+    return this.#db.commits;
   }
 
   /**
@@ -395,12 +409,12 @@ export class Catalog implements KnownSources {
 
   /**
    * Takes the lease on `key` for `holder` until `now + ttlMs`, unless another holder still holds it (by
-   * `held`; by default, its lease has not expired); then returns that holder. One immediate transaction, so
-   * two processes never both take it.
+   * `held`; by default, its lease has not expired); then resolves to that holder. One immediate transaction
+   * (shared with the other writes of its turn, each in its own savepoint), so two processes never both take it.
    */
   takeLease(key: EntryKey, holder: string, now: number, ttlMs: number,
-    held: (lease: LeaseHolder) => boolean = (lease) => lease.expiresAt > now): LeaseHolder | undefined {
-    return immediate(this.#db, () => {
+    held: (lease: LeaseHolder) => boolean = (lease) => lease.expiresAt > now): Promise<LeaseHolder | undefined> {
+    return this.#db.write(() => {
       const current = this.lease(key);
       if (current && current.holder !== holder && held(current)) return current;
       this.#sql(`INSERT OR REPLACE INTO leases (name, version, args_hash, holder, expires_at, heartbeat_at)
@@ -436,8 +450,15 @@ export class Catalog implements KnownSources {
     return Number(changes) > 0;
   }
 
-  /** Gives up `holder`'s lease on `key` (a lease since taken by another holder is left alone). */
+  /**
+   * Gives up `holder`'s lease on `key` (a lease since taken by another holder is left alone). A lease the
+   * entry's {@link put} already ended costs a read, not a commit.
+   */
   releaseLease(key: EntryKey, holder: string): void {
+    if (this.lease(key)?.holder === holder) this.#deleteLease(key, holder);
+  }
+
+  #deleteLease(key: EntryKey, holder: string): void {
     this.#sql("DELETE FROM leases WHERE name = ? AND version = ? AND args_hash = ? AND holder = ?")
       .run(key.name, key.version, key.argsHash, holder);
   }
@@ -476,11 +497,6 @@ export class Catalog implements KnownSources {
       hits: Number(row.hits),
       savedMs: Number(row.saved_ms),
     };
-  }
-
-  /** Records the structural fingerprint of an entry's arguments (JSON), which explain() compares. */
-  setArgsShape(key: EntryKey, shape: string): void {
-    this.#sql(`UPDATE entries SET args_shape = ? WHERE ${BY_KEY}`).run(shape, ...keyParams(key));
   }
 
   /** The argument fingerprints of one version's entries that have one. */

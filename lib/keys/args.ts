@@ -2,6 +2,7 @@
 // order, exact about types, streaming binary data straight into the hash. The rule behind every case:
 // equal hashes only for values no function can tell apart; what nbmemo cannot see into is refused.
 import { Buffer } from "node:buffer";
+import * as crypto_ from "node:crypto";
 import { createHash, type Hash as NodeHash } from "node:crypto";
 import { types } from "node:util";
 import { NbmemoError } from "../errors.ts";
@@ -45,8 +46,13 @@ export function hashValues(values: readonly unknown[], root: string, hashFunctio
   return hashArguments(values, root, hashFunction).hash;
 }
 
-/** {@link hashValues}, also telling whether the values could change after they were hashed. */
-export function hashArguments(values: readonly unknown[], root: string, hashFunction: FunctionHasher): ArgsHash {
+/**
+ * {@link hashValues}, also telling whether the values could change after they were hashed. Plain data
+ * (see {@link plainEncoding}) takes a shorter way to the same digest unless `general`.
+ */
+export function hashArguments(values: readonly unknown[], root: string, hashFunction: FunctionHasher, general = false): ArgsHash {
+  const plain = general ? undefined : plainEncoding(values);
+  if (plain !== undefined) return { hash: sha256Hex(ENCODING + plain.text), mutable: plain.mutable };
   const hash = new Hash();
   hash.update(ENCODING);
   const encoder = new Encoder(hashFunction, root);
@@ -60,6 +66,70 @@ export function hashValue(value: unknown, path: string, hashFunction: FunctionHa
   hash.update(ENCODING);
   new Encoder(hashFunction, path).encode(hash, value, false);
   return hash.digest();
+}
+
+// One native call for a short text (crypto.hash, Node >= 21.7), else a hash object.
+const oneShot = (crypto_ as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+const sha256Hex = (text: string): string => oneShot ? oneShot("sha256", text, "hex") : createHash("sha256").update(text).digest("hex");
+
+// How much plain data the short way takes: past these, or anything else, the general encoder runs.
+const PLAIN_LIMITS = { depth: 8, nodes: 256 };
+
+/**
+ * The encoding the general {@link Encoder} writes for a call's arguments, made directly when they are plain
+ * data: primitives (not symbols), and arrays and objects of them that are ordinary in every way the encoder
+ * looks at (their own prototype, dense, extensible, data properties with the usual attributes, string keys,
+ * no key method, no Proxy, small and shallow). A hit of `f(1, "x")` then costs one string and one hash call
+ * instead of an encoder, frames and a hash object. Undefined for anything else; test/args.test.ts checks
+ * over generated plain values that both ways give the same digest.
+ */
+export function plainEncoding(values: readonly unknown[]): { text: string; mutable: boolean } | undefined {
+  let nodes = 0;
+  let mutable = false;
+  const encode = (value: unknown, depth: number): string | undefined => {
+    const token = primitiveToken(value);
+    if (token !== undefined) return token;
+    if (typeof value !== "object" || depth === PLAIN_LIMITS.depth || ++nodes > PLAIN_LIMITS.nodes) return undefined;
+    const object = value as object;
+    if (types.isProxy(object) || typeof (object as { [KEY]?: unknown })[KEY] === "function" || !Object.isExtensible(object)) return undefined;
+    mutable = true;
+    // The prototype first: listing the keys of a typed array (or of a long array) would list every index.
+    const proto: unknown = Object.getPrototypeOf(object);
+    if (proto === Array.prototype) {
+      const array = object as unknown[];
+      if (!Array.isArray(array) || array.length > PLAIN_LIMITS.nodes) return undefined;
+      // Dense and nothing else: the indices, then "length", last.
+      const keys = Reflect.ownKeys(array);
+      if (keys.length !== array.length + 1 || keys[array.length] !== "length") return undefined;
+      let text = `a${array.length};p0;`;
+      for (const element of array) {
+        const part = encode(element, depth + 1);
+        if (part === undefined) return undefined;
+        text += part;
+      }
+      return text;
+    }
+    if ((proto !== Object.prototype && proto !== null) || hasInternalSlots(object)) return undefined;
+    const keys = Reflect.ownKeys(object);
+    if (keys.length > PLAIN_LIMITS.nodes) return undefined;
+    for (const key of keys) if (typeof key !== "string") return undefined;
+    let text = `${proto === null ? "O" : "o"}p${keys.length};`;
+    for (const key of (keys as string[]).sort()) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(object, key)!;
+      if (!("value" in descriptor) || !descriptor.enumerable || !descriptor.writable || !descriptor.configurable) return undefined;
+      const part = encode(descriptor.value, depth + 1);
+      if (part === undefined) return undefined;
+      text += `k${JSON.stringify(key)}${part}`;
+    }
+    return text;
+  };
+  let text = `a${values.length};p0;`;
+  for (const value of values) {
+    const part = encode(value, 0);
+    if (part === undefined) return undefined;
+    text += part;
+  }
+  return { text, mutable };
 }
 
 // Most arguments are a few short tokens, and each update of a node:crypto hash crosses into native

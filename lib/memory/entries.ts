@@ -44,22 +44,24 @@ export interface ReadOptions {
  * with a team key.
  *
  * @throws MissingPayload when the payload is gone, CorruptPayload when it does not check out,
- * ForgedPayload when it is not signed as it must be.
+ * ForgedPayload when it is not signed as it must be: at once for an inline entry, which is read
+ * synchronously, else by rejecting.
  */
-export async function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): Promise<ReadPayload> {
+export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): ReadPayload | Promise<ReadPayload> {
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
   const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
-  let read: { value: unknown; bytes: number; signed?: ObjectInfo };
+  const finish = (read: { value: unknown; bytes: number; signed?: ObjectInfo }): ReadPayload => {
+    if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+    return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+  };
+  // Inline, it is read at once (a hit then awaits nothing); an object is read from the store.
   if (entry.inline) {
     pieces?.push(entry.inline);
-    read = { value: decode(entry.inline), bytes: entry.inline.byteLength };
-  } else if (entry.object) {
-    read = want.signer ? await readSigned(store, entry.object, pieces, want.signer, keyDigest(want.key!)) : await readObject(store, entry.object, pieces);
-  } else {
-    throw new MissingPayload("its output is missing");
+    return finish({ value: decode(entry.inline), bytes: entry.inline.byteLength });
   }
-  if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
-  return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+  if (!entry.object) throw new MissingPayload("its output is missing");
+  const object = entry.object;
+  return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
 }
 
 // A store that can read at offsets lets the codec read large binary sections straight into their buffers.
@@ -131,6 +133,8 @@ export interface NewOutput {
   readonly argsPreview: string;
   /** When it was computed, in ms since the epoch. */
   readonly createdAt: number;
+  /** Written with the entry: its arguments' fingerprint, and the lease holder whose lease it ends (see {@link Catalog.put}). */
+  readonly extra?: { readonly argsShape?: string; readonly releaseLease?: string };
 }
 
 /** What {@link writeEntry} did: stored so many bytes, or refused, saying why. */
@@ -162,7 +166,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   let stale: string | undefined;
   try {
     if (object) await store.set(object, chunks, info);
-    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
+    stale = await catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);
   } catch (error) {
     return { refused: describe(error) };
   }
@@ -226,7 +230,7 @@ export async function adoptEntry(catalog: Catalog, store: Store, key: EntryKey, 
   }
   const computeMs = info?.computeMs ?? 0;
   try {
-    catalog.put({
+    await catalog.put({
       ...key, object, inline: null, checksum: read.checksum!, bytes: read.bytes, computeMs, argsPreview, runtime: info?.runtime ?? "unknown",
     }, clock.now, info?.createdAt ?? clock.now);
   } catch (error) {

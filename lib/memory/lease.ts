@@ -52,7 +52,7 @@ export class Leases {
       let other: LeaseHolder | undefined;
       try {
         const now = Date.now();
-        other = this.#catalog.takeLease(key, this.holder, now, this.#options.leaseMs, (lease) => stillHeld(lease, now));
+        other = await this.#catalog.takeLease(key, this.holder, now, this.#options.leaseMs, (lease) => stillHeld(lease, now));
       } catch (error) {
         this.#log.warnOnce(`lease:${key.name}`, `Cannot coordinate ${key.name} with other processes: ${describe(error)}. Computing it without waiting for them.`);
         return await compute();

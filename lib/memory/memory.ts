@@ -295,13 +295,15 @@ export class Memory {
     const version = versions(f, config, this.#hasher, where);
     this.#definitions.set(name, { versionOf: async () => await version.now(), root: "args" });
     const met = this.#meetings(name, config, { kind: "fn" });
-    const run = (token: object | undefined, args: A): Promise<Awaited<R>> => this.#admit(`call ${name}`, async (): Promise<Awaited<R>> => {
-      const now = version.now();
-      const current = now instanceof Promise ? await now : now;
-      const meeting = met(current);
-      if (meeting) await meeting;
+    // Synchronous up to the call once the version is known and met: a hit then awaits nothing.
+    const run = (token: object | undefined, args: A): Promise<Awaited<R>> => this.#admit<Awaited<R>>(`call ${name}`, () => {
       const hit = token && onHit ? () => onHit(token) : undefined;
-      return await this.#call(name, current, args, "args", () => f(...args), hit);
+      const call = (current: Version) => this.#call(name, current, args, "args", () => f(...args), hit);
+      const now = version.now();
+      type Later = Promise<Awaited<R>>;
+      if (now instanceof Promise) return now.then(async (current) => (await met(current), await call(current))) as Later;
+      const meeting = met(now);
+      return meeting ? meeting.then(() => call(now)) as Later : call(now);
     });
     const memoized = (...args: A): Promise<Awaited<R>> => run(undefined, args);
     const handle = { resolved: version.peek, resolve: async () => (await version.now()).id };
@@ -657,9 +659,16 @@ export class Memory {
 
   // Every call from its start (before its version is known) to its end, so that close() waits for it; a
   // call made after close() is refused, unless an admitted call makes it while it computes.
-  #admit<T>(what: string, work: () => Promise<T>): Promise<T> {
+  #admit<T>(what: string, work: () => T | Promise<T>): Promise<T> {
     if (this.#closed && !this.#calls.inside()) return Promise.reject(this.#closedError(what));
-    const promise = work();
+    let result: T | Promise<T>;
+    try {
+      result = work();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!(result instanceof Promise)) return Promise.resolve(result); // settled already: nothing to wait for on close
+    const promise = result;
     this.#inFlight.add(promise);
     promise.then(() => this.#inFlight.delete(promise), () => this.#inFlight.delete(promise));
     return promise;
@@ -727,17 +736,40 @@ export class Memory {
   // wait): if they were changed meanwhile (an object changed between un-awaited calls), the call starts
   // again under the key of what it will compute with, and a computation during which they changed is
   // returned to its own caller but neither stored nor given to calls that joined it.
-  async #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
-    onHit?: () => void): Promise<Awaited<R>> {
+  // A hit read from the catalog (arguments hashed at once, an inline entry) returns its value synchronously:
+  // a loop of such hits awaits nothing but the caller's own await.
+  #call<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
+    onHit?: () => void): Awaited<R> | Promise<Awaited<R>> {
+    const hashed = this.#argsHash(values, root);
+    if (hashed instanceof Promise) return this.#attempts(name, version, values, root, invoke, onHit);
+    const id = `${name}\0${version.id}\0${hashed.hash}`;
+    if (this.#calls.join(id, name)) return this.#attempts(name, version, values, root, invoke, onHit);
+    const found = this.#lookupOrCompute({ name, version: version.id, argsHash: hashed.hash }, version, values, id, invoke,
+      this.#changed(hashed, values, root), onHit !== undefined);
+    if (found instanceof Promise) return this.#attempts(name, version, values, root, invoke, onHit, { hashed, found });
+    if (found.hit) onHit?.();
+    return found.value; // settled before any other call could join it
+  }
+
+  // Whether the arguments no longer hash to what they did (absent: they cannot change, being primitives).
+  #changed(hashed: ArgsHash, values: readonly unknown[], root: string): (() => boolean) | undefined {
+    return hashed.mutable ? () => this.#argsHashNow(values, root) !== hashed.hash : undefined;
+  }
+
+  // The attempts of a call that waits for something; `first`, the first one's lookup, already started.
+  async #attempts<R>(name: string, version: Version, values: readonly unknown[], root: string, invoke: () => R,
+    onHit?: () => void, first?: { hashed: ArgsHash; found: Promise<Settled<Awaited<R>>> }): Promise<Awaited<R>> {
     for (let attempt = 1; ; attempt++) {
-      const hashed = this.#argsHash(values, root);
+      const hashed = first?.hashed ?? this.#argsHash(values, root);
       const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
       const key: EntryKey = { name, version: version.id, argsHash };
       const id = `${name}\0${version.id}\0${argsHash}`;
-      const running = this.#calls.join(id, name);
-      const changed = mutable ? () => this.#argsHashNow(values, root) !== argsHash : undefined;
+      const running = first ? undefined : this.#calls.join(id, name);
+      const changed = this.#changed({ hash: argsHash, mutable }, values, root);
       // A map's items tell no hit or miss each: its progress display counts them.
-      const promise = running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed, onHit !== undefined);
+      const found = first?.found ?? running ?? this.#lookupOrCompute(key, version, values, id, invoke, changed, onHit !== undefined);
+      first = undefined;
+      const promise = Promise.resolve(found);
       if (!running) this.#calls.start(id, promise);
       try {
         const settled = await promise as Settled<Awaited<R>>;
@@ -764,11 +796,20 @@ export class Memory {
   // A miss is computed under a lease, so that the same call started in other processes waits for this
   // one's result (or this one for theirs) instead of computing it again. `changed` tells whether the
   // arguments no longer hash to the key (absent: they cannot change, being primitives).
-  async #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
-    changed: (() => boolean) | undefined, quiet = false): Promise<Settled<Awaited<R>>> {
+  #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
+    changed: (() => boolean) | undefined, quiet = false): Settled<Awaited<R>> | Promise<Settled<Awaited<R>>> {
+    const started = performance.now();
+    const direct = this.#read(key, values, true);
+    if (direct === undefined || direct instanceof Promise) return this.#computeUnlessRead(key, values, id, invoke, changed, quiet, started, direct);
+    return this.#settle<R>(key, direct, started, direct.read ?? 0, quiet, true);
+  }
+
+  async #computeUnlessRead<R>(key: EntryKey, values: readonly unknown[], id: string, invoke: () => R, changed: (() => boolean) | undefined,
+    quiet: boolean, started: number, reading: Promise<Outcome | undefined> | undefined): Promise<Settled<Awaited<R>>> {
     let shared = true;
     const compute = async (): Promise<Outcome> => {
       if (changed?.()) throw new ArgumentsMoved();
+      this.#catalog.endReads(); // a long computation must not keep a read transaction open
       const started = performance.now();
       const value = await this.#calls.within(id, key.name, invoke);
       const computeMs = performance.now() - started;
@@ -779,16 +820,19 @@ export class Memory {
         return { value, computeMs, stored: 0 };
       }
       const stored = await this.#write(key, value, computeMs, values);
-      if (stored) this.#recordArgsShape(key, values);
       return { value, computeMs, stored };
     };
-    const started = performance.now();
-    const direct = await this.#read(key, values, true);
+    const direct = await reading;
     const outcome = direct ??
-      await (this.#leases ? this.#leases.run(key, () => this.#read(key, values, false), compute) : compute());
+      await (this.#leases ? this.#leases.run(key, async () => await this.#read(key, values, false), compute) : compute());
+    return this.#settle<R>(key, outcome, started, direct?.read ?? 0, quiet, shared);
+  }
+
+  // Counts and tells a call's outcome.
+  #settle<R>(key: EntryKey, outcome: Outcome, started: number, readBytes: number, quiet: boolean, shared: boolean): Settled<Awaited<R>> {
     if (outcome.stored === undefined) {
       this.#session.hits++;
-      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, direct?.read ?? 0, quiet);
+      this.#tellHit(key.name, outcome.computeMs, performance.now() - started, readBytes, quiet);
     } else {
       this.#session.misses++;
       if (!quiet) this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : this.#readOnly ? ", not stored: read-only" : ""})`,
@@ -872,17 +916,18 @@ export class Memory {
   }
 
   // The fingerprint explain() compares; a failure only makes explain() less precise.
-  #recordArgsShape(key: EntryKey, values: readonly unknown[]): void {
+  #argsShape(key: EntryKey, values: readonly unknown[]): string | undefined {
     try {
-      this.#catalog.setArgsShape(key, JSON.stringify(argsShape(values, this.#hashFunction)));
+      return JSON.stringify(argsShape(values, this.#hashFunction));
     } catch (error) {
       this.#log.debug(`could not record the argument shape of ${key.name}: ${describe(error)}`);
+      return undefined;
     }
   }
 
   // A corrupt or missing payload, or an unreadable catalog, is a miss (with a warning if `warn`), never
-  // an error.
-  async #read(key: EntryKey, values: readonly unknown[], warn: boolean): Promise<Outcome | undefined> {
+  // an error. Synchronous while nothing needs waiting for (an inline entry, or none).
+  #read(key: EntryKey, values: readonly unknown[], warn: boolean): Outcome | undefined | Promise<Outcome | undefined> {
     let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
     try {
       this.#followCatalog(false);
@@ -891,44 +936,53 @@ export class Memory {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
       return undefined;
     }
-    if (!entry) return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
+    if (!entry) return this.#store.flags?.shared ? this.#adopt(key, values) : undefined;
     const now = this.#config.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
       this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it, unless a shared store holds a newer one`);
-      return this.#store.flags?.shared ? await this.#adopt(key, values) : undefined;
+      return this.#store.flags?.shared ? this.#adopt(key, values) : undefined;
     }
-    let value: unknown;
-    let read: number;
+    const found = entry;
+    const done = ({ value, bytes }: { value: unknown; bytes: number }): Outcome => {
+      this.#accesses.record(key, now);
+      return { value, computeMs: found.computeMs, read: bytes };
+    };
+    let read;
     try {
-      ({ value, bytes: read } = await readEntry(this.#store, entry, { signer: this.#signer, key }));
+      read = readEntry(this.#store, entry, { signer: this.#signer, key });
     } catch (error) {
-      const current = this.#currentEntry(key);
-      const args = current?.argsPreview ?? "…";
-      if (error instanceof ForgedPayload) {
-        warnForged(this.#log, key.name, args, error);
-        return undefined;
-      }
-      if (error instanceof MissingPayload && this.#store.flags?.shared) {
-        // Another machine may have written it again since: the store's index knows.
-        this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
-        return await this.#adopt(key, values);
-      }
-      if (error instanceof MissingPayload && current?.object !== entry.object) {
-        // Evicted, deleted or replaced by another process between the lookup and the read: no damage.
-        this.#log.debug(`${key.name}(${args}) was removed or replaced by another process while it was read`);
-        return undefined;
-      }
-      if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${args}): ${describe(error)}. Recomputing it.`);
+      return this.#unreadable(key, values, found, error, warn);
+    }
+    return read instanceof Promise ? read.then(done, (error) => this.#unreadable(key, values, found, error, warn)) : done(read);
+  }
+
+  // Why a stored output could not be read: a miss, or an entry a shared store holds again.
+  #unreadable(key: EntryKey, values: readonly unknown[], entry: Pick<Entry, "object">, error: unknown, warn: boolean): Promise<Outcome | undefined> | undefined {
+    const current = this.#currentEntry(key);
+    const args = current?.argsPreview ?? "…";
+    if (error instanceof ForgedPayload) {
+      warnForged(this.#log, key.name, args, error);
       return undefined;
     }
-    this.#accesses.record(key, now);
-    return { value, computeMs: entry.computeMs, read };
+    if (error instanceof MissingPayload && this.#store.flags?.shared) {
+      // Another machine may have written it again since: the store's index knows.
+      this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
+      return this.#adopt(key, values);
+    }
+    if (error instanceof MissingPayload && current?.object !== entry.object) {
+      // Evicted, deleted or replaced by another process between the lookup and the read: no damage.
+      this.#log.debug(`${key.name}(${args}) was removed or replaced by another process while it was read`);
+      return undefined;
+    }
+    if (warn) this.#log.warn(`Cannot read the stored result of ${key.name}(${args}): ${describe(error)}. Recomputing it.`);
+    return undefined;
   }
 
   // The entry's row as it is now (another process may have changed it), if the catalog can say.
   #currentEntry(key: EntryKey): Entry | undefined {
     try {
+      this.#catalog.endReads(); // the lookup's read transaction still shows the row as it was
       return this.#catalog.get(key);
     } catch {
       return undefined;
@@ -955,7 +1009,11 @@ export class Memory {
     }
     const { inlineBytes, compress, compressMinBytes, limits } = this.#config;
     const settings = { inlineBytes, compress, compressMinBytes, maxBytes: limits.maxBytes, runtime: `${runtime.name} ${runtime.version}`, signer: this.#signer };
-    const outcome = await writeEntry(this.#catalog, this.#store, settings, { key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now() }, this.#log);
+    const outcome = await writeEntry(this.#catalog, this.#store, settings, {
+      key, value, computeMs, argsPreview: previewArgs(values), createdAt: this.#config.now(),
+      // The lease, if this Memory holds it, ends with the entry's commit: the heartbeat's release then writes nothing.
+      extra: { argsShape: this.#argsShape(key, values), releaseLease: this.#leases?.holder },
+    }, this.#log);
     if ("refused" in outcome) {
       this.#log.warnOnce(`store:${key.name}:${outcome.refused}`, `Cannot store the result of ${key.name}: ${outcome.refused}. The value is returned but not cached.`);
       return 0;

@@ -73,6 +73,7 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   const broken: Entry[] = [];
   const referenced = new Set<string>();
   let entries = 0;
+  catalog.endReads(); // checks the catalog as it is now, not as this turn's hits saw it
   for (let after = 0; ;) {
     const page = catalog.entryPage(after, PAGE);
     if (page.length === 0) break;
