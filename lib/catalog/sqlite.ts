@@ -1,12 +1,12 @@
 // A thin wrapper over node:sqlite: open with the pragmas nbmemo relies on, statements and immediate
 // transactions that retry while another process holds the lock; one connection per file, mode and process,
 // opened again on the file now at its path when the one open was deleted or replaced.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { runtimeTooOld } from "../runtime.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } = process.getBuiltinModule("node:fs");
 
 export type Row = Record<string, unknown>;
 
