@@ -161,8 +161,11 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   const stored = byteLength(chunks);
   let stale: string | undefined;
   try {
-    if (object) await store.set(object, chunks, info);
-    stale = catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
+    // The checksum is computed while a store that writes in the background (the file store under Node) writes.
+    const writing = object ? store.set(object, chunks, info) : undefined;
+    const sum = checksum(chunks);
+    await writing;
+    stale = catalog.put({ ...key, object, inline, checksum: sum, bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt);
   } catch (error) {
     return { refused: describe(error) };
   }
