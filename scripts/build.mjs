@@ -7,13 +7,16 @@
 // a shared chunk, instead of ~70 modules. Node's ESM loader spends ~0.4 ms per module on resolving,
 // reading and linking it, so a cold start (import, open, first hit) took ~25 ms more from separate files.
 // Declarations (*.d.ts) stay as tsc wrote them; what is loaded lazily (ts-morph, redis, @deno/kv, the
-// notebook views) stays lazy: packages are left external, dynamic imports become chunks of their own.
+// notebook views) stays lazy: packages but superjson are left external, dynamic imports become chunks.
 import { execFileSync } from "node:child_process";
-import { readdirSync, renameSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { rollup } from "rollup";
 
+// superjson (a dozen small modules, ~6 ms of a cold start from separate files) and its one dependency go
+// into the bundle; the other packages are loaded only by what needs them.
+const INLINED = ["superjson", "copy-anything"];
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, "dist");
 rmSync(dist, { recursive: true, force: true });
@@ -23,12 +26,21 @@ const bundled = join(root, "dist.bundle");
 rmSync(bundled, { recursive: true, force: true });
 const bundle = await rollup({
   input: { mod: join(dist, "mod.js"), "cli/main": join(dist, "cli", "main.js") },
-  external: (id) => !id.startsWith(".") && !id.startsWith("/"), // node: built-ins and npm packages
+  external: (id) => !id.startsWith(".") && !id.startsWith("/") && !INLINED.includes(id), // node: built-ins and npm packages
   // Rollup 2 does not parse a shebang: the CLI's goes back on as a banner.
   plugins: [{
     name: "shebang",
     transform: (code) => code.startsWith("#!") ? code.replace(/^#!.*/, "") : null,
     renderChunk: (code, chunk) => chunk.fileName === "cli/main.js" ? `#!/usr/bin/env node\n${code}` : null,
+  }, {
+    name: "inline",
+    resolveId: (id) => INLINED.includes(id) ? join(root, "node_modules", id, "dist", "index.js") : null,
+    // Their MIT licenses ask for the notice in every copy.
+    renderChunk(code, chunk) {
+      const inlined = INLINED.filter((name) => Object.keys(chunk.modules).some((m) => m.includes(`/node_modules/${name}/`)));
+      const notices = inlined.map((name) => `/*! ${name}, bundled:\n${readFileSync(join(root, "node_modules", name, "LICENSE"), "utf8").trim()}\n*/\n`);
+      return notices.length > 0 ? notices.join("") + code : null;
+    },
   }],
   onwarn(warning) {
     throw new Error(`rollup: ${warning.message}`);
