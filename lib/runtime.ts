@@ -1,10 +1,11 @@
 // The one module that knows Node from Deno (and a notebook kernel from a script).
 //
-// Built-ins: nbmemo uses the global `process` and takes node:fs and node:util through
-// `process.getBuiltinModule` (Node >= 22.3, Deno 2) rather than an ESM import. Node builds an imported
+// Built-ins: nbmemo uses the global `process` and takes node:fs, node:util, node:crypto and node:zlib
+// through `process.getBuiltinModule` (Node >= 22.3, Deno 2) rather than an ESM import. Node builds an imported
 // built-in's module namespace by reading every export, lazy getters included: process.stdin/stdout/stderr,
 // fs.ReadStream (all of streams), fs.promises, util's lazily loaded parts. That cost ~6 ms for node:process
-// and ~3 ms each for node:fs and node:util of a cold start (import, open, first hit), against ~0.01 ms.
+// and ~3 ms each for node:fs and node:util of a cold start (import, open, first hit), against ~0.01 ms;
+// node:crypto's namespace ~1 ms. node:zlib is loaded only when needed (lib/codec/checksum.ts).
 import { dirname, join } from "node:path";
 import { NbmemoError } from "./errors.ts";
 

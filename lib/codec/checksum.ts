@@ -2,7 +2,9 @@
 // catalog row) must read as a miss, never as another value; the codec's own checks catch only some of it.
 // CRC-32 guards against accidental damage at ~5 GB/s (SHA-256 took ~45 ms per 80 MB on every store
 // and every hit, more than the file I/O itself); rows written with SHA-256 (hex, no prefix) still check.
-import { createHash } from "node:crypto";
+
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { createHash } = process.getBuiltinModule("node:crypto");
 
 const CRC32 = "crc32:";
 
