@@ -50,7 +50,7 @@ function cold(command: string, argv: (mode: "prime" | "hit") => string[]): Resul
     const inside = runs.map((r) => lastJson(r.stdout));
     return {
       coldWallMs: median(runs.map((r) => r.ms)),
-      coldInsideMs: median(inside.map((r) => Number(r.sinceStartMs ?? r.firstHitMs))),
+      coldInsideMs: median(inside.map((r) => Number(r.insideMs ?? r.firstHitMs))),
       typescriptLoaded: inside.some((r) => r.typescriptLoaded === true),
     };
   } finally {

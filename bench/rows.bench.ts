@@ -55,6 +55,7 @@ const columns = tools.map(([name, measure]) => [name, attempt(name, measure)] as
 const nodeResult = columns[0]![1];
 const raw = "skipped" in nodeResult ? nodeResult : {
   storeRows: nodeResult.jsonWriteRows!, hitRows: nodeResult.jsonReadRows!, storeStrings: nodeResult.jsonWriteStrings!, hitStrings: nodeResult.jsonReadStrings!,
+  storeString: nodeResult.rawWriteString!, hitString: nodeResult.rawReadString!,
 };
 const all = [...columns, ["raw JSON file (Node)", raw] as const];
 
@@ -65,6 +66,8 @@ const table: [string, string, (v: number) => string][] = [
   ["1M rows: hit", "hitRows", ms],
   ["100 MB of strings: store", "storeStrings", ms],
   ["100 MB of strings: hit", "hitStrings", ms],
+  ["one 100 MB string: store", "storeString", ms],
+  ["one 100 MB string: hit", "hitString", ms],
   ["1M rows: peak RSS of a miss (computing the rows, then storing them)", "peakStoreMB", mb],
   ["1M rows: peak RSS of a hit", "peakHitMB", mb],
   ["1M rows: peak RSS of JSON.parse of them", "peakJsonParseMB", mb],
@@ -91,6 +94,8 @@ for (const [i, runtime] of [[0, "Node"], [1, "Deno"]] as const) {
   target(`${runtime}: 1M rows hit / JSON.parse of the file (< 1)`, get(i, "hitRows"), get(i, "jsonReadRows"), 0.999);
   target(`${runtime}: strings store / raw JSON write (<= 1.5)`, get(i, "storeStrings"), get(i, "jsonWriteStrings"), 1.5);
   target(`${runtime}: strings hit / raw JSON read (<= 1.5)`, get(i, "hitStrings"), get(i, "jsonReadStrings"), 1.5);
+  target(`${runtime}: one 100 MB string store / raw write of it (<= 1.5)`, get(i, "storeString"), get(i, "rawWriteString"), 1.5);
+  target(`${runtime}: one 100 MB string hit / raw read of it (<= 1.5)`, get(i, "hitString"), get(i, "rawReadString"), 1.5);
   target(`${runtime}: peak RSS of a store / JSON.parse's (<= 1.5)`, get(i, "peakStoreMB"), get(i, "peakJsonParseMB"), 1.5);
   target(`${runtime}: peak RSS of a hit / JSON.parse's (<= 1.5)`, get(i, "peakHitMB"), get(i, "peakJsonParseMB"), 1.5);
 }

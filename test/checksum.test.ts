@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "./harness.ts";
-import { checksum, matchesChecksum } from "../lib/codec/checksum.ts";
+import { checksum, crc32InJs, matchesChecksum } from "../lib/codec/checksum.ts";
 
 const bytes = new TextEncoder().encode("the payload");
 
@@ -22,4 +22,15 @@ test("rows written with the earlier SHA-256 checksum still check", () => {
   const sha = createHash("sha256").update(bytes).digest("hex");
   assert.ok(matchesChecksum([bytes.subarray(0, 5), bytes.subarray(5)], sha));
   assert.ok(!matchesChecksum([bytes.subarray(1)], sha));
+});
+
+test("the CRC-32 of small pieces, computed in JavaScript, is zlib's, also continued across pieces of either size", () => {
+  const { crc32 } = process.getBuiltinModule("node:zlib");
+  const data = Uint8Array.from({ length: 20_000 }, (_, i) => (i * 7919 + (i >> 5)) % 256);
+  for (const length of [0, 1, 3, 255, 4095, 4096, 9000]) {
+    assert.equal(crc32InJs(data.subarray(0, length)), crc32(data.subarray(0, length)), `${length} bytes`);
+    assert.equal(crc32InJs(data.subarray(length, length + 100), 0xdeadbeef), crc32(data.subarray(length, length + 100), 0xdeadbeef));
+  }
+  // Pieces below and above the size from which zlib computes it: the checksum of the whole either way.
+  assert.equal(checksum([data.subarray(0, 10), data.subarray(10, 9000), data.subarray(9000)]), `crc32:${crc32(data).toString(16).padStart(8, "0")}`);
 });

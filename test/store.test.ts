@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "./harness.ts";
@@ -36,4 +37,25 @@ test("file store writes leave no temp files and use private modes", { skip: isDe
   assert.deepEqual(files.sort(), ["aa", join("aa", "aa".repeat(31))]);
   assert.equal(statSync(join(objects, "aa", "aa".repeat(31))).mode & 0o777, 0o600);
   assert.equal(statSync(join(objects, "aa")).mode & 0o077, 0);
+});
+
+test("file store: a payload of 1 MB or more is written on Node's thread pool, every piece in order, and published only once complete", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const objects = join(dir.path, "objects");
+  const store = fileStore(objects);
+  const id = "ab".repeat(32);
+  const big = new Uint8Array(3 << 20).map((_, i) => (i * 31) % 251);
+  const pieces = [new Uint8Array([1, 2, 3]), new Uint8Array(0), big.subarray(7, (2 << 20) + 5), big.subarray((2 << 20) + 5)];
+  const writing = store.set(id, pieces);
+  if (!isDeno) {
+    assert.ok(writing instanceof Promise, "Node writes it in the background");
+    assert.equal(await store.get(id), undefined, "not there before the write is complete");
+  }
+  await writing;
+  const expected = new Uint8Array(3 + big.byteLength - 7);
+  expected.set([1, 2, 3]);
+  expected.set(big.subarray(7), 3);
+  assert.ok(Buffer.from(expected).equals((await store.get(id))!), "the payload reads back byte for byte");
+  assert.deepEqual(readdirSync(join(objects, "ab")), ["ab".repeat(31)], "no temp file is left");
 });

@@ -1,5 +1,5 @@
-// Benchmarks what notebooks most often return, in this process (Node or Deno): 1M parsed rows, and 100 MB
-// of strings, stored and hit by nbmemo beside raw JSON files of the same data. Usage:
+// Benchmarks what notebooks most often return, in this process (Node or Deno): 1M parsed rows, 100 MB
+// of strings (1M lines) and one 100 MB string, stored and hit by nbmemo beside raw JSON files of the same data. Usage:
 //   rows.ts time                 -> one JSON line: store, hit, JSON write and read times (ms)
 //   rows.ts peak store|hit|json DIR -> one JSON line: this process's peak RSS above the rows themselves (MB)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,7 +37,10 @@ if (mode === "peak") {
 const dir = mkdtempSync(join(tmpdir(), "nbmemo-bench-rows-"));
 try {
   const memory = await Memory.open(dir, { log: "silent" });
+  // The raw baseline of a value is its JSON in a file; of one string, the string itself as a UTF-8 file.
   const measure = async (name: string, data: unknown, reps: number) => {
+    const rawText = typeof data === "string" ? () => data : () => JSON.stringify(data);
+    const rawValue = typeof data === "string" ? (text: string) => text : (text: string) => JSON.parse(text);
     const f = memory.fn(name, () => data);
     const times = { store: [] as number[], hit: [] as number[], jsonWrite: [] as number[], jsonRead: [] as number[] };
     const timed = async (into: number[], work: () => unknown) => {
@@ -49,17 +52,19 @@ try {
       await f.clear();
       await timed(times.store, () => f());
       await timed(times.hit, async () => void (await f()));
-      await timed(times.jsonWrite, () => writeFileSync(join(dir, "raw.json"), JSON.stringify(data)));
-      await timed(times.jsonRead, () => void JSON.parse(readFileSync(join(dir, "raw.json"), "utf8")));
+      await timed(times.jsonWrite, () => writeFileSync(join(dir, "raw.json"), rawText()));
+      await timed(times.jsonRead, () => void rawValue(readFileSync(join(dir, "raw.json"), "utf8")));
     }
     return { store: median(times.store), hit: median(times.hit), jsonWrite: median(times.jsonWrite), jsonRead: median(times.jsonRead) };
   };
   const rows = await measure("rows", tableRows(), 5);
   const text = await measure("strings", strings(), 3);
+  const one = await measure("string", strings().join("\n"), 3);
   await memory.close();
   report({
     storeRows: rows.store, hitRows: rows.hit, jsonWriteRows: rows.jsonWrite, jsonReadRows: rows.jsonRead,
     storeStrings: text.store, hitStrings: text.hit, jsonWriteStrings: text.jsonWrite, jsonReadStrings: text.jsonRead,
+    storeString: one.store, hitString: one.hit, rawWriteString: one.jsonWrite, rawReadString: one.jsonRead,
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -3,13 +3,13 @@
 // opened again on the file now at its path when the one open was deleted or replaced. It also schedules
 // transactions: reads share one read transaction per burst (see Database.beforeRead), and writes made
 // together share a commit (see Database.write).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import process from "node:process";
 import { setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { runtimeTooOld } from "../runtime.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } = process.getBuiltinModule("node:fs");
 
 export type Row = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 // gzip and zstd through node:zlib: which the runtime has, streaming compression of payload chunks, and
 // bounded decompression.
-// node:zlib is imported at start-up anyway: every read checks a CRC-32 from it (lib/checksum.ts).
-import * as zlib from "node:zlib";
+// node:zlib is loaded on first use, not imported: a process that reads only small outputs needs none of it.
+const zlib = () => process.getBuiltinModule("node:zlib");
 
 /** The compression methods an output may be stored with. */
 export const COMPRESSIONS = ["gzip", "zstd"] as const;
@@ -10,7 +10,8 @@ export type Compression = typeof COMPRESSIONS[number];
 /** Whether this runtime's node:zlib can compress and decompress with `method`. */
 export function compressionSupported(method: Compression): boolean {
   // zstd came to node:zlib in Node 22.15 / 23.8; Deno 2.x has it too.
-  return method === "gzip" || (typeof zlib.createZstdCompress === "function" && typeof zlib.zstdDecompressSync === "function");
+  const { createZstdCompress, zstdDecompressSync } = zlib();
+  return method === "gzip" || (typeof createZstdCompress === "function" && typeof zstdDecompressSync === "function");
 }
 
 /**
@@ -20,7 +21,7 @@ export function compressionSupported(method: Compression): boolean {
 export async function compressChunks(chunks: readonly Uint8Array[], method: Compression): Promise<Uint8Array[]> {
   // gzip carries a CRC-32 by format; zstd's checksum is opt-in, and without it a garbled stream can
   // decompress to wrong bytes of the right length.
-  const { createGzip, createZstdCompress, constants } = zlib;
+  const { createGzip, createZstdCompress, constants } = zlib();
   const stream = method === "gzip" ? createGzip() : createZstdCompress({ params: { [constants.ZSTD_c_checksumFlag]: 1 } });
   const out: Uint8Array[] = [];
   const finished = new Promise<void>((resolve, reject) => {
@@ -42,5 +43,6 @@ export async function compressChunks(chunks: readonly Uint8Array[], method: Comp
  */
 export function decompress(bytes: Uint8Array, method: Compression, expectedLength: number): Uint8Array {
   const options = { maxOutputLength: Math.max(expectedLength, 1) };
-  return method === "gzip" ? zlib.gunzipSync(bytes, options) : zlib.zstdDecompressSync(bytes, options);
+  const { gunzipSync, zstdDecompressSync } = zlib();
+  return method === "gzip" ? gunzipSync(bytes, options) : zstdDecompressSync(bytes, options);
 }

@@ -7,8 +7,9 @@
 //
 // The HMAC covers the payload, the info and its length, after a domain tag. node:crypto's HMAC takes the
 // payload's chunks one by one (no joined copy), under Node and Deno alike.
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { CorruptPayload } from "./codec.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { createHmac, timingSafeEqual } = process.getBuiltinModule("node:crypto");
 
 /** A stored payload that is not signed with this key for this entry: refused, never decoded. */
 export class ForgedPayload extends CorruptPayload {}

@@ -2,10 +2,12 @@
 // order, exact about types, streaming binary data straight into the hash. The rule behind every case:
 // equal hashes only for values no function can tell apart; what nbmemo cannot see into is refused.
 import { Buffer } from "node:buffer";
-import * as crypto_ from "node:crypto";
-import { createHash, type Hash as NodeHash } from "node:crypto";
-import { types } from "node:util";
+import type { Hash as NodeHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { types } = process.getBuiltinModule("node:util");
+const crypto_ = process.getBuiltinModule("node:crypto");
+const { createHash } = crypto_;
 
 /** Hashes a function met among the arguments (its code, not its own properties); `path` names where it was. */
 export type FunctionHasher = (fn: Function, path: string) => string;

@@ -1,11 +1,11 @@
 // Input files as arguments or deps: a file, a directory or a glob keyed by the hash of the contents, with a fast path (size, mtime, inode remembered by the caller) so that an unchanged file is not read again.
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
-import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import process from "node:process";
 import { NbmemoError } from "../errors.ts";
 import { KEY, PREVIEW } from "./args.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { closeSync, openSync, readdirSync, readSync, statSync } = process.getBuiltinModule("node:fs");
+const { createHash } = process.getBuiltinModule("node:crypto");
 
 /** What is remembered of a file whose contents were hashed: if size, mtime and inode are the same, so is the hash. */
 export interface FileStamp {

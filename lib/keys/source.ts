@@ -1,11 +1,12 @@
 // Normalizes a function's source text (comments, formatting and types dropped) and hashes it, so
 // that a reformat or another kernel's printing of the same cell gives the same version.
-import { createHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
 import { inTslab, tslabCellScript } from "../runtime.ts";
 import { commaOperands, type MovedInitializers, movedInitializers } from "./classes.ts";
 import { analyzeNames, FREE_IDENTIFIERS_VERSION, type Names } from "./free_identifiers.ts";
 import { applyEdits, type CellImports, cellImports, MENTIONS_ALIAS, tslabEdits } from "./tslab.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { createHash } = process.getBuiltinModule("node:crypto");
 
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;

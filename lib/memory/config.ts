@@ -7,7 +7,6 @@ import { byteCount, checkKnown, checkOptions, invalid, optionNames, parseBytes, 
 import { isRedisUrl } from "../store/redis.ts";
 import type { Store } from "../store/store.ts";
 import { MIN_KEY_BYTES } from "../codec/signature.ts";
-import process from "node:process";
 
 /** Options of {@link Memory.open}. */
 export interface MemoryOptions {

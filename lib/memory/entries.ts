@@ -165,8 +165,11 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   const stored = byteLength(chunks);
   let stale: string | undefined;
   try {
-    if (object) await store.set(object, chunks, info);
-    stale = await catalog.put({ ...key, object, inline, checksum: checksum(chunks), bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);
+    // The checksum is computed while a store that writes in the background (the file store under Node) writes.
+    const writing = object ? store.set(object, chunks, info) : undefined;
+    const sum = checksum(chunks);
+    await writing;
+    stale = await catalog.put({ ...key, object, inline, checksum: sum, bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);
   } catch (error) {
     return { refused: describe(error) };
   }

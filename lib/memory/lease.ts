@@ -1,9 +1,7 @@
 // Cross-process leases: a call started in several processes at once is computed by one of them while
 // the others wait for its result; a holder on this machine holds it while its process lives, one on another
 // machine until its lease expires. A shared store that takes leases extends this across machines.
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import process from "node:process";
 import type { Catalog, LeaseHolder } from "../catalog/catalog.ts";
 import type { Store } from "../store/store.ts";
 import type { EntryKey } from "../types.ts";
@@ -11,6 +9,10 @@ import { keyDigest } from "./entries.ts";
 import { describe } from "../errors.ts";
 import { formatDuration } from "../format.ts";
 import type { Logger } from "../log.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { readFileSync } = process.getBuiltinModule("node:fs");
+// node:crypto's randomUUID: the global crypto's loads all of WebCrypto (~3 ms of a cold start).
+const { randomUUID } = process.getBuiltinModule("node:crypto");
 
 export interface LeaseOptions {
   /** How long a lease lasts without a heartbeat, in ms; the holder renews it every third of that. */
@@ -25,7 +27,7 @@ const MAX_POLL_MS = 200;
 /** Runs computations under leases in one catalog, as one holder. */
 export class Leases {
   /** This holder's id: unique per Memory, with what tells whether its process lives (see {@link stillHeld}). */
-  readonly holder = holderId(crypto.randomUUID());
+  readonly holder = holderId(randomUUID());
   readonly #catalog: Catalog;
   readonly #log: Logger;
   readonly #options: LeaseOptions;

@@ -1,6 +1,5 @@
 // Memory: opens a cache directory and memoizes functions and cell blocks in it.
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout } from "node:timers";
 import { Catalog } from "../catalog/catalog.ts";
@@ -35,6 +34,8 @@ import { type MapFailure, MapError, runMap } from "./map.ts";
 import { type InputUrl, openUrl } from "./url.ts";
 import { ORPHAN_GRACE_MS, verify, type VerifyReport } from "./verify.ts";
 import { versions } from "./versions.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { existsSync, mkdirSync, readdirSync, statSync } = process.getBuiltinModule("node:fs");
 
 /** A memoized function: same parameters, always returns a Promise. */
 export interface Memoized<A extends unknown[], R> {

@@ -1,7 +1,8 @@
 // memory.url(): a URL as an input, keyed by the server's validators (ETag, else Last-Modified), or by the hash of the body when the server sends neither.
-import { createHash } from "node:crypto";
 import { describe, NbmemoError } from "../errors.ts";
 import { KEY, PREVIEW } from "../keys/args.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { createHash } = process.getBuiltinModule("node:crypto");
 
 /** What a URL's key is made of: the validator the server gave, of one kind. */
 export type UrlValidator = { readonly etag: string } | { readonly lastModified: string } | { readonly bodyHash: string };

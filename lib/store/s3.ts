@@ -1,6 +1,6 @@
 // The S3 store: a shared Store in a bucket of any S3-compatible service (AWS S3, Cloudflare R2, MinIO, Ceph),
 // requests signed by aws4fetch; large payloads go up in parts and come back in ranges.
-import { AwsClient } from "aws4fetch";
+import type { AwsClient } from "aws4fetch";
 import { byteLength, concat } from "../bytes.ts";
 import { NbmemoError } from "../errors.ts";
 import { checkKnown, checkOptions, invalid, optionNames, shown } from "../options.ts";
@@ -411,12 +411,17 @@ function readMeta(response: Response): Meta | undefined {
 class S3 {
   readonly bucket: string;
   readonly #config: S3Config;
-  readonly #client: AwsClient;
+  #client: AwsClient | undefined;
 
   constructor(config: S3Config) {
     this.#config = config;
     this.bucket = config.bucket;
-    this.#client = new AwsClient({ ...config.credentials, service: "s3", region: config.region, retries: 0 });
+  }
+
+  // aws4fetch is loaded by the first request, not imported: a process that uses no S3 store (most) never loads it.
+  async #signer(): Promise<AwsClient> {
+    const { AwsClient } = await import("aws4fetch");
+    return this.#client ??= new AwsClient({ ...this.#config.credentials, service: "s3", region: this.#config.region, retries: 0 });
   }
 
   /** Sends `call`, trying again after throttling, a server error or a dropped connection; resolves to a 2xx answer or one of `call.answers`. */
@@ -433,7 +438,7 @@ class S3 {
           method: call.method, headers: call.headers, // Our payloads are over ArrayBuffers, which fetch takes (the type also admits a SharedArrayBuffer).
           body: call.body as BodyInit | undefined, signal: AbortSignal.timeout(timeoutMs),
         };
-        const request = await this.#client.sign(url.href, init);
+        const request = await (this.#client ?? await this.#signer()).sign(url.href, init);
         response = await this.#config.fetch(request);
       } catch (error) {
         if (last || isTimeout(error)) throw this.#unreachable(call, error, timeoutMs);
