@@ -171,6 +171,7 @@ const SORT_COLUMNS: Readonly<Record<EntrySort, string>> = {
 const VERSION_ID = "(SELECT id FROM functions WHERE name = ? AND version = ?)";
 const BY_KEY = `fn = ${VERSION_ID} AND args_hash = ?`;
 const keyParams = (key: EntryKey): SqlValue[] => [key.name, packHex(key.version), packHex(key.argsHash)];
+const LOOKUP = `SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE ${BY_KEY}`;
 
 // An entry with its name, version and runtime, as toEntry reads it. CROSS JOIN keeps the entries in the outer
 // loop, so that an order by an index of theirs walks that index. Every entry's version has a row (`put` makes
@@ -261,6 +262,7 @@ function toEntry(row: Row): Entry {
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
+  #lookup: Statement | undefined; // LOOKUP's: a hit then neither builds its text nor finds it by that text
 
   private constructor(db: Database) {
     this.#db = db;
@@ -345,7 +347,7 @@ export class Catalog implements KnownSources {
 
   /** What a hit needs of an entry, in one narrow query: every hit runs it. */
   lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
-    const row = this.#sql(`SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE ${BY_KEY}`).get(...keyParams(key));
+    const row = (this.#lookup ??= this.#sql(LOOKUP)).get(...keyParams(key));
     return row
       ? {
         object: unpackOptional(row.object),
