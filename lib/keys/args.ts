@@ -69,7 +69,6 @@ export function hashValue(value: unknown, path: string, hashFunction: FunctionHa
   return hash.digest();
 }
 
-
 // How much plain data the short way takes: past these, or anything else, the general encoder runs.
 const PLAIN_LIMITS = { depth: 8, nodes: 256 };
 
