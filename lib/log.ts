@@ -24,8 +24,10 @@ export interface Logger {
   /**
    * The notice of one hit or miss of `name` (info level): the first few of a burst of its calls are lines of
    * their own, the rest one summary line (count, time saved), rewritten in place where the output allows it.
+   * `message` is made only for a notice that is printed: most hits of a loop, and all at a quieter level,
+   * need no text.
    */
-  call(name: string, message: string, outcome: { readonly hit: boolean; readonly savedMs: number }): void;
+  call(name: string, message: () => string, outcome: { readonly hit: boolean; readonly savedMs: number }): void;
   /** Ends the burst of calls in progress: its summary is given now. */
   flush(): void;
 }
@@ -64,6 +66,7 @@ export function resolveLogLevel(option: LogLevel | undefined): LogLevel {
 export function createLogger(level: LogLevel, scope = ""): Logger {
   const rank = LOG_LEVELS.indexOf(level);
   const enabled = (at: LogLevel) => LOG_LEVELS.indexOf(at) >= rank && level !== "silent";
+  const notices = enabled("info"); // looked up once: every hit asks
   // In a notebook, notices belong in the cell's output; in a script they stay off stdout.
   const notice = inNotebook() ? printInCell : console.error;
   const warn = (message: string) => {
@@ -79,7 +82,7 @@ export function createLogger(level: LogLevel, scope = ""): Logger {
     warn,
     warnOnce: (key, message) => first(key) && warn(message),
     infoOnce: (key, message) => first(key) && info(message),
-    call: (name, message, outcome) => enabled("info") && calls.add(name, message, outcome),
+    call: (name, message, outcome) => notices && calls.add(name, message, outcome),
     flush: () => calls.end(),
   };
 }
@@ -119,7 +122,7 @@ function callNotices(info: (message: string) => void) {
     timer.unref();
   };
   return {
-    add(name: string, message: string, outcome: { readonly hit: boolean; readonly savedMs: number }) {
+    add(name: string, message: () => string, outcome: { readonly hit: boolean; readonly savedMs: number }) {
       const now = Date.now();
       let burst = bursts.get(name);
       if (!burst) bursts.set(name, burst = { calls: 0, hits: 0, misses: 0, savedMs: 0, last: now, shown: 0 });
@@ -127,7 +130,7 @@ function callNotices(info: (message: string) => void) {
       burst.last = now;
       if (timer === undefined) arm(BURST_GAP_MS);
       removeExitHook ??= onExit(end);
-      if (burst.calls <= CALL_LINES) return info(message);
+      if (burst.calls <= CALL_LINES) return info(message());
       if (outcome.hit) burst.hits++, burst.savedMs += Math.max(0, outcome.savedMs);
       else burst.misses++;
       if (burst.calls === CALL_LINES + 1) burst.live = liveLine();

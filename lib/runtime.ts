@@ -5,7 +5,8 @@
 // built-in's module namespace by reading every export, lazy getters included: process.stdin/stdout/stderr,
 // fs.ReadStream (all of streams), fs.promises, util's lazily loaded parts. That cost ~6 ms for node:process
 // and ~3 ms each for node:fs and node:util of a cold start (import, open, first hit), against ~0.01 ms;
-// node:crypto's namespace ~1 ms. node:zlib is loaded only when needed (lib/codec/checksum.ts).
+// node:crypto's namespace ~1 ms. node:zlib is loaded only when needed (lib/codec/checksum.ts), and node:crypto
+// (~5 ms) only when a hash or a lease needs it (lib/keys/sha256.ts).
 import { dirname, join } from "node:path";
 import { NbmemoError } from "./errors.ts";
 

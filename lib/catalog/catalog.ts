@@ -3,7 +3,7 @@ import { NbmemoError } from "../errors.ts";
 import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
 import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
-import { packChecksum, packHex, packOptional, unpackChecksum, unpackHex, unpackOptional } from "./packing.ts";
+import { type Packed, packChecksum, packHex, packOptional, unpackChecksum, unpackHex, unpackOptional } from "./packing.ts";
 import { checkpoint, type Database, immediate, openDatabase, type OpenMode, prepare, retryBusy, type Row, type SqlValue, type Statement, withoutAutoCheckpoint } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
@@ -170,7 +170,11 @@ const SORT_COLUMNS: Readonly<Record<EntrySort, string>> = {
 // An entry's version by its name and version (two parameters), and an entry by its key (three): see keyParams.
 const VERSION_ID = "(SELECT id FROM functions WHERE name = ? AND version = ?)";
 const BY_KEY = `fn = ${VERSION_ID} AND args_hash = ?`;
-const keyParams = (key: EntryKey): SqlValue[] => [key.name, packHex(key.version), packHex(key.argsHash)];
+const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.version), packHex(key.argsHash)];
+// The version packed last, kept: a loop of hits asks for the same one each time (SQLite copies what it binds).
+let packed: { readonly version: string; readonly bytes: Packed } = { version: "", bytes: "" };
+const packVersion = (version: string): Packed => version === packed.version ? packed.bytes : (packed = { version, bytes: packHex(version) }).bytes;
+const LOOKUP = `SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE ${BY_KEY}`;
 
 // An entry with its name, version and runtime, as toEntry reads it. CROSS JOIN keeps the entries in the outer
 // loop, so that an order by an index of theirs walks that index. Every entry's version has a row (`put` makes
@@ -261,6 +265,7 @@ function toEntry(row: Row): Entry {
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
+  #lookup: Statement | undefined; // LOOKUP's: a hit then neither builds its text nor finds it by that text
 
   private constructor(db: Database) {
     this.#db = db;
@@ -345,7 +350,7 @@ export class Catalog implements KnownSources {
 
   /** What a hit needs of an entry, in one narrow query: every hit runs it. */
   lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
-    const row = this.#sql(`SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE ${BY_KEY}`).get(...keyParams(key));
+    const row = (this.#lookup ??= this.#sql(LOOKUP)).get(...keyParams(key));
     return row
       ? {
         object: unpackOptional(row.object),

@@ -500,12 +500,14 @@ function isBusy(error: unknown): boolean {
 
 /** Retries `work` while the database is busy, with growing sleeps, for up to a minute. */
 export function retryBusy<T>(work: () => T): T {
-  const deadline = Date.now() + BUSY_RETRY_MS;
+  let deadline: number | undefined; // set at the first busy error: the clock costs a good part of a lookup
   for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
     try {
       return work();
     } catch (error) {
-      if (!isBusy(error) || Date.now() > deadline) throw error;
+      if (!isBusy(error)) throw error;
+      deadline ??= Date.now() + BUSY_RETRY_MS;
+      if (Date.now() > deadline) throw error;
       sleepSync(wait + Math.random() * wait);
     }
   }

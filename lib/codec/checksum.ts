@@ -4,7 +4,8 @@
 // and every hit, more than the file I/O itself); rows written with SHA-256 (hex, no prefix) still check.
 
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
-const { createHash } = process.getBuiltinModule("node:crypto");
+// node:crypto only for an older SHA-256 checksum: loading it costs ~5 ms of a cold start.
+const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
 
 const CRC32 = "crc32:";
 

@@ -4,10 +4,9 @@
 import { Buffer } from "node:buffer";
 import type { Hash as NodeHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
+import { nodeCrypto, sha256Hex } from "./sha256.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 const { types } = process.getBuiltinModule("node:util");
-const crypto_ = process.getBuiltinModule("node:crypto");
-const { createHash } = crypto_;
 
 /** Hashes a function met among the arguments (its code, not its own properties); `path` names where it was. */
 export type FunctionHasher = (fn: Function, path: string) => string;
@@ -69,10 +68,6 @@ export function hashValue(value: unknown, path: string, hashFunction: FunctionHa
   new Encoder(hashFunction, path).encode(hash, value, false);
   return hash.digest();
 }
-
-// One native call for a short text (crypto.hash, Node >= 21.7), else a hash object.
-const oneShot = (crypto_ as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
-const sha256Hex = (text: string): string => oneShot ? oneShot("sha256", text, "hex") : createHash("sha256").update(text).digest("hex");
 
 // How much plain data the short way takes: past these, or anything else, the general encoder runs.
 const PLAIN_LIMITS = { depth: 8, nodes: 256 };
@@ -138,7 +133,7 @@ export function plainEncoding(values: readonly unknown[]): { text: string; mutab
 // code: text is gathered into one string and hashed in one update, while binary data still goes
 // straight from its own memory into the hash (no copy). The bytes hashed are the same either way.
 class Hash {
-  readonly #hash: NodeHash = createHash("sha256");
+  readonly #hash: NodeHash = nodeCrypto().createHash("sha256");
   #text = "";
 
   update(data: string | Uint8Array): void {

@@ -5,7 +5,8 @@ import { NbmemoError } from "../errors.ts";
 import { KEY, PREVIEW } from "./args.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 const { closeSync, openSync, readdirSync, readSync, statSync } = process.getBuiltinModule("node:fs");
-const { createHash } = process.getBuiltinModule("node:crypto");
+// node:crypto at the first use: it costs ~5 ms of a cold start that needs no hash of it.
+const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
 
 /** What is remembered of a file whose contents were hashed: if size, mtime and inode are the same, so is the hash. */
 export interface FileStamp {

@@ -3,10 +3,9 @@
 import { NbmemoError } from "../errors.ts";
 import { inTslab, tslabCellScript } from "../runtime.ts";
 import { commaOperands, type MovedInitializers, movedInitializers } from "./classes.ts";
+import { sha256Hex as sha256 } from "./sha256.ts";
 import { analyzeNames, FREE_IDENTIFIERS_VERSION, type Names } from "./free_identifiers.ts";
 import { applyEdits, type CellImports, cellImports, MENTIONS_ALIAS, tslabEdits } from "./tslab.ts";
-// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
-const { createHash } = process.getBuiltinModule("node:crypto");
 
 type TS = typeof import("ts-morph").ts;
 type Node = import("ts-morph").ts.Node;
@@ -83,9 +82,7 @@ export function parserLoaded(): boolean {
   return ts !== undefined;
 }
 
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+export { sha256 };
 
 /** The source text a runtime reports for a function. */
 export function rawSource(fn: Function): string {

@@ -13,7 +13,7 @@ export const ACCESS_FLUSH_MS = 1000;
 export class AccessLog {
   readonly #catalog: Catalog;
   readonly #onError: (error: unknown) => void;
-  readonly #pending = new Map<string, Access>();
+  readonly #pending = new Map<string, { -readonly [K in keyof Access]: Access[K] }>(); // updated in place by each read
   #timer: ReturnType<typeof setTimeout> | undefined;
   #removeExitHook: (() => void) | undefined;
 
@@ -22,12 +22,19 @@ export class AccessLog {
     this.#onError = onError;
   }
 
-  /** Notes one read of `key` at `at`; costs no I/O. */
-  record(key: EntryKey, at: number): void {
+  /**
+   * Notes one read of `key` at `at`; costs no I/O. `id` stands for the key (the call's id, made and hashed
+   * already for the calls in flight), so that a hit builds no key text of its own.
+   */
+  record(id: string, key: EntryKey, at: number): void {
     if (this.#catalog.readOnly) return; // nothing can be written: no timer, no exit hook
-    const id = `${key.name}\0${key.version}\0${key.argsHash}`;
     const previous = this.#pending.get(id);
-    this.#pending.set(id, { key, at: Math.max(at, previous?.at ?? 0), count: (previous?.count ?? 0) + 1 });
+    if (previous) {
+      previous.at = Math.max(at, previous.at);
+      previous.count++;
+      return; // a timer and an exit hook are set already
+    }
+    this.#pending.set(id, { key, at, count: 1 });
     this.#removeExitHook ??= onExit(() => this.flush());
     if (this.#timer === undefined) {
       this.#timer = setTimeout(() => this.flush(), ACCESS_FLUSH_MS);

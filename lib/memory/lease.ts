@@ -11,8 +11,9 @@ import { formatDuration } from "../format.ts";
 import type { Logger } from "../log.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 const { readFileSync } = process.getBuiltinModule("node:fs");
-// node:crypto's randomUUID: the global crypto's loads all of WebCrypto (~3 ms of a cold start).
-const { randomUUID } = process.getBuiltinModule("node:crypto");
+// node:crypto's randomUUID (the global crypto's loads all of WebCrypto, ~3 ms), at the first lease: node:crypto
+// itself costs ~5 ms of a cold start that only hits.
+const randomUUID = () => process.getBuiltinModule("node:crypto").randomUUID();
 
 export interface LeaseOptions {
   /** How long a lease lasts without a heartbeat, in ms; the holder renews it every third of that. */
@@ -27,7 +28,10 @@ const MAX_POLL_MS = 200;
 /** Runs computations under leases in one catalog, as one holder. */
 export class Leases {
   /** This holder's id: unique per Memory, with what tells whether its process lives (see {@link stillHeld}). */
-  readonly holder = holderId(randomUUID());
+  get holder(): string {
+    return this.#holder ??= holderId(randomUUID());
+  }
+  #holder: string | undefined;
   readonly #catalog: Catalog;
   readonly #log: Logger;
   readonly #options: LeaseOptions;

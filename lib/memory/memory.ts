@@ -800,7 +800,7 @@ export class Memory {
   #lookupOrCompute<R>(key: EntryKey, version: Version, values: readonly unknown[], id: string, invoke: () => R,
     changed: (() => boolean) | undefined, quiet = false): Settled<Awaited<R>> | Promise<Settled<Awaited<R>>> {
     const started = performance.now();
-    const direct = this.#read(key, values, true);
+    const direct = this.#read(key, id, values, true);
     if (direct === undefined || direct instanceof Promise) return this.#computeUnlessRead(key, values, id, invoke, changed, quiet, started, direct);
     return this.#settle<R>(key, direct, started, direct.read ?? 0, quiet, true);
   }
@@ -825,7 +825,7 @@ export class Memory {
     };
     const direct = await reading;
     const outcome = direct ??
-      await (this.#leases ? this.#leases.run(key, async () => await this.#read(key, values, false), compute) : compute());
+      await (this.#leases ? this.#leases.run(key, async () => await this.#read(key, id, values, false), compute) : compute());
     return this.#settle<R>(key, outcome, started, direct?.read ?? 0, quiet, shared);
   }
 
@@ -836,7 +836,7 @@ export class Memory {
       this.#tellHit(key.name, outcome.computeMs, performance.now() - started, readBytes, quiet);
     } else {
       this.#session.misses++;
-      if (!quiet) this.#log.call(key.name, `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : this.#readOnly ? ", not stored: read-only" : ""})`,
+      if (!quiet) this.#log.call(key.name, () => `${key.name} miss (computed in ${formatDuration(outcome.computeMs)}${outcome.stored ? `, stored ${formatBytes(outcome.stored)}` : this.#readOnly ? ", not stored: read-only" : ""})`,
         { hit: false, savedMs: 0 });
     }
     return { value: outcome.value as Awaited<R>, shared, hit: outcome.stored === undefined };
@@ -851,7 +851,7 @@ export class Memory {
       this.#log.warnOnce(`slow-hit:${name}`, `${name}: reading its stored result back took ${formatDuration(hitMs)}, longer than ` +
         `computing it (${formatDuration(computeMs)}): caching it costs time. Memoize a slower step instead, or call this one directly.`);
     }
-    if (!quiet) this.#log.call(name, `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
+    if (!quiet) this.#log.call(name, () => `${name} hit (${saved > 0 ? `saved ${formatDuration(saved)}` : `no time saved: read back in ${formatDuration(hitMs)}, computed in ${formatDuration(computeMs)}`})`,
       { hit: true, savedMs: saved });
   }
 
@@ -927,8 +927,9 @@ export class Memory {
   }
 
   // A corrupt or missing payload, or an unreadable catalog, is a miss (with a warning if `warn`), never
-  // an error. Synchronous while nothing needs waiting for (an inline entry, or none).
-  #read(key: EntryKey, values: readonly unknown[], warn: boolean): Outcome | undefined | Promise<Outcome | undefined> {
+  // an error. Synchronous while nothing needs waiting for (an inline entry, or none). `id` is the call's
+  // (see #call), which the access log is keyed by.
+  #read(key: EntryKey, id: string, values: readonly unknown[], warn: boolean): Outcome | undefined | Promise<Outcome | undefined> {
     let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
     try {
       this.#followCatalog(false);
@@ -937,29 +938,29 @@ export class Memory {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
       return undefined;
     }
-    if (!entry) return this.#store.flags?.shared ? this.#adopt(key, values) : undefined;
+    if (!entry) return this.#store.flags?.shared ? this.#adopt(key, id, values) : undefined;
     const now = this.#config.now();
     const { maxAgeMs } = this.#config.limits;
     if (maxAgeMs !== null && entry.createdAt < now - maxAgeMs) {
       this.#log.debug(`${key.name}(${previewArgs(values)}) is older than maxAge: recomputing it, unless a shared store holds a newer one`);
-      return this.#store.flags?.shared ? this.#adopt(key, values) : undefined;
+      return this.#store.flags?.shared ? this.#adopt(key, id, values) : undefined;
     }
     const found = entry;
     const done = ({ value, bytes }: { value: unknown; bytes: number }): Outcome => {
-      this.#accesses.record(key, now);
+      this.#accesses.record(id, key, now);
       return { value, computeMs: found.computeMs, read: bytes };
     };
     let read;
     try {
       read = readEntry(this.#store, entry, { signer: this.#signer, key });
     } catch (error) {
-      return this.#unreadable(key, values, found, error, warn);
+      return this.#unreadable(key, id, values, found, error, warn);
     }
-    return read instanceof Promise ? read.then(done, (error) => this.#unreadable(key, values, found, error, warn)) : done(read);
+    return read instanceof Promise ? read.then(done, (error) => this.#unreadable(key, id, values, found, error, warn)) : done(read);
   }
 
   // Why a stored output could not be read: a miss, or an entry a shared store holds again.
-  #unreadable(key: EntryKey, values: readonly unknown[], entry: Pick<Entry, "object">, error: unknown, warn: boolean): Promise<Outcome | undefined> | undefined {
+  #unreadable(key: EntryKey, id: string, values: readonly unknown[], entry: Pick<Entry, "object">, error: unknown, warn: boolean): Promise<Outcome | undefined> | undefined {
     const current = this.#currentEntry(key);
     const args = current?.argsPreview ?? "…";
     if (error instanceof ForgedPayload) {
@@ -969,7 +970,7 @@ export class Memory {
     if (error instanceof MissingPayload && this.#store.flags?.shared) {
       // Another machine may have written it again since: the store's index knows.
       this.#log.debug(`${key.name}(${args}) is gone from the shared store (expired, or cleared elsewhere)`);
-      return this.#adopt(key, values);
+      return this.#adopt(key, id, values);
     }
     if (error instanceof MissingPayload && current?.object !== entry.object) {
       // Evicted, deleted or replaced by another process between the lookup and the read: no damage.
@@ -991,10 +992,10 @@ export class Memory {
   }
 
   // A shared store may hold an entry that another machine wrote: it is a hit, and the local catalog learns it.
-  async #adopt(key: EntryKey, values: readonly unknown[]): Promise<Outcome | undefined> {
+  async #adopt(key: EntryKey, id: string, values: readonly unknown[]): Promise<Outcome | undefined> {
     const now = this.#config.now();
     const adopted = await adoptEntry(this.#catalog, this.#store, key, previewArgs(values), this.#log, { now, maxAgeMs: this.#config.limits.maxAgeMs }, this.#signer);
-    if (adopted) this.#accesses.record(key, now);
+    if (adopted) this.#accesses.record(id, key, now);
     return adopted;
   }
 

@@ -2,7 +2,8 @@
 import { describe, NbmemoError } from "../errors.ts";
 import { KEY, PREVIEW } from "../keys/args.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
-const { createHash } = process.getBuiltinModule("node:crypto");
+// node:crypto at the first use: it costs ~5 ms of a cold start that needs no hash of it.
+const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
 
 /** What a URL's key is made of: the validator the server gave, of one kind. */
 export type UrlValidator = { readonly etag: string } | { readonly lastModified: string } | { readonly bodyHash: string };
