@@ -1,3 +1,5 @@
+import { isUtf8 } from "node:buffer";
+
 // Large strings, and lists of strings, as binary sections of their UTF-8: no JSON escaping and parsing,
 // and under Node no garbage of those copies (a 100 MB string took ~5x a raw write to store through JSON).
 //
@@ -14,9 +16,9 @@ export const LARGE_TEXT = 64 * 1024;
 export const TEXT_CHARS_PER_OBJECT = 1024;
 
 const utf8Encoder = new TextEncoder();
-// ignoreBOM: by default a decoder drops a leading U+FEFF, which is part of the string. fatal: garbled
-// bytes are an error, never replacement characters.
-const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+// ignoreBOM: by default a decoder drops a leading U+FEFF, which is part of the string. Not fatal (under
+// Node 24 a fatal decoder took 2-5x as long): isUtf8 checks the bytes first (~10 ms per 100 MB).
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** No lone surrogates (Node >= 20 and every Deno 2 have String.prototype.isWellFormed; ES2024, past tsconfig's lib). */
 export function wellFormed(s: string): boolean {
@@ -48,11 +50,8 @@ export function encodeText(s: string): Uint8Array {
 }
 
 export function decodeText(bytes: ArrayBuffer, corrupt: (why: string) => Error): string {
-  try {
-    return utf8Decoder.decode(bytes);
-  } catch {
-    throw corrupt("a text section is not UTF-8");
-  }
+  if (!isUtf8(bytes)) throw corrupt("a text section is not UTF-8");
+  return utf8Decoder.decode(bytes);
 }
 
 /** A list of strings as the UTF-8 of them joined and the length of each (UTF-16 code units, u32). */
