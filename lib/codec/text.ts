@@ -1,10 +1,9 @@
-import { isUtf8 } from "node:buffer";
-
-// Large strings, and lists of strings, as binary sections of their UTF-8: no JSON escaping and parsing,
-// and under Node no garbage of those copies (a 100 MB string took ~5x a raw write to store through JSON).
+// Large strings, and lists of strings, as binary sections of their UTF-8: no JSON escaping and parsing, and under Node no garbage of those copies.
 //
-// Exact only for well-formed strings: a lone surrogate ("\uD800") has no UTF-8 and would read back as
-// U+FFFD, so a string holding one goes through JSON, which keeps it (escaped).
+// (A 100 MB string took ~5x a raw write to store through JSON.) Exact only for well-formed strings: a lone
+// surrogate ("\uD800") has no UTF-8 and would read back as U+FFFD, so a string holding one goes through
+// JSON, which keeps it (escaped).
+import { isUtf8 } from "node:buffer";
 
 /** Strings at least this long (UTF-16 code units), and lists of strings this long in all, go as UTF-8. */
 export const LARGE_TEXT = 64 * 1024;
