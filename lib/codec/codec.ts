@@ -5,14 +5,17 @@ import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
 import { ERROR_KINDS, inspectValue, isIndex, UnstorableValue } from "./faithful.ts";
 import { decodeRows, encodeRows, type RowsPlan } from "./rows.ts";
+import { decodeText, decodeTextList, encodeText, encodeTextList, isLargeText } from "./text.ts";
 
 export { UnstorableValue };
 
 /**
  * Bump when the layout changes, and keep reading the older ones. 1: the layout below; 2: the same, plus
- * byte 6 naming the compression of everything after the header.
+ * byte 6 naming the compression of everything after the header; 3: the same, plus large strings and lists
+ * of strings as sections of their UTF-8 (lib/codec/text.ts), which a reader of 2 would not know (a payload
+ * without them is still written as 2).
  */
-export const CODEC_VERSION = 2;
+export const CODEC_VERSION = 3;
 const MAGIC = [0x4e, 0x42, 0x4d, 0x4f]; // "NBMO"
 const HEADER_BYTES = 16; // magic, version, mode, compression, 1 spare, JSON length (u32), section count (u32)
 const MODE_JSON = 0;
@@ -54,6 +57,10 @@ let decoded: ArrayBuffer[] = [];
 let tables = new Map<object, RowsPlan>();
 // The objects of the value being encoded that superjson would reshape, to go as their kind and own entries.
 let wrapped = new Set<object>();
+// The arrays of the value being encoded that go as one UTF-8 text and lengths (lib/codec/text.ts), and
+// whether any text went so (only such a payload needs version 3: older readers keep reading the rest).
+let texts = new Set<object>();
+let textUsed = false;
 
 const superjson = new SuperJSON();
 superjson.registerCustom<BinaryValue, BinaryRef>(
@@ -72,6 +79,31 @@ superjson.registerCustom<Record<string, unknown>[], ReturnType<typeof encodeRows
     deserialize: (doc) => decodeRows(doc, (i) => decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
   },
   "nbmemo.rows",
+);
+
+superjson.registerCustom<string, number>(
+  {
+    isApplicable: isLargeText,
+    serialize: (v) => {
+      textUsed = true;
+      return sections.push(encodeText(v)) - 1;
+    },
+    deserialize: (i) => decodeText(decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
+  },
+  "nbmemo.text",
+);
+
+superjson.registerCustom<string[], { t: number; l: number }>(
+  {
+    isApplicable: (v): v is string[] => texts.has(v as object),
+    serialize: (v) => {
+      textUsed = true;
+      const { text, lengths } = encodeTextList(v);
+      return { t: sections.push(text) - 1, l: sections.push(lengths) - 1 };
+    },
+    deserialize: ({ t, l }) => decodeTextList(decoded[t] ?? missingSection(), decoded[l] ?? missingSection(), (why) => new CorruptPayload(why)),
+  },
+  "nbmemo.texts",
 );
 
 // An object as its kind and its own entries, [key, value] (or [key, value, 0] when not enumerable), and an
@@ -147,7 +179,7 @@ function corrupt(why: string): never {
 }
 
 function missingSection(): never {
-  throw new CorruptPayload("a table points to a binary section that is not there");
+  throw new CorruptPayload("a table or text points to a binary section that is not there");
 }
 
 // superjson writes an invalid Date as null; this keeps it a Date.
@@ -197,21 +229,25 @@ export function encode(value: unknown): Uint8Array[] {
   let json: string;
   let found: Uint8Array[];
   let plain: boolean;
+  let version = 2;
   sections = [];
+  textUsed = false;
   try {
-    ({ plain, tables, wrapped } = inspectValue(value));
+    ({ plain, tables, wrapped, texts } = inspectValue(value));
     json = plain ? JSON.stringify(value) : JSON.stringify(superjson.serialize(value));
     found = sections;
+    if (textUsed) version = CODEC_VERSION;
   } finally {
     sections = [];
     tables = new Map();
     wrapped = new Set();
+    texts = new Set();
   }
   const jsonBytes = utf8Encoder.encode(json);
   const header = new Uint8Array(HEADER_BYTES + 8 * found.length);
   const view = new DataView(header.buffer);
   header.set(MAGIC, 0);
-  header[4] = CODEC_VERSION;
+  header[4] = version;
   header[5] = plain ? MODE_JSON : MODE_SUPERJSON;
   view.setUint32(8, jsonBytes.byteLength, true);
   view.setUint32(12, found.length, true);
@@ -254,7 +290,7 @@ export function headerLength(bytes: Uint8Array): number {
   if (bytes.byteLength < HEADER_BYTES || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2] || bytes[3] !== MAGIC[3]) {
     throw new CorruptPayload("not an nbmemo payload");
   }
-  if (bytes[4] !== 1 && bytes[4] !== CODEC_VERSION) throw new CorruptPayload(`unknown codec version ${bytes[4]}`);
+  if (bytes[4] !== 1 && bytes[4] !== 2 && bytes[4] !== CODEC_VERSION) throw new CorruptPayload(`unknown codec version ${bytes[4]}`);
   return HEADER_BYTES + 8 * u32(bytes, 12);
 }
 

@@ -1,6 +1,7 @@
 // Decides, by the value's structure, whether the codec brings an output back exactly as it is, and how.
 import { Buffer } from "node:buffer";
 import { distinctRows, planRows, type RowsPlan } from "./rows.ts";
+import { isLargeText, TEXT_CHARS_PER_OBJECT, textListChars } from "./text.ts";
 
 /** The output holds something the codec cannot bring back as it was. */
 export class UnstorableValue extends Error {
@@ -47,6 +48,8 @@ export interface Inspection {
    * objects, objects with a guarded key, arrays with extra properties.
    */
   readonly wrapped: Set<object>;
+  /** Arrays of strings to store as one UTF-8 text (lib/codec/text.ts). */
+  readonly texts: Set<object>;
 }
 
 /**
@@ -60,6 +63,10 @@ export interface Inspection {
 export function inspectValue(value: unknown, columns = true): Inspection {
   const tables = new Map<object, RowsPlan>();
   const wrapped = new Set<object>();
+  const texts = new Set<object>();
+  // Characters of large strings and lists of strings met, which go as UTF-8 sections if the output is
+  // not plain JSON, and make it so if there are enough of them (lib/codec/text.ts).
+  let textChars = 0;
   // Every object met so far, with the superjson document it is in: the output's, or the one of a wrapped
   // object's contents (ROW for the rows of a table, which are in no document: they go as columns).
   // superjson keeps a shared reference (and, oddly, a repeated NaN) by path within one document only, and
@@ -84,6 +91,8 @@ export function inspectValue(value: unknown, columns = true): Inspection {
   const walk = (v: unknown, scope: Scope, inSet = false): void => {
     switch (typeof v) {
       case "string":
+        if (isLargeText(v)) textChars += v.length;
+        return;
       case "boolean":
         return;
       case "number":
@@ -170,11 +179,20 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     }
     // A wrapped array's contents: items, then extra properties (the order of its document).
     const inner: Scope = extra.length > 0 ? { nan: false } : scope;
+    const chars = extra.length === 0 ? textListChars(array) : 0;
+    if (chars > 0) {
+      texts.add(array);
+      textChars += chars;
+    }
     for (let i = 0; i < n; i++) {
       // (Own, not `in` or reading undefined: a hole reads through to Array.prototype, which may have an index)
       if (!Object.hasOwn(array, i)) throw refuse("is a hole in a sparse array, which would read back as undefined", i);
       const item = array[i];
-      if (typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && jsonNumber(item))) continue;
+      if (typeof item === "boolean" || (typeof item === "number" && jsonNumber(item))) continue;
+      if (typeof item === "string") {
+        if (chars === 0 && isLargeText(item)) textChars += item.length;
+        continue;
+      }
       walkAt(item, i, inner);
     }
     for (const key of extra) walkAt((array as unknown as Record<string, unknown>)[key as string], key as string, inner);
@@ -222,7 +240,8 @@ export function inspectValue(value: unknown, columns = true): Inspection {
     if (error !== AGAIN) throw error;
     return inspectValue(value, false);
   }
-  return { plain, tables, wrapped };
+  if (plain && textChars > 0 && textChars >= TEXT_CHARS_PER_OBJECT * seen.size) plain = false;
+  return { plain, tables, wrapped, texts };
 }
 
 // Thrown when a row of a table is met again (twice in tables, or also elsewhere): columns would lose
