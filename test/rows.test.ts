@@ -174,3 +174,17 @@ test("where code cannot be made from strings, tables still read back exactly", a
     assert.deepEqual(lastJson(run), { codeGeneration: false, columnar: true, rows: 300, wrong: [] }, run.stderr);
   }
 });
+
+test("columns whose first rows are null, whose ints turn to floats, or whose strings turn mostly distinct, read back exactly", () => {
+  const rows = Array.from({ length: 400 }, (_, i) => ({
+    late: i < 50 ? null : i < 100 ? i : i / 3, // nulls, then ints, then floats: one number column
+    word: i < 10 ? null : `w${i % 3}`, // nulls before the first string: in the dictionary
+    text: i < 20 ? "same" : i % 50 === 0 ? null : `t${i}`, // one string, then mostly distinct: one JSON list
+    flag: i < 30 ? null : i % 2 === 0,
+    none: null,
+    big: i === 399 ? 2 ** 31 : i, // an int column until its last row
+  }));
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
