@@ -7,6 +7,12 @@
 /** Arrays shorter than this go through the general path: the columns' fixed cost would not pay. */
 export const MIN_ROWS = 64;
 
+/**
+ * Tables shorter than this are rebuilt without a generated builder: making one costs ~0.1 ms (for keys
+ * not seen before), which it wins back at ~0.2 µs a row.
+ */
+export const BUILD_ROWS = 512;
+
 // Numbers that fit an Int32Array, numbers, booleans: each with an optional null mask. Strings (and nulls)
 // as a dictionary of distinct values plus indexes, or as one JSON list when most values are distinct.
 type Kind = "int" | "num" | "bool" | "str";
@@ -189,16 +195,17 @@ function json(values: readonly unknown[]): Uint8Array {
 export function decodeRows(doc: unknown, section: (i: number) => ArrayBuffer, corrupt: (why: string) => Error): Record<string, unknown>[] {
   const { n, keys, cols } = checkDoc(doc, corrupt);
   const readers = cols.map((col) => column(col, n, section, corrupt));
-  const build = codeGeneration ? builder(keys, readers) : undefined;
+  const build = codeGeneration && n >= BUILD_ROWS ? builder(keys, readers) : undefined;
   return build ? build(n, readers.flatMap((r) => r.arrays)) : fillRows(n, keys, readers);
 }
 
 // A column as the rows are built from it: the arrays it reads, its value at row `i` as an expression
-// over them (`$0`, `$1`, ... stand for them), and the same as a function.
+// over them (`$0`, `$1`, ... stand for them), and the same as values by row (the array itself when it
+// holds them as they are).
 interface Reader {
   readonly arrays: readonly ArrayLike<unknown>[];
   readonly expression: string;
-  readonly at: (i: number) => unknown;
+  readonly at: ArrayLike<unknown> | ((i: number) => unknown);
 }
 
 function column(col: Column, n: number, section: (i: number) => ArrayBuffer, corrupt: (why: string) => Error): Reader {
@@ -214,7 +221,7 @@ function column(col: Column, n: number, section: (i: number) => ArrayBuffer, cor
   switch (col.k) {
     case "strs": {
       const values = sized(list(col.s));
-      return { arrays: [values], expression: "$0[i]", at: (i) => values[i] };
+      return { arrays: [values], expression: "$0[i]", at: values };
     }
     case "dict": {
       const dictionary = list(col.d);
@@ -226,11 +233,11 @@ function column(col: Column, n: number, section: (i: number) => ArrayBuffer, cor
     default: {
       const buffer = section(col.s);
       const values = sized(col.k === "int" ? new Int32Array(buffer) : col.k === "num" ? new Float64Array(buffer) : new Uint8Array(buffer));
-      const value = col.k === "bool" ? (i: number) => values[i] === 1 : (i: number) => values[i];
-      const expression = col.k === "bool" ? "$0[i] === 1" : "$0[i]";
-      if (col.m === undefined) return { arrays: [values], expression, at: value };
+      const value = col.k === "bool" ? "$0[i] === 1" : "$0[i]";
+      if (col.m === undefined) return { arrays: [values], expression: value, at: col.k === "bool" ? (i) => values[i] === 1 : values };
       const mask = sized(new Uint8Array(section(col.m)));
-      return { arrays: [values, mask], expression: `$1[i] !== 0 ? null : ${expression}`, at: (i) => (mask[i] !== 0 ? null : value(i)) };
+      const at = col.k === "bool" ? (i: number) => (mask[i] ? null : values[i] === 1) : (i: number) => (mask[i] ? null : values[i]);
+      return { arrays: [values, mask], expression: `$1[i] !== 0 ? null : ${value}`, at };
     }
   }
 }
@@ -270,11 +277,13 @@ function fillRows(n: number, keys: readonly string[], readers: readonly Reader[]
   for (const key of keys) template[key] = null;
   const rows: Record<string, unknown>[] = new Array(n);
   for (let i = 0; i < n; i++) rows[i] = { ...template };
-  readers.forEach(({ at }, c) => {
-    const key = keys[c]!;
-    for (let i = 0; i < n; i++) rows[i]![key] = at(i);
-  });
+  readers.forEach(({ at }, c) => fill(rows, keys[c]!, at));
   return rows;
+}
+
+function fill(rows: Record<string, unknown>[], key: string, values: Reader["at"]): void {
+  if (typeof values === "function") for (let i = 0; i < rows.length; i++) rows[i]![key] = values(i);
+  else for (let i = 0; i < rows.length; i++) rows[i]![key] = values[i];
 }
 
 function checkDoc(doc: unknown, corrupt: (why: string) => Error): RowsDoc {
