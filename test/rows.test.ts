@@ -4,7 +4,8 @@ import { test } from "./harness.ts";
 import fc from "fast-check";
 import { concat } from "../lib/bytes.ts";
 import { decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
-import { MIN_ROWS } from "../lib/codec/rows.ts";
+import { BUILD_ROWS, decodeRows, MIN_ROWS } from "../lib/codec/rows.ts";
+import { lastJson, root, runtimePath, startProcess } from "./helpers.ts";
 
 const roundTrip = (value: unknown) => {
   const chunks = encode(value);
@@ -44,7 +45,7 @@ const valueOf = (kind: string) =>
   : cell;
 const table = fc.tuple(
   fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => k !== "__proto__"), { minLength: 1, maxLength: 5 }),
-  fc.integer({ min: MIN_ROWS, max: MIN_ROWS * 3 }),
+  fc.oneof(fc.integer({ min: MIN_ROWS, max: MIN_ROWS * 3 }), fc.integer({ min: BUILD_ROWS, max: BUILD_ROWS + 64 })), // (rebuilt by a template, or a generated builder)
 ).chain(([keys, n]) =>
   fc.tuple(...keys.map(() => column)).chain((kinds) =>
     fc.array(fc.tuple(...kinds.map(valueOf)), { minLength: n, maxLength: n })
@@ -143,6 +144,46 @@ test("a table nested inside other data, and two tables side by side, go as colum
 
 test("a table whose string column has mostly distinct values, and one of nulls only, read back exactly", () => {
   const rows = Array.from({ length: 500 }, (_, i) => ({ text: `row ${i} \u2028 "quoted" \ud800`, nothing: null }));
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
+
+test("keys that read as code, numbers or escapes come back as the same keys, in order, with their values", () => {
+  const keys = ['"}; throw new Error("ran"); ({"', "a\\", "$0[i]", "10", "2", "\u2028", "\ud800", "constructor", " ", "c0_0"];
+  const rows = Array.from({ length: BUILD_ROWS }, (_, i) => Object.fromEntries(keys.map((k, c) => [k, c % 2 ? `v${(i + c) % 3}` : i * c])));
+  const { back, columnar } = roundTrip(rows);
+  assert.ok(columnar);
+  same(back, rows);
+});
+
+test("a garbled table document is refused: repeated or __proto__ keys", () => {
+  const section = () => new Int32Array(1).buffer;
+  const corrupt = (why: string) => new Error(why);
+  const col = { k: "int", s: 0 };
+  for (const keys of [["a", "a"], ["__proto__", "b"]]) {
+    assert.throws(() => decodeRows({ n: 1, keys, cols: [col, col] }, section, corrupt), /garbled table/);
+  }
+});
+
+test("where code cannot be made from strings, tables still read back exactly", async () => {
+  const fixture = `${root}/test/fixtures/rows-no-eval.ts`;
+  const flag = "--disallow-code-generation-from-strings";
+  for (const argv of [[flag, fixture], ["run", "-A", "--quiet", `--config=${root}/deno.json`, `--v8-flags=${flag}`, fixture]]) {
+    const run = await startProcess(runtimePath(argv[0] === flag ? "node" : "deno"), argv).done;
+    assert.deepEqual(lastJson(run), { codeGeneration: false, columnar: true, rows: 600, wrong: [] }, run.stderr);
+  }
+});
+
+test("columns whose first rows are null, whose ints turn to floats, or whose strings turn mostly distinct, read back exactly", () => {
+  const rows = Array.from({ length: BUILD_ROWS * 2 }, (_, i) => ({
+    late: i < 50 ? null : i < 100 ? i : i / 3, // nulls, then ints, then floats: one number column
+    word: i < 10 ? null : `w${i % 3}`, // nulls before the first string: in the dictionary
+    text: i < 20 ? "same" : i % 50 === 0 ? null : `t${i}`, // one string, then mostly distinct: one JSON list
+    flag: i < 30 ? null : i % 2 === 0,
+    none: null,
+    big: i === BUILD_ROWS * 2 - 1 ? 2 ** 31 : i, // an int column until its last row
+  }));
   const { back, columnar } = roundTrip(rows);
   assert.ok(columnar);
   same(back, rows);

@@ -166,7 +166,7 @@ export function inspectValue(value: unknown, columns = true): Inspection {
       const table = planRows(array);
       if (table) {
         // The whole output, with rows that cannot repeat: no row can be met again (their values are primitives).
-        if (array !== value || !distinctRows(array as Record<string, unknown>[], table)) addRows(array);
+        if (array !== value || !distinctRows(table)) addRows(array);
         plain = false;
         tables.set(array, table);
         return;
