@@ -61,6 +61,9 @@ const REBUILD_PAGES = 1000;
  * handler polls at growing intervals, finds the lock free: a pass holds it a third of the time at most),
  * within these bounds in ms. */
 const PAUSE_MS = { min: 1, max: 30 };
+/** close() goes on with a pass in progress for this long at most (by the clock, pauses included), so that a
+ * kernel shutdown or a script's end does not wait for a long pass: the next Memory to open the cache resumes it. */
+export const CLOSE_BUDGET_MS = 250;
 
 /** What an {@link Evictor} needs besides the catalog and store. */
 export interface EvictorOptions {
@@ -94,7 +97,8 @@ interface Pass {
  * nor makes them wait). A process that never lets timers run (a loop of memoized calls that await nothing
  * slow) still makes progress: a store made while a pass has been pending over {@link INLINE_AFTER_MS} runs
  * one step itself. Once a pass is done, a catalog left with many free pages gives them back in steps
- * (incremental vacuum); one made before that mode is rewritten once if small, else keeps its size.
+ * (incremental vacuum); one made before that mode is rewritten once if small, else keeps its size. close()
+ * gives a pass a bounded time and leaves the rest to the next Memory to open the cache, which resumes it.
  */
 export class Evictor {
   readonly #catalog: Catalog;
@@ -129,13 +133,45 @@ export class Evictor {
     this.#schedule();
   }
 
-  /** Runs the pass in progress, if any, to its end (close waits for it); resolves to what it removed meanwhile. */
+  /** Runs the pass in progress, if any, to its end (settle waits for it); resolves to what it removed meanwhile. */
   async finish(): Promise<{ count: number; bytes: number }> {
+    return await this.#drain(() => false);
+  }
+
+  /**
+   * Goes on with the pass in progress for {@link CLOSE_BUDGET_MS} at most, its current step included, then drops
+   * the rest (close): the cache may stay over its limits, or its file larger, until {@link resume} in the next
+   * Memory to open it.
+   */
+  async stop(): Promise<void> {
+    const end = this.#options.clock() + CLOSE_BUDGET_MS;
+    await this.#drain(() => this.#options.clock() >= end);
+    this.#pass = undefined; // a step still scheduled then finds nothing to do
+  }
+
+  /** When a Memory opens the cache: resumes what a pass that was cut short left, over a limit or free pages to give back. */
+  resume(): void {
+    const { limits, clock } = this.#options;
+    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
+    let phase: Pass["phase"];
+    try {
+      phase = overLimits(limits, this.#catalog, clock()) ? "evict" : this.#afterEviction();
+    } catch (error) {
+      return this.#options.failed(error);
+    }
+    if (phase === "end") return;
+    this.#start(phase);
+    this.#schedule();
+  }
+
+  // Runs steps, each followed by its pause, until the pass is done or `enough` says so after a step.
+  async #drain(enough: () => boolean): Promise<{ count: number; bytes: number }> {
     const total = { count: 0, bytes: 0 };
     while (this.#pass || this.#running) {
       const removed = await (this.#running ?? this.#step());
       total.count += removed.count, total.bytes += removed.bytes;
-      if (this.#pass) await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
+      if (!this.#pass || enough()) break;
+      await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
     }
     return total;
   }
@@ -148,9 +184,9 @@ export class Evictor {
     return { count: before.count + pass.count, bytes: before.bytes + pass.bytes };
   }
 
-  #start(): void {
+  #start(phase: Pass["phase"] = "evict"): void {
     this.#options.beforePass();
-    this.#pass = { since: this.#options.clock(), phase: "evict", checkpoint: false };
+    this.#pass = { since: this.#options.clock(), phase, checkpoint: false };
   }
 
   #schedule(): void {

@@ -204,6 +204,7 @@ export class Memory {
     }
     if (catalog) {
       const memory = new Memory(config, catalog, store, readOnly);
+      if (!readOnly) memory.#evictor.resume(); // a pass an earlier close() cut short goes on
       if (unwritable) {
         memory.#log.warnOnce(`read-only:${config.dir}`, `Cannot write the cache at ${config.dir}: ${describe(unwritable)}. Its results are read; ` +
           "new ones are computed and returned but not stored. Open it with { readOnly: true } to say so and leave out this warning.");
@@ -640,8 +641,9 @@ export class Memory {
 
   /**
    * Closes the catalog once every call in flight has settled, those still computing their function's
-   * version included (and the calls they make meanwhile), and the eviction pass in progress. Calls made
-   * after are refused with `CLOSED`.
+   * version included (and the calls they make meanwhile). An eviction pass in progress goes on for 250 ms at
+   * most, and the next Memory to open the cache resumes the rest (`settle()` first to wait for all of it).
+   * Calls made after are refused with `CLOSED`.
    */
   close(): Promise<void> {
     return this.#closing ??= this.#close();
@@ -651,7 +653,7 @@ export class Memory {
     this.#closed = true;
     unreachable.unregister(this);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    await this.#evictor.finish();
+    await this.#evictor.stop();
     this.#accesses.flush();
     this.#log.flush();
     await this.#store.close?.();
