@@ -98,9 +98,8 @@ async function hitCosts(sizes: number[]): Promise<number[]> {
 }
 
 // The same pass watched from both sides: `n` entries, `maxEntries` chosen so that the pass frees `freed` of
-// them. While it runs (memory.settle() drives it, as close() does, with the same steps and pauses as its
-// timers), this process hits a kept entry every millisecond and another OS process (workers/writer.ts)
-// writes to the catalog every 2 ms; each wait is timed from when the call or write was due to its end.
+// them. While it runs (memory.settle() drives it, with the same steps and pauses as its timers), this process
+// hits a kept entry every millisecond and another OS process (workers/writer.ts) writes to the catalog every 2 ms; each wait is timed from when the call or write was due to its end.
 // Also the catalog file's size before the pass and after close().
 async function evictionWaits(n: number, freed: number, files: boolean) {
   const dir = await populate(n, files);
