@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { test } from "./harness.ts";
 import { LEASE_MS } from "../lib/memory/config.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { captureConsole, startFixture, tempDir, withSeams } from "./helpers.ts";
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { creationSeams } from "../lib/catalog/sqlite.ts";
+import { captureConsole, root, runtimePath, startFixture, tempDir, withSeams } from "./helpers.ts";
 
 // Two Memory instances on one directory are two lease holders with their own SQLite connections, as
 // two processes would be.
@@ -154,4 +158,33 @@ test("lock and lockTimeout are validated", async () => {
   } finally {
     dir.remove();
   }
+});
+
+test("a process that saw no catalog yet, while another created it and took a lease, still sees that lease (it removes none of the other's files)", async (t) => {
+  const dir = tempDir();
+  const out = join(dir.path, "holder.out");
+  let holder: ChildProcess | undefined;
+  t.after(() => {
+    holder?.kill();
+    dir.remove();
+  });
+  const cache = join(dir.path, "cache");
+  // Between this process's look for the catalog and its creation of one, another process creates the cache,
+  // takes the lease on hold(1) and computes it (test/fixtures/holder.ts, which never finishes).
+  creationSeams.missing = () => {
+    creationSeams.missing = undefined;
+    const fd = openSync(out, "w");
+    holder = spawn(runtimePath("node"), [join(root, "test", "fixtures", "holder.ts"), cache, String(LEASE_MS)], { stdio: ["ignore", fd, "inherit"] });
+    closeSync(fd);
+    while (!readFileSync(out, "utf8").includes("computing")) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  };
+  t.after(() => (creationSeams.missing = undefined));
+  const memory = await Memory.open(cache, { log: "warn", lockTimeout: 50 });
+  t.after(() => memory.close());
+  const hold = memory.fn("hold", (x: number) => `computed here ${x}`, { version: "1" });
+  const { result, warnings } = await captureConsole(() => hold(1));
+  assert.equal(result, "computed here 1");
+  // It waited for the holder (then gave up), which it sees only through the -wal the holder writes.
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /hold: waited .* for another process .* computing it here/);
 });

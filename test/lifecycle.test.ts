@@ -1,7 +1,7 @@
 // The cache's life cycle in ordinary use: a directory deleted under a running process, close() during
 // calls, Memory.open run again without close(), must lose nothing and never leave a cache that refuses to open.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
@@ -59,13 +59,18 @@ test("a process whose cache directory was deleted and made again by another proc
     [["mine", 150], ["twice", 2]]);
 });
 
-test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal and -shm without their catalog) opens as a fresh cache", async (t) => {
+test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal and -shm without their catalog, a dead creator's lock) opens as a fresh cache", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   mkdirSync(join(dir.path, "objects", "ab"), { recursive: true });
   writeFileSync(join(dir.path, "objects", "ab", "ab12.1234.0.tmp"), "half a write");
   writeFileSync(join(dir.path, "catalog.sqlite-wal"), "a WAL of a deleted catalog");
   writeFileSync(join(dir.path, "catalog.sqlite-shm"), "its index");
+  // The creation lock of a process that died creating the catalog a minute ago (lib/catalog/sqlite.ts, create).
+  const lock = join(dir.path, "catalog.sqlite-creating");
+  mkdirSync(lock);
+  const minuteAgo = new Date(Date.now() - 60_000);
+  utimesSync(lock, minuteAgo, minuteAgo);
   const memory = await Memory.open(dir.path, { log: "silent" });
   const f = memory.fn("f", (x: number) => x + 1, { version: "1" });
   assert.equal(await f(1), 2);
@@ -73,6 +78,7 @@ test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal a
   const again = await Memory.open(dir.path, { log: "silent", create: false });
   t.after(() => again.close());
   assert.equal(again.stats().entries, 1);
+  assert.ok(!readdirSync(dir.path).includes("catalog.sqlite-creating"));
 });
 
 test("close() waits for every call, those still computing their function's version included, and each result is stored", async (t) => {

@@ -386,14 +386,10 @@ function connect(path: string, readOnly: boolean): [DatabaseSync, OpenFile | und
   if (path === ":memory:") return [new DatabaseSync(path), undefined];
   if (readOnly) return connectReadOnly(path);
   if (!statSync(path, { throwIfNoEntry: false })) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // A -wal or -shm without its database belongs to one that was deleted: SQLite would replay that WAL into
-    // the new file. (Another process creating the file in the instant between the stat and this is not
-    // guarded against.)
-    for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
+    creationSeams.missing?.(path);
+    create(path);
   }
-  // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
-  // file first, private, keeps all three private (the umask still applies).
+  // Created private if it went missing since (see create).
   const fd = openSync(path, "a", 0o600);
   let file;
   try {
@@ -403,6 +399,48 @@ function connect(path: string, readOnly: boolean): [DatabaseSync, OpenFile | und
     closeSync(fd);
   }
   return [new DatabaseSync(path), file];
+}
+
+/** For tests: `missing` runs when a connection found no file at its path, before it creates one (another process may meanwhile). */
+export const creationSeams: { missing?: (path: string) => void } = {};
+
+/** The lock beside a database file that its creation holds (see {@link create}): a directory, made atomically. */
+export const CREATING = "-creating";
+
+/** How long a creation lock may be held before it counts as left by a process that died holding it. */
+const CREATING_STALE_MS = 10_000;
+
+// Creates the empty database file at `path` (and its folder), first removing a -wal or -shm left by a
+// database deleted there: SQLite would replay that WAL into the new file. Under a lock, re-checking that
+// the file is still missing: a process that saw no file, then was descheduled, would otherwise remove the
+// -wal and -shm of the file another process made and already writes meanwhile. That process's connection
+// then went on alone with its unlinked log, which no other process sees: both took the same lease and
+// computed the same call (the 6-process fresh-directory test, once on a loaded machine).
+function create(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = path + CREATING;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      mkdirSync(lock, { mode: 0o700 });
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+    }
+    if (statSync(path, { throwIfNoEntry: false })) return; // made by the lock's holder
+    // Taken over from a creator that died holding it (two waiters doing so at once is not guarded against).
+    const held = statSync(lock, { throwIfNoEntry: false });
+    if (held && Date.now() - held.mtimeMs > CREATING_STALE_MS) rmSync(lock, { recursive: true, force: true });
+    sleepSync(wait);
+  }
+  try {
+    if (statSync(path, { throwIfNoEntry: false })) return;
+    for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
+    // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
+    // file first, private, keeps all three private (the umask still applies).
+    closeSync(openSync(path, "a", 0o600));
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /**
