@@ -7,8 +7,20 @@
 // and ~3 ms each for node:fs and node:util of a cold start (import, open, first hit), against ~0.01 ms;
 // node:crypto's namespace ~1 ms. node:zlib is loaded only when needed (lib/codec/checksum.ts), and node:crypto
 // (~5 ms) only when a hash or a lease needs it (lib/keys/sha256.ts).
+import type * as NodeCrypto from "node:crypto";
 import { dirname, join } from "node:path";
+import type * as NodeZlib from "node:zlib";
 import { NbmemoError } from "./errors.ts";
+
+let crypto: typeof NodeCrypto | undefined;
+/** node:crypto, loaded at its first use (see "Built-ins" above). */
+export const nodeCrypto = (): typeof NodeCrypto => crypto ??= process.getBuiltinModule("node:crypto");
+/** Whether node:crypto is loaded already: lib/keys/sha256.ts hashes a few short texts in JavaScript until it is. */
+export const nodeCryptoLoaded = (): boolean => crypto !== undefined;
+
+let zlib: typeof NodeZlib | undefined;
+/** node:zlib, loaded at its first use (see "Built-ins" above). */
+export const nodeZlib = (): typeof NodeZlib => zlib ??= process.getBuiltinModule("node:zlib");
 
 /** Which JavaScript runtime runs nbmemo, as recorded with every entry it writes. */
 export interface RuntimeInfo {

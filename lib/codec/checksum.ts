@@ -3,16 +3,15 @@
 // CRC-32 guards against accidental damage at ~5 GB/s (SHA-256 took ~45 ms per 80 MB on every store
 // and every hit, more than the file I/O itself); rows written with SHA-256 (hex, no prefix) still check.
 
-// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 // node:crypto only for an older SHA-256 checksum: loading it costs ~5 ms of a cold start.
-const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
+import { nodeCrypto, nodeZlib } from "../runtime.ts";
 
 const CRC32 = "crc32:";
 
 /** The checksum stored for the concatenation of `chunks`. */
 export function checksum(chunks: readonly Uint8Array[]): string {
   let crc = 0;
-  for (const chunk of chunks) crc = chunk.byteLength < ZLIB_BYTES ? crc32InJs(chunk, crc) : zlibCrc32()(chunk, crc);
+  for (const chunk of chunks) crc = chunk.byteLength < ZLIB_BYTES ? crc32InJs(chunk, crc) : nodeZlib().crc32(chunk, crc);
   return `${CRC32}${crc.toString(16).padStart(8, "0")}`;
 }
 
@@ -21,8 +20,6 @@ export function checksum(chunks: readonly Uint8Array[]): string {
 // is a small output, the common cold start.
 const ZLIB_BYTES = 4096;
 
-let zlibCrc: ((data: Uint8Array, value?: number) => number) | undefined;
-const zlibCrc32 = () => zlibCrc ??= process.getBuiltinModule("node:zlib").crc32;
 
 let table: Uint32Array | undefined;
 
@@ -41,7 +38,7 @@ export function crc32InJs(data: Uint8Array, crc = 0): number {
 /** Whether the concatenation of `chunks` has the stored checksum `expected` (CRC-32, or an older SHA-256). */
 export function matchesChecksum(chunks: readonly Uint8Array[], expected: string): boolean {
   if (expected.startsWith(CRC32)) return checksum(chunks) === expected;
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   for (const chunk of chunks) hash.update(chunk);
   return hash.digest("hex") === expected;
 }

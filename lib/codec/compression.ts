@@ -1,7 +1,7 @@
 // gzip and zstd through node:zlib: which the runtime has, streaming compression of payload chunks, and
 // bounded decompression.
 // node:zlib is loaded on first use, not imported: a process that reads only small outputs needs none of it.
-const zlib = () => process.getBuiltinModule("node:zlib");
+import { nodeZlib as zlib } from "../runtime.ts";
 
 /** The compression methods an output may be stored with. */
 export const COMPRESSIONS = ["gzip", "zstd"] as const;

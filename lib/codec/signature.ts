@@ -8,9 +8,8 @@
 // The HMAC covers the payload, the info and its length, after a domain tag. node:crypto's HMAC takes the
 // payload's chunks one by one (no joined copy), under Node and Deno alike.
 import { CorruptPayload } from "./codec.ts";
-// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 // node:crypto only with a team key: loading it costs ~5 ms of a cold start.
-const nodeCrypto = () => process.getBuiltinModule("node:crypto");
+import { nodeCrypto } from "../runtime.ts";
 
 /** A stored payload that is not signed with this key for this entry: refused, never decoded. */
 export class ForgedPayload extends CorruptPayload {}

@@ -4,7 +4,8 @@
 import { Buffer } from "node:buffer";
 import type { Hash as NodeHash } from "node:crypto";
 import { NbmemoError } from "../errors.ts";
-import { nodeCrypto, sha256Hex } from "./sha256.ts";
+import { nodeCrypto } from "../runtime.ts";
+import { sha256Hex } from "./sha256.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 const { types } = process.getBuiltinModule("node:util");
 

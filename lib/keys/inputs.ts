@@ -2,11 +2,10 @@
 import { Buffer } from "node:buffer";
 import { join, relative, resolve, sep } from "node:path";
 import { NbmemoError } from "../errors.ts";
+import { nodeCrypto } from "../runtime.ts";
 import { KEY, PREVIEW } from "./args.ts";
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
 const { closeSync, openSync, readdirSync, readSync, statSync } = process.getBuiltinModule("node:fs");
-// node:crypto at the first use: it costs ~5 ms of a cold start that needs no hash of it.
-const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
 
 /** What is remembered of a file whose contents were hashed: if size, mtime and inode are the same, so is the hash. */
 export interface FileStamp {
@@ -66,7 +65,7 @@ export class InputFile {
   hash(): string {
     if (this.kind === "file") return this.#hashFile(this.path);
     const base = this.kind === "directory" ? this.path : globBase(this.path);
-    const hash = createHash("sha256");
+    const hash = nodeCrypto().createHash("sha256");
     for (const file of this.files()) hash.update(`${JSON.stringify(relative(base, file).split(sep).join("/"))}:${this.#hashFile(file)}\n`);
     return hash.digest("hex");
   }
@@ -129,7 +128,7 @@ export function isInput(value: unknown): value is InputFile {
 
 // The sha256 of a file's bytes, read in chunks (a large file never sits in memory whole).
 function hashContents(path: string): string {
-  const hash = createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   const fd = openSync(path, "r");
   try {
     const buffer = Buffer.allocUnsafe(CHUNK);

@@ -4,19 +4,15 @@
 // (~5x faster on a short text once loaded; see "Built-ins" in lib/runtime.ts), so a loop of hits pays the
 // load once, early. The digest is the same either way (test/sha256.test.ts compares them): a text is hashed
 // as its UTF-8, lone surrogates as U+FFFD, as node:crypto encodes a string.
-import type * as NodeCrypto from "node:crypto";
+import { nodeCrypto, nodeCryptoLoaded } from "../runtime.ts";
 
 // What JavaScript hashes: texts up to this many UTF-16 units, the first JS_TEXTS of them.
 const JS_MAX_CHARS = 4096;
 const JS_TEXTS = 64;
 let jsLeft = JS_TEXTS;
 
-let crypto_: typeof NodeCrypto | undefined;
-/** node:crypto, loaded at the first use. */
-export const nodeCrypto = (): typeof NodeCrypto => crypto_ ??= process.getBuiltinModule("node:crypto");
-
 export function sha256Hex(text: string): string {
-  if (crypto_ === undefined && text.length <= JS_MAX_CHARS && jsLeft-- > 0) return sha256InJs(text);
+  if (!nodeCryptoLoaded() && text.length <= JS_MAX_CHARS && jsLeft-- > 0) return sha256InJs(text);
   const crypto = nodeCrypto();
   // One native call (crypto.hash, Node >= 21.7), else a hash object.
   return crypto.hash ? crypto.hash("sha256", text, "hex") : crypto.createHash("sha256").update(text).digest("hex");

@@ -9,11 +9,11 @@ import { keyDigest } from "./entries.ts";
 import { describe } from "../errors.ts";
 import { formatDuration } from "../format.ts";
 import type { Logger } from "../log.ts";
-// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
-const { readFileSync } = process.getBuiltinModule("node:fs");
 // node:crypto's randomUUID (the global crypto's loads all of WebCrypto, ~3 ms), at the first lease: node:crypto
 // itself costs ~5 ms of a cold start that only hits.
-const randomUUID = () => process.getBuiltinModule("node:crypto").randomUUID();
+import { nodeCrypto } from "../runtime.ts";
+// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
+const { readFileSync } = process.getBuiltinModule("node:fs");
 
 export interface LeaseOptions {
   /** How long a lease lasts without a heartbeat, in ms; the holder renews it every third of that. */
@@ -29,7 +29,7 @@ const MAX_POLL_MS = 200;
 export class Leases {
   /** This holder's id: unique per Memory, with what tells whether its process lives (see {@link stillHeld}). */
   get holder(): string {
-    return this.#holder ??= holderId(randomUUID());
+    return this.#holder ??= holderId(nodeCrypto().randomUUID());
   }
   #holder: string | undefined;
   readonly #catalog: Catalog;

@@ -1,9 +1,7 @@
 // memory.url(): a URL as an input, keyed by the server's validators (ETag, else Last-Modified), or by the hash of the body when the server sends neither.
 import { describe, NbmemoError } from "../errors.ts";
 import { KEY, PREVIEW } from "../keys/args.ts";
-// Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
-// node:crypto at the first use: it costs ~5 ms of a cold start that needs no hash of it.
-const createHash = (algorithm: string) => process.getBuiltinModule("node:crypto").createHash(algorithm);
+import { nodeCrypto } from "../runtime.ts";
 
 /** What a URL's key is made of: the validator the server gave, of one kind. */
 export type UrlValidator = { readonly etag: string } | { readonly lastModified: string } | { readonly bodyHash: string };
@@ -63,7 +61,7 @@ export async function openUrl(url: string, fetcher: typeof fetch = fetch): Promi
       await response.body?.cancel();
       return new InputUrl(url, fromGet);
     }
-    const hash = createHash("sha256");
+    const hash = nodeCrypto().createHash("sha256");
     // Read chunk by chunk (a large body never sits in memory whole); a reader, since Deno 2.4's types
     // do not make a ReadableStream async-iterable.
     const reader = response.body?.getReader();

@@ -1,4 +1,5 @@
 // The small interface every output store implements; the memoizer knows nothing else about storage.
+import { nodeCrypto } from "../runtime.ts";
 
 /** A value or a promise of it: the file store answers synchronously, remote stores asynchronously. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -175,5 +176,5 @@ export function newObjectId(): string {
 /** `bytes` random bytes, as hex. */
 export function randomHex(bytes: number): string {
   // node:crypto's, not the global crypto's: that one loads all of WebCrypto (~3 ms) in a process's first store.
-  return process.getBuiltinModule("node:crypto").randomBytes(bytes).toString("hex");
+  return nodeCrypto().randomBytes(bytes).toString("hex");
 }
