@@ -40,6 +40,11 @@ export function evictionTarget(limits: Limits, now: number): (usage: Usage) => E
   };
 }
 
+// Whether no limit is set: then there is nothing to evict, ever.
+function unlimited(limits: Limits): boolean {
+  return limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null;
+}
+
 /**
  * How long one batch of a pass may hold the catalog's write lock (other processes wait that long at most).
  * Measured on the 90% pass of bench/scale.bench.ts (two runs each, same load): 5 ms and 125 rows gave
@@ -119,7 +124,7 @@ export class Evictor {
   /** After a store: starts a pass if a limit is crossed (an O(1) check), or helps a pass that is late. */
   async afterStore(): Promise<void> {
     const { limits, clock } = this.#options;
-    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
+    if (unlimited(limits)) return;
     if (this.#pass) {
       if (clock() - this.#pass.since >= INLINE_AFTER_MS && !this.#running) await this.#step();
       return;
@@ -152,7 +157,7 @@ export class Evictor {
   /** When a Memory opens the cache: resumes what a pass that was cut short left, over a limit or free pages to give back. */
   resume(): void {
     const { limits, clock } = this.#options;
-    if (limits.maxBytes === null && limits.maxEntries === null && limits.maxAgeMs === null) return;
+    if (unlimited(limits)) return;
     let phase: Pass["phase"];
     try {
       phase = overLimits(limits, this.#catalog, clock()) ? "evict" : this.#afterEviction();

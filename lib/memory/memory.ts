@@ -745,7 +745,7 @@ export class Memory {
     onHit?: () => void): Awaited<R> | Promise<Awaited<R>> {
     const hashed = this.#argsHash(values, root);
     if (hashed instanceof Promise) return this.#attempts(name, version, values, root, invoke, onHit);
-    const id = `${name}\0${version.id}\0${hashed.hash}`;
+    const id = callId(name, version.id, hashed.hash);
     if (this.#calls.join(id, name)) return this.#attempts(name, version, values, root, invoke, onHit);
     const found = this.#lookupOrCompute({ name, version: version.id, argsHash: hashed.hash }, version, values, id, invoke,
       this.#changed(hashed, values, root), onHit !== undefined);
@@ -766,7 +766,7 @@ export class Memory {
       const hashed = first?.hashed ?? this.#argsHash(values, root);
       const { hash: argsHash, mutable } = hashed instanceof Promise ? await hashed : hashed;
       const key: EntryKey = { name, version: version.id, argsHash };
-      const id = `${name}\0${version.id}\0${argsHash}`;
+      const id = callId(name, version.id, argsHash);
       const running = first ? undefined : this.#calls.join(id, name);
       const changed = this.#changed({ hash: argsHash, mutable }, values, root);
       // A map's items tell no hit or miss each: its progress display counts them.
@@ -1059,6 +1059,11 @@ function release(catalog: Catalog, accesses: AccessLog, ownStore: Store | undefi
     catalog.close();
     if (ownStore) void Promise.resolve(ownStore.close?.()).catch(() => {});
   };
+}
+
+// A call's id: its entry key as one string (calls in flight join by it; the access log is keyed by it).
+function callId(name: string, version: string, argsHash: string): string {
+  return `${name}\0${version}\0${argsHash}`;
 }
 
 // Eviction steps run from a timer that never keeps the process alive.
