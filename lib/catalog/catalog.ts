@@ -4,7 +4,7 @@ import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from 
 import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
 import { type Packed, packChecksum, packHex, packOptional, unpackChecksum, unpackHex, unpackOptional } from "./packing.ts";
-import { checkpoint, type Database, immediate, openDatabase, type OpenMode, prepare, retryBusy, type Row, type SqlValue, type Statement, withoutAutoCheckpoint } from "./sqlite.ts";
+import { type ArrayQuery, checkpoint, type Database, immediate, openDatabase, type OpenMode, prepare, prepareArrays, retryBusy, type Row, type SqlValue, type Statement, withoutAutoCheckpoint } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
 // and Deno up to 2.4 fail a statement that uses one numbered parameter (`?1`) twice ("column index out
@@ -265,7 +265,7 @@ function toEntry(row: Row): Entry {
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
-  #lookup: Statement | undefined; // LOOKUP's: a hit then neither builds its text nor finds it by that text
+  #lookup: ArrayQuery | undefined; // LOOKUP's: a hit then neither builds its text nor finds it by that text
 
   private constructor(db: Database) {
     this.#db = db;
@@ -350,14 +350,14 @@ export class Catalog implements KnownSources {
 
   /** What a hit needs of an entry, in one narrow query: every hit runs it. */
   lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
-    const row = (this.#lookup ??= this.#sql(LOOKUP)).get(...keyParams(key));
+    const row = (this.#lookup ??= prepareArrays(this.#db, LOOKUP)).get(...keyParams(key));
     return row
       ? {
-        object: unpackOptional(row.object),
-        inline: row.inline as Uint8Array | null,
-        checksum: unpackChecksum(row.checksum),
-        computeMs: Number(row.compute_ms),
-        createdAt: Number(row.created_at),
+        object: unpackOptional(row[0]),
+        inline: row[1] as Uint8Array | null,
+        checksum: unpackChecksum(row[2]),
+        computeMs: Number(row[3]),
+        createdAt: Number(row[4]),
       }
       : undefined;
   }

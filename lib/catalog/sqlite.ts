@@ -481,12 +481,7 @@ function connectReadOnly(path: string): [DatabaseSync, OpenFile] {
 
 /** Prepares `sql` as a {@link Statement}. */
 export function prepare(db: Database, sql: string): Statement {
-  let statement: StatementSync = retryBusy(() => db.prepare(sql));
-  let generation = db.generation;
-  const current = () => {
-    if (generation !== db.generation) [statement, generation] = [retryBusy(() => db.prepare(sql)), db.generation];
-    return statement;
-  };
+  const current = follow(db, sql, false);
   const read = () => {
     db.beforeRead();
     return current();
@@ -498,6 +493,43 @@ export function prepare(db: Database, sql: string): Statement {
       if (!db.inTransaction) db.beforeWrite();
       return retryBusy(() => current().run(...params));
     },
+  };
+}
+
+/** A prepared query whose row comes as an array of its columns, in the order the SQL names them. */
+export interface ArrayQuery {
+  get(...params: SQLInputValue[]): unknown[] | undefined;
+}
+
+/**
+ * Prepares `sql` as an {@link ArrayQuery}: node:sqlite makes a row object by setting each column by name,
+ * which costs more than the query itself for a one-row lookup (~0.9 µs of ~2 µs for five columns, Node
+ * 24 and Deno 2.4); an array is made in one go. A runtime without `setReturnArrays` (Node before 22.16)
+ * gives objects, whose values are in the same order.
+ */
+export function prepareArrays(db: Database, sql: string): ArrayQuery {
+  const current = follow(db, sql, true);
+  return {
+    get: (...params) => {
+      db.beforeRead();
+      const row = retryBusy(() => current().get(...params)) as Row | unknown[] | undefined;
+      return row === undefined || Array.isArray(row) ? row : Object.values(row);
+    },
+  };
+}
+
+// The statement for `sql` on the connection open now: prepared again once the connection was made again.
+function follow(db: Database, sql: string, arrays: boolean): () => StatementSync {
+  const make = () => {
+    const statement = retryBusy(() => db.prepare(sql));
+    if (arrays) (statement as { setReturnArrays?: (on: boolean) => void }).setReturnArrays?.(true);
+    return statement;
+  };
+  let statement = make();
+  let generation = db.generation;
+  return () => {
+    if (generation !== db.generation) [statement, generation] = [make(), db.generation];
+    return statement;
   };
 }
 
