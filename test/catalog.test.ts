@@ -114,6 +114,37 @@ test("reads in one turn share a read transaction; the next turn's see another co
   insert("d");
 });
 
+test("a lookup's version id serves its read burst only: another connection that gave the id to another version is seen in the next", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const path = join(dir.path, "catalog.sqlite");
+  const catalog = Catalog.open(path);
+  t.after(() => catalog.close());
+  const other = new DatabaseSync(path);
+  t.after(() => other.close());
+  other.exec("PRAGMA busy_timeout = 5000");
+  await catalog.put(entry("a", null), 1);
+  await nextTurn();
+  const v1 = { name: "f", version: "v1", argsHash: "a" };
+  // Twice in one burst: the second finds the entry by the version id the first read.
+  assert.equal(catalog.lookup(v1)?.computeMs, 12.5);
+  assert.equal(catalog.lookup(v1)?.computeMs, 12.5);
+  assert.equal(catalog.lookup({ ...v1, argsHash: "b" }), undefined);
+  await nextTurn();
+  // Another process clears the catalog and stores the same arguments under version v2, whose row gets the id v1's had.
+  other.exec(`DELETE FROM entries; DELETE FROM functions;
+    INSERT INTO functions (name, version, created_at, last_used_at) VALUES ('f', 'v2', 1, 1);
+    INSERT INTO entries (fn, args_hash, object, inline, bytes, created_at, accessed_at, compute_ms, args_preview, runtime)
+      VALUES ((SELECT id FROM functions WHERE version = 'v2'), 'a', NULL, x'01', 1, 1, 1, 99, '1', (SELECT id FROM runtimes));`);
+  assert.equal(Number(other.prepare("SELECT id FROM functions").get()!.id), 1); // the id v1 had (the only row before)
+  assert.equal(catalog.lookup(v1), undefined);
+  assert.equal(catalog.lookup({ ...v1, version: "v2" })?.computeMs, 99);
+  // Found by the id in that burst again, and this connection's own write ends the burst too.
+  assert.equal(catalog.lookup({ ...v1, version: "v2" })?.computeMs, 99);
+  await catalog.clear();
+  assert.equal(catalog.lookup({ ...v1, version: "v2" }), undefined);
+});
+
 test("writes made in one turn share a commit, each in a savepoint: one that fails is undone alone", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);

@@ -174,7 +174,10 @@ const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.vers
 // The version packed last, kept: a loop of hits asks for the same one each time (SQLite copies what it binds).
 let packed: { readonly version: string; readonly bytes: Packed } = { version: "", bytes: "" };
 const packVersion = (version: string): Packed => version === packed.version ? packed.bytes : (packed = { version, bytes: packHex(version) }).bytes;
-const LOOKUP = `SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE ${BY_KEY}`;
+// What a hit needs, found by key (with the version's id, which the next lookups of the same burst reuse) or,
+// that id known, by the entries' primary key alone.
+const LOOKUP = `SELECT object, inline, checksum, compute_ms, created_at, fn FROM entries WHERE ${BY_KEY}`;
+const LOOKUP_IN_VERSION = "SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE fn = ? AND args_hash = ?";
 
 // An entry with its name, version and runtime, as toEntry reads it. CROSS JOIN keeps the entries in the outer
 // loop, so that an order by an index of theirs walks that index. Every entry's version has a row (`put` makes
@@ -265,7 +268,11 @@ function toEntry(row: Row): Entry {
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
-  #lookup: ArrayQuery | undefined; // LOOKUP's: a hit then neither builds its text nor finds it by that text
+  // LOOKUP's and LOOKUP_IN_VERSION's: a hit then neither builds its text nor finds it by that text.
+  #lookup: ArrayQuery | undefined;
+  #lookupInVersion: ArrayQuery | undefined;
+  // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
+  #lastVersion = { burst: 0, name: "", version: "", id: 0 };
 
   private constructor(db: Database) {
     this.#db = db;
@@ -350,7 +357,15 @@ export class Catalog implements KnownSources {
 
   /** What a hit needs of an entry, in one narrow query: every hit runs it. */
   lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
-    const row = (this.#lookup ??= prepareArrays(this.#db, LOOKUP)).get(...keyParams(key));
+    const burst = this.#db.readBurst();
+    const last = this.#lastVersion;
+    let row;
+    if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
+      row = (this.#lookupInVersion ??= prepareArrays(this.#db, LOOKUP_IN_VERSION)).get(last.id, packHex(key.argsHash));
+    } else {
+      row = (this.#lookup ??= prepareArrays(this.#db, LOOKUP)).get(...keyParams(key));
+      if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[5]) };
+    }
     return row
       ? {
         object: unpackOptional(row[0]),

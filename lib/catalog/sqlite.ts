@@ -109,6 +109,7 @@ export class Database {
   #reading = false;
   #readSince = 0;
   #burstReads = 0;
+  #bursts = 0;
   #endScheduled = false;
   #turnWritten = false;
   #queue: QueuedWrite[] = [];
@@ -161,6 +162,7 @@ export class Database {
     }
     this.#db.exec("BEGIN");
     this.#reading = true;
+    this.#bursts++;
     this.#readSince = performance.now();
     if (!this.#endScheduled) {
       this.#endScheduled = true;
@@ -169,6 +171,17 @@ export class Database {
         this.endReads();
       });
     }
+  }
+
+  /**
+   * {@link beforeRead}, then the number of the burst whose read transaction the next read runs in, or 0 inside
+   * a transaction of this connection's code. Every read of one burst sees the same snapshot of the file (nor
+   * does this connection write during a burst: a write ends it), so what a read found stays true for the
+   * reads of the same burst, and only for them: the next burst may see other processes' writes.
+   */
+  readBurst(): number {
+    this.beforeRead();
+    return this.#reading && this.#depth === 0 ? this.#bursts : 0;
   }
 
   /** Ends the burst's read transaction, if one is open: the next read sees the latest commits. */
