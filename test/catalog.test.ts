@@ -83,7 +83,8 @@ test("a write that finds the catalog locked by another process retries until it 
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-test("reads in one turn share a read transaction; the next turn's see another connection's writes", async (t) => {
+// A catalog in a new directory, and a second connection to its file standing for another process.
+function withOtherConnection(t: { after: (fn: () => void) => void }): { catalog: Catalog; other: DatabaseSync } {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
@@ -92,6 +93,11 @@ test("reads in one turn share a read transaction; the next turn's see another co
   const other = new DatabaseSync(path);
   t.after(() => other.close());
   other.exec("PRAGMA busy_timeout = 5000");
+  return { catalog, other };
+}
+
+test("reads in one turn share a read transaction; the next turn's see another connection's writes", async (t) => {
+  const { catalog, other } = withOtherConnection(t);
   const key = { name: "f", version: "v1", argsHash: "a" };
   catalog.useFunction("f", "v1", null, 1);
   other.exec("INSERT INTO runtimes (name) VALUES ('test')");
@@ -115,14 +121,7 @@ test("reads in one turn share a read transaction; the next turn's see another co
 });
 
 test("a lookup's version id serves its read burst only: another connection that gave the id to another version is seen in the next", async (t) => {
-  const dir = tempDir();
-  t.after(dir.remove);
-  const path = join(dir.path, "catalog.sqlite");
-  const catalog = Catalog.open(path);
-  t.after(() => catalog.close());
-  const other = new DatabaseSync(path);
-  t.after(() => other.close());
-  other.exec("PRAGMA busy_timeout = 5000");
+  const { catalog, other } = withOtherConnection(t);
   await catalog.put(entry("a", null), 1);
   await nextTurn();
   const v1 = { name: "f", version: "v1", argsHash: "a" };
