@@ -89,6 +89,36 @@ for (const { name, inFile, skip = false, damage } of damages) {
   });
 }
 
+// A plain JSON output is read from the catalog as its text (InlineText in lib/catalog/catalog.ts), which
+// stands for the bytes its checksum covers (ASCII text is checked as it is, other text through its UTF-8):
+// the text changed there to another valid document is a miss, never the other value.
+for (const label of ["x", "é€😀 \ud800"]) {
+  test(`a plain output's text (${JSON.stringify(label)}) changed in the catalog is a miss with one warning`, { skip: noInline }, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, withTestStore({ log: "warn" }));
+    t.after(() => memory.close());
+    let calls = 0;
+    const plain = memory.fn("plain", (x: number) => (calls++, { x, label }), { version: "1" });
+    await plain(1);
+    assert.deepEqual(await plain(1), { x: 1, label }); // read back as text
+    assert.equal(calls, 1);
+    const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+    const { inline } = db.prepare("SELECT inline FROM entries").get() as { inline: Uint8Array };
+    const at = Buffer.from(inline).indexOf('"x":1');
+    assert.ok(at > 0);
+    inline[at + 4] = "7".charCodeAt(0);
+    db.prepare("UPDATE entries SET inline = ?").run(inline);
+    db.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    const { result, warnings } = await captureConsole(() => plain(1));
+    assert.deepEqual(result, { x: 1, label });
+    assert.equal(calls, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /Cannot read the stored result of plain\(1\): .*checksum mismatch.*\. Recomputing it\./);
+  });
+}
+
 function enospc(): Error {
   return Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
 }

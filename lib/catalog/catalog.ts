@@ -175,9 +175,30 @@ const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.vers
 let packed: { readonly version: string; readonly bytes: Packed } = { version: "", bytes: "" };
 const packVersion = (version: string): Packed => version === packed.version ? packed.bytes : (packed = { version, bytes: packHex(version) }).bytes;
 // What a hit needs, found by key (with the version's id, which the next lookups of the same burst reuse) or,
-// that id known, by the entries' primary key alone.
-const LOOKUP = `SELECT object, inline, checksum, compute_ms, created_at, fn FROM entries WHERE ${BY_KEY}`;
-const LOOKUP_IN_VERSION = "SELECT object, inline, checksum, compute_ms, created_at FROM entries WHERE fn = ? AND args_hash = ?";
+// that id known, by the entries' primary key alone; an inline payload that `text` describes comes as text
+// (see InlineText).
+function lookupSql(text: InlineText | undefined, byVersionId: boolean): string {
+  const where = byVersionId ? "fn = ? AND args_hash = ?" : BY_KEY;
+  if (!text) return `SELECT object, inline, checksum, compute_ms, created_at, NULL, fn FROM entries WHERE ${where}`;
+  const hex = Array.from(text.prefix, (b) => b.toString(16).padStart(2, "0")).join("");
+  const asText = `substr(inline, 1, ${text.prefix.length}) = x'${hex}' AND typeof(checksum) = 'integer'`;
+  return `SELECT object, CASE WHEN ${asText} THEN NULL ELSE inline END, checksum, compute_ms, created_at,
+    CASE WHEN ${asText} THEN CAST(substr(inline, ${text.from + 1}) AS TEXT) END, fn FROM entries WHERE ${where}`;
+}
+
+/**
+ * Inline payloads that begin with `prefix` and have a CRC-32 checksum are read as the UTF-8 text that
+ * follows their first `from` bytes ({@link Catalog.lookup}'s `text`), not as bytes: node:sqlite makes a
+ * string faster than a Uint8Array (~0.4 µs of a hit on Deno 2.4, ~0.2 µs on Node 24). The text is not
+ * checked here; its reader checks it against the checksum of the bytes it stands for.
+ */
+export interface InlineText {
+  readonly prefix: Uint8Array;
+  readonly from: number;
+}
+
+/** What a hit needs of an entry: an inline payload given as text (see InlineText) has `text`, and `inline` null. */
+export type Found = Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> & { readonly text?: string | undefined };
 
 // An entry with its name, version and runtime, as toEntry reads it. CROSS JOIN keeps the entries in the outer
 // loop, so that an order by an index of theirs walks that index. Every entry's version has a row (`put` makes
@@ -268,9 +289,9 @@ function toEntry(row: Row): Entry {
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
-  // LOOKUP's and LOOKUP_IN_VERSION's: a hit then neither builds its text nor finds it by that text.
-  #lookup: ArrayQuery | undefined;
-  #lookupInVersion: ArrayQuery | undefined;
+  // The lookups' statements (by key, by version id), for each InlineText asked with: a hit then neither
+  // builds their text nor finds them by that text.
+  readonly #lookups = new Map<InlineText | undefined, { byKey: ArrayQuery; byVersionId: ArrayQuery }>();
   // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
   #lastVersion = { burst: 0, name: "", version: "", id: 0 };
 
@@ -355,26 +376,31 @@ export class Catalog implements KnownSources {
     });
   }
 
-  /** What a hit needs of an entry, in one narrow query: every hit runs it. */
-  lookup(key: EntryKey): Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined {
+  /** What a hit needs of an entry, in one narrow query: every hit runs it. With `text`, an inline payload it describes comes as `text`. */
+  lookup(key: EntryKey, text?: InlineText): Found | undefined {
+    let lookups = this.#lookups.get(text);
+    if (!lookups) {
+      lookups = { byKey: prepareArrays(this.#db, lookupSql(text, false)), byVersionId: prepareArrays(this.#db, lookupSql(text, true)) };
+      this.#lookups.set(text, lookups);
+    }
     const burst = this.#db.readBurst();
     const last = this.#lastVersion;
     let row;
     if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
-      row = (this.#lookupInVersion ??= prepareArrays(this.#db, LOOKUP_IN_VERSION)).get(last.id, packHex(key.argsHash));
+      row = lookups.byVersionId.get(last.id, packHex(key.argsHash));
     } else {
-      row = (this.#lookup ??= prepareArrays(this.#db, LOOKUP)).get(...keyParams(key));
-      if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[5]) };
+      row = lookups.byKey.get(...keyParams(key));
+      if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[6]) };
     }
-    return row
-      ? {
-        object: unpackOptional(row[0]),
-        inline: row[1] as Uint8Array | null,
-        checksum: unpackChecksum(row[2]),
-        computeMs: Number(row[3]),
-        createdAt: Number(row[4]),
-      }
-      : undefined;
+    if (!row) return undefined;
+    return {
+      object: unpackOptional(row[0]),
+      inline: row[1] as Uint8Array | null,
+      checksum: unpackChecksum(row[2]),
+      computeMs: Number(row[3]),
+      createdAt: Number(row[4]),
+      text: row[5] === null ? undefined : row[5] as string,
+    };
   }
 
   /**

@@ -35,6 +35,20 @@ export function crc32InJs(data: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
+/**
+ * {@link checksum} of `head` followed by the UTF-8 of `text` when that text is ASCII (its UTF-8 is its
+ * characters, one byte each: no copy is made); undefined when it is not.
+ */
+export function checksumOfAscii(head: Uint8Array, text: string): string | undefined {
+  let c = ~crc32InJs(head);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 127) return undefined;
+    c = table![(c ^ code) & 0xff]! ^ (c >>> 8);
+  }
+  return `${CRC32}${(~c >>> 0).toString(16).padStart(8, "0")}`;
+}
+
 /** Whether the concatenation of `chunks` has the stored checksum `expected` (CRC-32, or an older SHA-256). */
 export function matchesChecksum(chunks: readonly Uint8Array[], expected: string): boolean {
   if (expected.startsWith(CRC32)) return checksum(chunks) === expected;

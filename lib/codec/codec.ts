@@ -294,6 +294,34 @@ export function headerLength(bytes: Uint8Array): number {
   return HEADER_BYTES + 8 * u32(bytes, 12);
 }
 
+/**
+ * How a payload of plain JSON (version 2, uncompressed, no binary sections: what {@link encode} makes of
+ * plain data) begins: a reader may take the rest, from byte {@link HEADER_BYTES}, as the JSON text itself
+ * ({@link plainHeader}, {@link decodePlainText}).
+ */
+export const PLAIN_PREFIX: Uint8Array = Uint8Array.of(...MAGIC, 2, MODE_JSON, 0, 0);
+export const PLAIN_TEXT_FROM = HEADER_BYTES;
+
+/** The header of a plain JSON payload whose text is `jsonBytes` bytes of UTF-8; not to be changed (the last one is kept: a loop of hits asks for the same). */
+export function plainHeader(jsonBytes: number): Uint8Array {
+  if (lastPlainHeader.jsonBytes === jsonBytes) return lastPlainHeader.header;
+  const header = new Uint8Array(HEADER_BYTES);
+  header.set(PLAIN_PREFIX);
+  new DataView(header.buffer).setUint32(8, jsonBytes, true);
+  lastPlainHeader = { jsonBytes, header };
+  return header;
+}
+let lastPlainHeader = { jsonBytes: -1, header: new Uint8Array() };
+
+/** The value of a plain payload's JSON text, as {@link decode} gives it. */
+export function decodePlainText(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (error) {
+    throw new CorruptPayload("garbled document", { cause: error });
+  }
+}
+
 function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 2 ** 24;
 }

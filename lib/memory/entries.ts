@@ -1,11 +1,11 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
-import { checksum, matchesChecksum } from "../codec/checksum.ts";
-import { compress, CorruptPayload, decode, encode, UnstorableValue } from "../codec/codec.ts";
+import { checksum, checksumOfAscii, matchesChecksum } from "../codec/checksum.ts";
+import { compress, CorruptPayload, decode, decodePlainText, encode, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
 import { ForgedPayload, isSigned, SIGNED_TAIL_BYTES, type Signer } from "../codec/signature.ts";
-import type { Catalog } from "../catalog/catalog.ts";
+import type { Catalog, InlineText } from "../catalog/catalog.ts";
 import { describe } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { sha256 } from "../keys/source.ts";
@@ -17,7 +17,13 @@ import type { Entry, EntryKey } from "../types.ts";
 export class MissingPayload extends CorruptPayload {}
 
 /** Where an entry's payload is, as the catalog records it; a null checksum is not checked. */
-export type StoredPayload = Pick<Entry, "inline" | "object" | "checksum">;
+export type StoredPayload = Pick<Entry, "inline" | "object" | "checksum"> & {
+  /** A plain JSON payload's text, as the catalog reads it with {@link PLAIN_TEXT} (`inline` is then null). */
+  readonly text?: string | undefined;
+};
+
+/** The catalog lookup's description of plain JSON payloads, which it then gives as their text. */
+export const PLAIN_TEXT: InlineText = { prefix: PLAIN_PREFIX, from: PLAIN_TEXT_FROM };
 
 /** A payload read back and decoded. */
 export interface ReadPayload {
@@ -48,6 +54,7 @@ export interface ReadOptions {
  * synchronously, else by rejecting.
  */
 export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): ReadPayload | Promise<ReadPayload> {
+  if (entry.text !== undefined) return readPlainText(store, entry as StoredPayload & { text: string; checksum: string }, want);
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
   const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
   const finish = (read: { value: unknown; bytes: number; signed?: ObjectInfo }): ReadPayload => {
@@ -62,6 +69,21 @@ export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions 
   if (!entry.object) throw new MissingPayload("its output is missing");
   const object = entry.object;
   return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
+}
+
+// A plain JSON payload given as its text, which stands for its header and the text's UTF-8: checked against
+// the checksum of those bytes (the catalog gives a text only with one), without making them when the text is
+// ASCII; else made and read as any inline payload.
+function readPlainText(store: Store, entry: StoredPayload & { text: string; checksum: string }, want: ReadOptions): ReadPayload | Promise<ReadPayload> {
+  const { text } = entry;
+  const sum = checksumOfAscii(plainHeader(text.length), text);
+  if (sum === undefined) {
+    const json = new TextEncoder().encode(text);
+    return readEntry(store, { ...entry, text: undefined, inline: concat([plainHeader(json.byteLength), json]) }, want);
+  }
+  if (sum !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+  const read = { value: decodePlainText(text), bytes: PLAIN_TEXT_FROM + text.length };
+  return want.checksum ? { ...read, checksum: sum } : read;
 }
 
 // A store that can read at offsets lets the codec read large binary sections straight into their buffers.

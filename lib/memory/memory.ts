@@ -2,7 +2,7 @@
 // A call goes: key (name, version, argument hash) -> catalog lookup -> hit | miss -> compute -> store.
 import { join, resolve } from "node:path";
 import { setTimeout } from "node:timers";
-import { Catalog } from "../catalog/catalog.ts";
+import { Catalog, type Found } from "../catalog/catalog.ts";
 import { CREATING, loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
@@ -25,7 +25,7 @@ import {
   type Config, type DeleteOptions, type EntryFilter, type FnConfig, type FnOptions, type MapOptions, type MemoryOptions, parseDeleteOptions, parseEntryFilter,
   parseFnOptions, parseMapOptions, parseMemoryOptions, parsePruneOptions, type PruneOptions, parseVerifyOptions,
 } from "./config.ts";
-import { adoptEntry, copyOutput, MissingPayload, readEntry, warnForged, writeEntry } from "./entries.ts";
+import { adoptEntry, copyOutput, MissingPayload, PLAIN_TEXT, readEntry, warnForged, writeEntry } from "./entries.ts";
 import { ForgedPayload, Signer } from "../codec/signature.ts";
 import { Evictor, KEEP_VERSIONS, keepNewestVersions, prune, type PruneReport } from "./eviction.ts";
 import { type Explanation, explainHit, explainMiss, explainUnknown } from "./explain.ts";
@@ -932,10 +932,10 @@ export class Memory {
   // an error. Synchronous while nothing needs waiting for (an inline entry, or none). `id` is the call's
   // (see #call), which the access log is keyed by.
   #read(key: EntryKey, id: string, values: readonly unknown[], warn: boolean): Outcome | undefined | Promise<Outcome | undefined> {
-    let entry: Pick<Entry, "object" | "inline" | "checksum" | "computeMs" | "createdAt"> | undefined;
+    let entry: Found | undefined;
     try {
       this.#followCatalog(false);
-      entry = this.#catalog.lookup(key);
+      entry = this.#catalog.lookup(key, PLAIN_TEXT);
     } catch (error) {
       this.#log.warnOnce(`read:${key.name}`, `Cannot look up ${key.name} in the catalog: ${describe(error)}. Computing it.`);
       return undefined;
