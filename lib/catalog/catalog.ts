@@ -189,7 +189,7 @@ function lookupSql(text: InlineText | undefined, byVersionId: boolean): string {
 /**
  * Inline payloads that begin with `prefix` and have a CRC-32 checksum are read as the UTF-8 text that
  * follows their first `from` bytes ({@link Catalog.lookup}'s `text`), not as bytes: node:sqlite makes a
- * string faster than a Uint8Array (~0.4 µs of a hit on Deno 2.4, ~0.2 µs on Node 24). The text is not
+ * string faster than a Uint8Array (~0.4 µs of a hit on Deno 2.9, ~0.2 µs on Node 24). The text is not
  * checked here; its reader checks it against the checksum of the bytes it stands for.
  */
 export interface InlineText {

@@ -517,7 +517,7 @@ export interface ArrayQuery {
 /**
  * Prepares `sql` as an {@link ArrayQuery}: node:sqlite makes a row object by setting each column by name,
  * which costs more than the query itself for a one-row lookup (~0.9 µs of ~2 µs for five columns, Node
- * 24 and Deno 2.4); an array is made in one go. A runtime without `setReturnArrays` (Node before 22.16)
+ * 24 and Deno 2.9); an array is made in one go. A runtime without `setReturnArrays` (Node 22.13, Deno 2.4)
  * gives objects, whose values are in the same order.
  */
 export function prepareArrays(db: Database, sql: string): ArrayQuery {
