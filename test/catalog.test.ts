@@ -7,7 +7,7 @@ import { test } from "./harness.ts";
 import { Catalog, entriesQuery, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
 import { CREATION_LOCK, creationSeams, immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
-import { captureConsole, downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, type Fixture, root, startFixture, tempDir } from "./helpers.ts";
+import { captureConsole, downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, type Fixture, lastJson, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -137,6 +137,30 @@ test("a creator that waits for a live one longer than it may fails to open the c
   assert.ok(warnings[0]!.includes(`still holds the lock ${lock}`), warnings[0]);
   assert.match(warnings[0]!, /End that process \(`fuser .*` names it\)/);
   assert.equal(await memory.fn("f", (x: number) => x + 1, { version: "1" })(1), 2);
+});
+
+test("text that user code can put a NUL in (a normalized source, an argument preview) reads back whole and the same under Node and Deno; a pinned version cannot hold one", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  // NUL characters as they are, inside a string and a template literal of the source, and in an object key.
+  const withNul = new Function(`return (x) => ["a\0b", \`c\0d\`, x]`)() as (x: unknown) => unknown;
+  await memory.fn("nul", withNul)({ ["k\0ey"]: 1 });
+  await memory.fn("raw", (x: number) => x, { version: "1" })(1);
+  assert.throws(() => memory.fn("pinned", (x: number) => x, { version: "a\0b" }), /version="a\\u0000b".*cannot hold a NUL character/);
+  await memory.close();
+  // A preview with a NUL as an older nbmemo wrote it, before previews showed it escaped.
+  const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+  db.prepare("UPDATE entries SET args_preview = ? WHERE fn = (SELECT id FROM functions WHERE name = 'raw')").run("raw\0preview");
+  db.close();
+  const [node, deno] = await Promise.all((["node", "deno"] as const).map(async (which) => {
+    const run = await startFixture(which, "catalog-text.ts", [dir.path]).done;
+    assert.equal(run.code, 0, run.stderr);
+    return lastJson<{ functions: { source: string | null }[]; previews: string[] }>(run);
+  }));
+  assert.deepEqual(deno, node);
+  assert.deepEqual(node!.previews, ["raw\0preview", '{k\\u0000ey: 1}']);
+  assert.ok(node!.functions.some((f) => f.source?.includes("c\0d")), JSON.stringify(node!.functions));
 });
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
