@@ -667,6 +667,19 @@ export class Catalog implements KnownSources {
   }
 
   /**
+   * Rows of `runtimes` that no entry names any more (their entries evicted or deleted); with `remove`, deletes
+   * them. Returns how many. One pass over the entries' `runtime` column (an index on it would cost every entry
+   * bytes for the sake of prune), which reads no payload: `inline` is the last column. A store that names a
+   * runtime inserts its row in the same transaction, so none is deleted under an entry being written.
+   */
+  orphanRuntimes(remove: boolean): number {
+    const orphan = "id NOT IN (SELECT runtime FROM entries)";
+    return remove
+      ? Number(this.#sql(`DELETE FROM runtimes WHERE ${orphan}`).run().changes)
+      : Number(this.#sql(`SELECT count(*) AS n FROM runtimes WHERE ${orphan}`).get()!.n);
+  }
+
+  /**
    * Removes the results and rows of every version of `name` but `current` and the `keep - 1` most recently
    * used others.
    * Returns what went, for the caller to remove their objects after the commit.
