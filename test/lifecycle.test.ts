@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { captureConsole, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
+import { captureConsole, nodeTypeScript, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
 
 for (const which of ["node", "deno"] as const) {
   test(`a cache directory deleted while a ${which} process has it open becomes a fresh cache there, which opens and hits`, async (t) => {
@@ -145,7 +145,7 @@ for (const which of ["node", "deno"] as const) {
     t.after(dir.remove);
     const flags = which === "node" ? ["--expose-gc"] : ["--v8-flags=--expose-gc"];
     const script = join(root, "test", "fixtures", "dropped.ts");
-    const argv = which === "deno" ? ["run", "-A", "--quiet", ...flags, `--config=${join(root, "deno.json")}`, script, dir.path] : [...flags, script, dir.path];
+    const argv = which === "deno" ? ["run", "-A", "--quiet", ...flags, `--config=${join(root, "deno.json")}`, script, dir.path] : [...nodeTypeScript(), ...flags, script, dir.path];
     const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
     assert.equal(code, 0, stderr);
     const { whileOpen, after } = JSON.parse(stdout.trim());
@@ -157,7 +157,7 @@ for (const which of ["node", "deno"] as const) {
     const dir = tempDir();
     t.after(dir.remove);
     const script = join(root, "test", "fixtures", "exit-listeners.ts");
-    const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, dir.path] : [script, dir.path];
+    const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, dir.path] : [...nodeTypeScript(), script, dir.path];
     const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stderr, /MaxListeners/);
