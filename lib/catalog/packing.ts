@@ -74,10 +74,10 @@ export function unpackChecksum(value: unknown): string | null {
 }
 
 /**
- * `column` selected as the bytes of its text (`AS` its own name, or `as`), for text that user code can put a NUL character
- * in (normalized sources, argument previews): Deno's node:sqlite (2.4 to 2.9 at least) returns a TEXT value cut
- * at its first NUL where Node's returns it whole; as bytes, decoded by {@link unpackText}, both read it whole.
- * Bound values are not affected: both runtimes store and compare the whole text.
+ * `column` selected as the bytes of its text (`AS` its own name, or `as`), for text that user code can put a NUL
+ * character in (normalized sources, argument previews): Deno's node:sqlite (2.4 to 2.9 at least) returns a TEXT
+ * value cut at its first NUL where Node's returns it whole; as bytes, decoded by {@link unpackText}, both read it
+ * whole. Bound values are not affected: both runtimes store and compare the whole text.
  */
 export function textBytes(column: string, as = column.slice(column.indexOf(".") + 1)): string {
   return `CAST(${column} AS BLOB) AS ${as}`;
