@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { test } from "./harness.ts";
 import { Catalog, entriesQuery, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
-import { downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, root, startFixture, tempDir } from "./helpers.ts";
+import { CREATION_LOCK, creationSeams, immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
+import { captureConsole, downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, type Fixture, lastJson, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
   name: "f", version: "v1", argsHash, object, inline: object ? null : new Uint8Array([1, 2]), bytes: 2,
@@ -79,6 +79,88 @@ test("a write that finds the catalog locked by another process retries until it 
   prepare(db, "INSERT INTO t VALUES (2)").run();
   assert.deepEqual(db.prepare("SELECT x FROM t ORDER BY x").all().map((row) => row.x), [1, 2]);
   assert.equal((await holder.done).code, 0);
+});
+
+// Resolves once `fixture` has printed `text` (or exited), with everything it printed until then.
+function printed(fixture: Fixture, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    let out = "";
+    fixture.child.stdout!.on("data", (d) => (out += d, out.includes(text) && resolve(out)));
+    fixture.child.on("close", () => resolve(out));
+  });
+}
+
+// When a creator printed "locked AT" and "unlocked AT" (test/fixtures/creator.ts): the time it held the creation lock.
+function held(stdout: string): [number, number] {
+  const at = (word: string) => Number(new RegExp(`^${word} (\\d+)$`, "m").exec(stdout)?.[1]);
+  return [at("locked"), at("unlocked")];
+}
+
+// A fresh cache directory whose catalog a Node child is creating: it holds the creation lock until it is killed.
+async function lockedByCreator(t: { after: (fn: () => void) => void }) {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const cache = join(dir.path, "cache");
+  const creator = startFixture("node", "creator.ts", [cache, "forever"]);
+  t.after(() => creator.child.kill("SIGKILL"));
+  assert.match(await printed(creator, "locked"), /^locked \d+$/m);
+  return { cache, creator };
+}
+
+test("a creator killed while it holds the creation lock holds nobody up: the waiters go on at once, one at a time, and neither loses the other's catalog", async (t) => {
+  const { cache, creator: killed } = await lockedByCreator(t);
+  // Two waiters (Node and Deno) are waiting for it when it dies: each holds the lock 300 ms once it has it.
+  const waiters = (["node", "deno"] as const).map((which) => startFixture(which, "creator.ts", [cache, "300"]));
+  for (const waiter of waiters) assert.equal(await waiter.firstLine, "opening");
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); // they are in Memory.open by then
+  killed.child.kill("SIGKILL");
+  await killed.done;
+  const runs = await Promise.all(waiters.map((waiter) => waiter.done));
+  for (const run of runs) assert.equal(run.code, 0, run.stderr);
+  for (const run of runs) assert.equal(run.stderr, ""); // no warning: not a catalog in memory of its own
+  const [[start0, end0], [start1, end1]] = runs.map((run) => held(run.stdout)) as [[number, number], [number, number]];
+  assert.ok(start0 >= end1 || start1 >= end0, `both held the creation lock at once: [${start0}, ${end0}] and [${start1}, ${end1}]`);
+  // Both stored their call in the one catalog: neither's log was removed under it.
+  const memory = await Memory.open(cache, { log: "silent", create: false });
+  t.after(() => memory.close());
+  assert.equal(memory.stats().entries, 2);
+});
+
+test("a creator that waits for a live one longer than it may fails to open the catalog with a warning naming the lock and the way out, and keeps its results in memory", async (t) => {
+  const { cache } = await lockedByCreator(t);
+  creationSeams.waitMs = 200;
+  t.after(() => (creationSeams.waitMs = undefined));
+  const { result: memory, warnings } = await captureConsole(() => Memory.open(cache, { log: "warn" }));
+  t.after(() => memory.close());
+  assert.equal(warnings.length, 1);
+  const lock = join(cache, `catalog.sqlite${CREATION_LOCK}`);
+  assert.ok(warnings[0]!.includes(`still holds the lock ${lock}`), warnings[0]);
+  assert.match(warnings[0]!, /End that process \(`fuser .*` names it\)/);
+  assert.equal(await memory.fn("f", (x: number) => x + 1, { version: "1" })(1), 2);
+});
+
+test("text that user code can put a NUL in (a normalized source, an argument preview) reads back whole and the same under Node and Deno; a pinned version cannot hold one", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  // NUL characters as they are, inside a string and a template literal of the source, and in an object key.
+  const withNul = new Function(`return (x) => ["a\0b", \`c\0d\`, x]`)() as (x: unknown) => unknown;
+  await memory.fn("nul", withNul)({ ["k\0ey"]: 1 });
+  await memory.fn("raw", (x: number) => x, { version: "1" })(1);
+  assert.throws(() => memory.fn("pinned", (x: number) => x, { version: "a\0b" }), /version="a\\u0000b".*cannot hold a NUL character/);
+  await memory.close();
+  // A preview with a NUL as an older nbmemo wrote it, before previews showed it escaped.
+  const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+  db.prepare("UPDATE entries SET args_preview = ? WHERE fn = (SELECT id FROM functions WHERE name = 'raw')").run("raw\0preview");
+  db.close();
+  const [node, deno] = await Promise.all((["node", "deno"] as const).map(async (which) => {
+    const run = await startFixture(which, "catalog-text.ts", [dir.path]).done;
+    assert.equal(run.code, 0, run.stderr);
+    return lastJson<{ functions: { source: string | null }[]; previews: string[] }>(run);
+  }));
+  assert.deepEqual(deno, node);
+  assert.deepEqual(node!.previews, ["raw\0preview", '{k\\u0000ey: 1}']);
+  assert.ok(node!.functions.some((f) => f.source?.includes("c\0d")), JSON.stringify(node!.functions));
 });
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));

@@ -4,10 +4,10 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "./harness.ts";
-import { root, runtimePath } from "./helpers.ts";
+import { nodeTypeScript, root, runtimePath } from "./helpers.ts";
 
 const runners = {
-  node: (file: string) => [runtimePath("node"), ["--test", "--test-force-exit", "--test-reporter=spec", file]] as const,
+  node: (file: string) => [runtimePath("node"), [...nodeTypeScript(), "--test", "--test-force-exit", "--test-reporter=spec", file]] as const,
   deno: (file: string) => [runtimePath("deno"), ["test", "-A", `--config=${join(root, "deno.json")}`, file]] as const,
 };
 

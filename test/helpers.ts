@@ -1,5 +1,5 @@
 // Shared test helpers: temp cache directories, captured console output, child processes in either runtime.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -91,6 +91,25 @@ export function runtimePath(which: "node" | "deno"): string {
   return found;
 }
 
+const typeScriptFlags = new Map<string, readonly string[]>();
+
+/**
+ * The flags the Node at `node` needs before a TypeScript file: type stripping is on by default from Node 22.18
+ * (23.6 on the 23 line), and behind `--experimental-strip-types` before, down to the 22.13 nbmemo claims; that
+ * flag's "experimental" warning is left out too, since tests read the children's stderr.
+ */
+export function nodeTypeScript(node = runtimePath("node")): readonly string[] {
+  let flags = typeScriptFlags.get(node);
+  if (!flags) {
+    const version = node === process.execPath && !isDeno ? process.versions.node : execFileSync(node, ["--version"], { encoding: "utf8" }).trim().slice(1);
+    const [major = 0, minor = 0] = version.split(".").map(Number);
+    const stripsByDefault = major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18);
+    flags = stripsByDefault ? [] : ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"];
+    typeScriptFlags.set(node, flags);
+  }
+  return flags;
+}
+
 /** A child process running a fixture: `firstLine` resolves with the first line it prints, `done` when it exits. */
 export interface Fixture {
   readonly child: ChildProcess;
@@ -101,7 +120,7 @@ export interface Fixture {
 /** Starts a script of test/fixtures/ in a new OS process under `which`. */
 export function startFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}): Fixture {
   const script = join(root, "test", "fixtures", fixture);
-  const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [script, ...args];
+  const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, ...args] : [...nodeTypeScript(), script, ...args];
   return startProcess(runtimePath(which), argv, { env });
 }
 

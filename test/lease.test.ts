@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { creationSeams } from "../lib/catalog/sqlite.ts";
-import { captureConsole, root, runtimePath, startFixture, tempDir, withSeams } from "./helpers.ts";
+import { captureConsole, nodeTypeScript, root, runtimePath, startFixture, tempDir, withSeams } from "./helpers.ts";
 
 // Two Memory instances on one directory are two lease holders with their own SQLite connections, as
 // two processes would be.
@@ -174,7 +174,7 @@ test("a process that saw no catalog yet, while another created it and took a lea
   creationSeams.missing = () => {
     creationSeams.missing = undefined;
     const fd = openSync(out, "w");
-    holder = spawn(runtimePath("node"), [join(root, "test", "fixtures", "holder.ts"), cache, String(LEASE_MS)], { stdio: ["ignore", fd, "inherit"] });
+    holder = spawn(runtimePath("node"), [...nodeTypeScript(), join(root, "test", "fixtures", "holder.ts"), cache, String(LEASE_MS)], { stdio: ["ignore", fd, "inherit"] });
     closeSync(fd);
     while (!readFileSync(out, "utf8").includes("computing")) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   };

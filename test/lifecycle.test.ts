@@ -1,12 +1,12 @@
 // The cache's life cycle in ordinary use: a directory deleted under a running process, close() during
 // calls, Memory.open run again without close(), must lose nothing and never leave a cache that refuses to open.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { captureConsole, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
+import { captureConsole, nodeTypeScript, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
 
 for (const which of ["node", "deno"] as const) {
   test(`a cache directory deleted while a ${which} process has it open becomes a fresh cache there, which opens and hits`, async (t) => {
@@ -66,11 +66,12 @@ test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal a
   writeFileSync(join(dir.path, "objects", "ab", "ab12.1234.0.tmp"), "half a write");
   writeFileSync(join(dir.path, "catalog.sqlite-wal"), "a WAL of a deleted catalog");
   writeFileSync(join(dir.path, "catalog.sqlite-shm"), "its index");
-  // The creation lock of a process that died creating the catalog a minute ago (lib/catalog/sqlite.ts, create).
-  const lock = join(dir.path, "catalog.sqlite-creating");
-  mkdirSync(lock);
-  const minuteAgo = new Date(Date.now() - 60_000);
-  utimesSync(lock, minuteAgo, minuteAgo);
+  // The creation lock, and its journal, of a process killed while it created the catalog (lib/catalog/sqlite.ts, create).
+  const creator = startFixture("node", "creator.ts", [dir.path, "forever"]);
+  await new Promise<void>((resolve) => creator.child.stdout!.on("data", (d) => String(d).includes("locked") && resolve()));
+  creator.child.kill("SIGKILL");
+  await creator.done;
+  assert.ok(readdirSync(dir.path).includes("catalog.sqlite-lock-journal"));
   const memory = await Memory.open(dir.path, { log: "silent" });
   const f = memory.fn("f", (x: number) => x + 1, { version: "1" });
   assert.equal(await f(1), 2);
@@ -78,7 +79,7 @@ test("a directory holding only nbmemo's leftovers (objects/, a temp file, -wal a
   const again = await Memory.open(dir.path, { log: "silent", create: false });
   t.after(() => again.close());
   assert.equal(again.stats().entries, 1);
-  assert.ok(!readdirSync(dir.path).includes("catalog.sqlite-creating"));
+  assert.ok(!readdirSync(dir.path).includes("catalog.sqlite-lock-journal")); // rolled back by the next creator
 });
 
 test("close() waits for every call, those still computing their function's version included, and each result is stored", async (t) => {
@@ -144,7 +145,7 @@ for (const which of ["node", "deno"] as const) {
     t.after(dir.remove);
     const flags = which === "node" ? ["--expose-gc"] : ["--v8-flags=--expose-gc"];
     const script = join(root, "test", "fixtures", "dropped.ts");
-    const argv = which === "deno" ? ["run", "-A", "--quiet", ...flags, `--config=${join(root, "deno.json")}`, script, dir.path] : [...flags, script, dir.path];
+    const argv = which === "deno" ? ["run", "-A", "--quiet", ...flags, `--config=${join(root, "deno.json")}`, script, dir.path] : [...nodeTypeScript(), ...flags, script, dir.path];
     const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
     assert.equal(code, 0, stderr);
     const { whileOpen, after } = JSON.parse(stdout.trim());
@@ -156,7 +157,7 @@ for (const which of ["node", "deno"] as const) {
     const dir = tempDir();
     t.after(dir.remove);
     const script = join(root, "test", "fixtures", "exit-listeners.ts");
-    const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, dir.path] : [script, dir.path];
+    const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script, dir.path] : [...nodeTypeScript(), script, dir.path];
     const { code, stdout, stderr } = await startProcess(runtimePath(which), argv).done;
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stderr, /MaxListeners/);

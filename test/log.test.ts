@@ -6,7 +6,7 @@ import process from "node:process";
 import { test } from "./harness.ts";
 import { pathToFileURL } from "node:url";
 import { Memory, type MemoryOptions } from "../lib/mod.ts";
-import { captureConsole, openTempMemory, root, runtimePath, tempDir } from "./helpers.ts";
+import { captureConsole, nodeTypeScript, openTempMemory, root, runtimePath, tempDir } from "./helpers.ts";
 
 // Opens a temp cache with NBMEMO_LOG set to `level` (or unset), makes one miss, one hit and one
 // unstorable result, and returns what was printed.
@@ -75,7 +75,7 @@ test("a script in a folder named tslab is still a script: no notices", (t) => {
   ].join("\n"));
   const env = { ...process.env };
   delete env.NBMEMO_LOG;
-  const child = spawnSync(runtimePath("node"), [script], { encoding: "utf8", env });
+  const child = spawnSync(runtimePath("node"), [...nodeTypeScript(), script], { encoding: "utf8", env });
   assert.equal(child.status, 0, child.stderr);
   assert.doesNotMatch(child.stdout + child.stderr, /nbmemo: square/);
 });

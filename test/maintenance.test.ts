@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory, type MemoryOptions, type NbmemoError } from "../lib/mod.ts";
-import { fileStoreOnly, openSuiteStore, openTempMemory, root, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
+import { fileStoreOnly, isDeno, openSuiteStore, openTempMemory, root, runFixture, storedIds, tempDir, testStore, withSeams, withTestStore } from "./helpers.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
@@ -55,7 +55,7 @@ test("prune() drops old versions not used for a while and keeps the current one"
   await tick();
   const current = memory.fn("k", (x: number) => x, { version: "2" });
   await current(1);
-  assert.deepEqual(await memory.prune(), { evicted: 0, oldVersionEntries: 0, versions: 0, bytes: 0, staleLeases: 0, orphanSources: 0, strays: 0 });
+  assert.deepEqual(await memory.prune(), { evicted: 0, oldVersionEntries: 0, versions: 0, bytes: 0, staleLeases: 0, orphanSources: 0, strays: 0, orphanRuntimes: 0 });
   const report = await memory.prune({ oldVersionsUnusedFor: 0 });
   assert.equal(report.oldVersionEntries, 2);
   assert.equal(report.versions, 1);
@@ -235,6 +235,26 @@ test("prune() removes expired leases, unused sources and temp files that killed 
   assert.equal(db.prepare("SELECT count(*) AS n FROM leases").get()!.n, 0);
   assert.equal(db.prepare("SELECT count(*) AS n FROM sources").get()!.n, 1, "the source of kept stays");
   assert.equal(await kept(1), 2);
+});
+
+test("prune() forgets the runtimes no entry names any more, and keeps the one that does", async (t) => {
+  const { memory, dir } = await openTempMemory(t, withTestStore({}));
+  // An entry stored by the other runtime (test/fixtures/creator.ts stores f(its pid)), then deleted.
+  const other = await runFixture(isDeno ? "node" : "deno", "creator.ts", [dir, "0"]);
+  assert.equal(other.code, 0, other.stderr);
+  const kept = memory.fn("kept", (x: number) => x * 2);
+  await kept(1);
+  assert.equal(await memory.delete("f"), 1);
+  const runtimes = () => memory.entries().map((entry) => entry.runtime);
+  const before = runtimes();
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  t.after(() => db.close());
+  const rows = () => db.prepare("SELECT count(*) AS n FROM runtimes").get()!.n;
+  assert.equal(rows(), 2);
+  assert.equal((await memory.prune()).orphanRuntimes, 1);
+  assert.equal(rows(), 1);
+  assert.deepEqual(runtimes(), before); // the entry left still has its runtime
+  assert.equal((await memory.prune()).orphanRuntimes, 0);
 });
 
 test("verify() reports expired leases and unused sources, and repair removes them", async (t) => {

@@ -6,7 +6,7 @@ import { progressText } from "../lib/notebook/progress.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { cannotRun, test } from "./harness.ts";
-import { openTemp, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
+import { nodeTypeScript, openTemp, root, runtimePath, startFixture, startProcess, tempDir } from "./helpers.ts";
 
 test("map returns the results in item order, whatever order they finish in", async (t) => {
   const memory = await openTemp(t);
@@ -107,7 +107,7 @@ test("on a terminal, progress is one line rewritten in place on stderr", async (
   if (!existsSync("/usr/bin/script")) return cannotRun(t, "no /usr/bin/script to give the child a terminal");
   const dir = tempDir();
   t.after(dir.remove);
-  const command = [runtimePath("node"), join(root, "test", "fixtures", "mapper.ts"), dir.path, "30", "5"].map((a) => `'${a}'`).join(" ");
+  const command = [runtimePath("node"), ...nodeTypeScript(), join(root, "test", "fixtures", "mapper.ts"), dir.path, "30", "5"].map((a) => `'${a}'`).join(" ");
   const run = await startProcess("/usr/bin/script", ["-qec", `${command} >/dev/null`, "/dev/null"]).done;
   assert.equal(run.code, 0, run.stderr);
   const output = run.stdout.replace(/\r\n/g, "\n");

@@ -8,7 +8,7 @@ import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import { cannotRun, test } from "./harness.ts";
 import { kvStore, Memory, type MemoryOptions, NbmemoError } from "../lib/mod.ts";
-import { captureConsole, type Fixture, root, runtimePath, startProcess, tempDir } from "./helpers.ts";
+import { captureConsole, type Fixture, nodeTypeScript, root, runtimePath, startProcess, tempDir } from "./helpers.ts";
 
 type Double = { x: number; twice: number };
 
@@ -150,7 +150,7 @@ const NO_OVERRIDE = ["--bounding-set=-dac_override,-dac_read_search", "--inh-cap
 
 // Runs `script` and its arguments under `which`, as a process that cannot write what root made read-only.
 function startReader(which: "node" | "deno", [script, ...args]: string[]): Fixture {
-  const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script!, ...args] : [script!, ...args];
+  const argv = which === "deno" ? ["run", "-A", "--quiet", `--config=${join(root, "deno.json")}`, script!, ...args] : [...nodeTypeScript(), script!, ...args];
   const asRoot = process.getuid?.() === 0;
   return asRoot ? startProcess(SETPRIV, [...NO_OVERRIDE, runtimePath(which), ...argv]) : startProcess(runtimePath(which), argv);
 }

@@ -13,7 +13,7 @@ import { storeContract } from "./store-contract.ts";
 import { signingContract } from "./signing-contract.ts";
 import { Memory, NbmemoError, redisStore, type RedisStoreOptions } from "../lib/mod.ts";
 import type { Store } from "../lib/store/store.ts";
-import { captureConsole, lastJson, raceMachines, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
+import { captureConsole, lastJson, nodeTypeScript, raceMachines, root, runFixture, runtimePath, startFixture, startProcess, tempDir, withSeams } from "./helpers.ts";
 
 // A server per store, stopped when the contract closes the store (killed first by goAway, if the test does).
 storeContract("Redis store", async () => {
@@ -176,7 +176,7 @@ for (const which of ["node", "deno"] as const) {
     writeFileSync(join(dir.path, "probe.ts"), `import { redisStore } from "./lib/store/redis.ts";
 redisStore("redis://127.0.0.1:1").then(() => console.log("{}"), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));
 `);
-    const argv = which === "deno" ? ["run", "-A", "--quiet", "--no-config", "probe.ts"] : ["probe.ts"];
+    const argv = which === "deno" ? ["run", "-A", "--quiet", "--no-config", "probe.ts"] : [...nodeTypeScript(), "probe.ts"];
     const run = await startProcess(runtimePath(which), argv, { cwd: dir.path }).done;
     const { code, message } = lastJson<{ code?: string; message?: string }>(run);
     assert.equal(code, "STORE_UNAVAILABLE");

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { concat } from "../lib/bytes.ts";
 import { decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
 import { BUILD_ROWS, decodeRows, MIN_ROWS } from "../lib/codec/rows.ts";
-import { lastJson, root, runtimePath, startProcess } from "./helpers.ts";
+import { lastJson, nodeTypeScript, root, runtimePath, startProcess } from "./helpers.ts";
 
 const roundTrip = (value: unknown) => {
   const chunks = encode(value);
@@ -169,8 +169,8 @@ test("a garbled table document is refused: repeated or __proto__ keys", () => {
 test("where code cannot be made from strings, tables still read back exactly", async () => {
   const fixture = `${root}/test/fixtures/rows-no-eval.ts`;
   const flag = "--disallow-code-generation-from-strings";
-  for (const argv of [[flag, fixture], ["run", "-A", "--quiet", `--config=${root}/deno.json`, `--v8-flags=${flag}`, fixture]]) {
-    const run = await startProcess(runtimePath(argv[0] === flag ? "node" : "deno"), argv).done;
+  for (const argv of [[...nodeTypeScript(), flag, fixture], ["run", "-A", "--quiet", `--config=${root}/deno.json`, `--v8-flags=${flag}`, fixture]]) {
+    const run = await startProcess(runtimePath(argv[0] === "run" ? "deno" : "node"), argv).done;
     assert.deepEqual(lastJson(run), { codeGeneration: false, columnar: true, rows: 600, wrong: [] }, run.stderr);
   }
 });

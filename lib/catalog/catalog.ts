@@ -3,7 +3,7 @@ import { NbmemoError } from "../errors.ts";
 import type { CatalogTotals, Entry, EntryKey, EntrySort, FunctionVersion } from "../types.ts";
 import type { FileStamp } from "../keys/inputs.ts";
 import type { KnownSources, NormalizedSource } from "../keys/source.ts";
-import { type Packed, packChecksum, packHex, packOptional, unpackChecksum, unpackHex, unpackOptional } from "./packing.ts";
+import { type Packed, packChecksum, packHex, packOptional, textBytes, unpackChecksum, unpackHex, unpackOptional, unpackText } from "./packing.ts";
 import { type ArrayQuery, checkpoint, type Database, immediate, openDatabase, type OpenMode, prepare, prepareArrays, retryBusy, type Row, type SqlValue, type Statement, withoutAutoCheckpoint } from "./sqlite.ts";
 
 // Every statement binds plain `?` parameters, repeated where a value is used twice: Node 22.13-22.19
@@ -204,7 +204,7 @@ export type Found = Pick<Entry, "object" | "inline" | "checksum" | "computeMs" |
 // loop, so that an order by an index of theirs walks that index. Every entry's version has a row (`put` makes
 // it; a version's row goes only with its entries).
 const ENTRY = `SELECT e.rowid, f.name, f.version, e.args_hash, e.object, e.inline, e.checksum, e.bytes, e.created_at,
-    e.accessed_at, e.access_count, e.compute_ms, e.args_preview, r.name AS runtime
+    e.accessed_at, e.access_count, e.compute_ms, ${textBytes("e.args_preview")}, r.name AS runtime
   FROM entries e CROSS JOIN functions f ON f.id = e.fn CROSS JOIN runtimes r ON r.id = e.runtime`;
 
 /**
@@ -281,7 +281,7 @@ function toEntry(row: Row): Entry {
     accessedAt: Number(row.accessed_at),
     accessCount: Number(row.access_count),
     computeMs: Number(row.compute_ms),
-    argsPreview: row.args_preview as string,
+    argsPreview: unpackText(row.args_preview)!,
     runtime: row.runtime as string,
   };
 }
@@ -343,8 +343,8 @@ export class Catalog implements KnownSources {
   }
 
   getSource(rawHash: string): NormalizedSource | undefined {
-    const row = this.#sql("SELECT hash, text, free FROM sources WHERE raw_hash = ?").get(packHex(rawHash));
-    return row ? { hash: unpackHex(row.hash), text: row.text as string, free: JSON.parse(row.free as string) } : undefined;
+    const row = this.#sql(`SELECT hash, ${textBytes("text")}, free FROM sources WHERE raw_hash = ?`).get(packHex(rawHash));
+    return row ? { hash: unpackHex(row.hash), text: unpackText(row.text)!, free: JSON.parse(row.free as string) } : undefined;
   }
 
   putSource(rawHash: string, source: NormalizedSource): void {
@@ -515,12 +515,12 @@ export class Catalog implements KnownSources {
    */
   functions(name?: string): FunctionVersion[] {
     const where = name === undefined ? "" : "WHERE name = ?";
-    return this.#sql(`SELECT name, version, source, created_at, last_used_at, entries, bytes, hits, saved_ms
+    return this.#sql(`SELECT name, version, ${textBytes("source")}, created_at, last_used_at, entries, bytes, hits, saved_ms
                       FROM functions ${where} ORDER BY last_used_at DESC, name`)
       .all(...(name === undefined ? [] : [name])).map((row) => ({
         name: row.name as string,
         version: unpackHex(row.version),
-        source: row.source as string | null,
+        source: unpackText(row.source),
         createdAt: Number(row.created_at),
         lastUsedAt: Number(row.last_used_at),
         entries: Number(row.entries),
@@ -547,10 +547,10 @@ export class Catalog implements KnownSources {
 
   /** The argument fingerprints of one version's entries that have one. */
   argsShapes(name: string, version: string): { argsHash: string; argsPreview: string; shape: string }[] {
-    return this.#sql(`SELECT args_hash, args_preview, args_shape FROM entries WHERE fn = ${VERSION_ID} AND args_shape IS NOT NULL`)
+    return this.#sql(`SELECT args_hash, ${textBytes("args_preview")}, args_shape FROM entries WHERE fn = ${VERSION_ID} AND args_shape IS NOT NULL`)
       .all(name, packHex(version)).map((row) => ({
         argsHash: unpackHex(row.args_hash),
-        argsPreview: row.args_preview as string,
+        argsPreview: unpackText(row.args_preview)!,
         shape: row.args_shape as string,
       }));
   }
@@ -705,6 +705,19 @@ export class Catalog implements KnownSources {
     return remove
       ? Number(this.#sql(`DELETE FROM sources WHERE ${orphan}`).run().changes)
       : Number(this.#sql(`SELECT count(*) AS n FROM sources WHERE ${orphan}`).get()!.n);
+  }
+
+  /**
+   * Rows of `runtimes` that no entry names any more (their entries evicted or deleted); with `remove`, deletes
+   * them. Returns how many. One pass over the entries' `runtime` column (an index on it would cost every entry
+   * bytes for the sake of prune), which reads no payload: `inline` is the last column. A store that names a
+   * runtime inserts its row in the same transaction, so none is deleted under an entry being written.
+   */
+  orphanRuntimes(remove: boolean): number {
+    const orphan = "id NOT IN (SELECT runtime FROM entries)";
+    return remove
+      ? Number(this.#sql(`DELETE FROM runtimes WHERE ${orphan}`).run().changes)
+      : Number(this.#sql(`SELECT count(*) AS n FROM runtimes WHERE ${orphan}`).get()!.n);
   }
 
   /**
@@ -877,8 +890,8 @@ function compactEntries(db: Database): void {
     ${COMPACT_TABLES}
     INSERT INTO runtimes (name) SELECT DISTINCT runtime FROM old_entries;`);
   const insertSource = db.prepare("INSERT INTO sources (raw_hash, hash, text, free) VALUES (?, ?, ?, ?)");
-  for (const row of db.prepare("SELECT * FROM old_sources").all()) {
-    insertSource.run(packHex(row.raw_hash as string), packHex(row.hash as string), row.text as string, row.free as string);
+  for (const row of db.prepare(`SELECT raw_hash, hash, ${textBytes("text")}, free FROM old_sources`).all()) {
+    insertSource.run(packHex(row.raw_hash as string), packHex(row.hash as string), unpackText(row.text), row.free as string);
   }
   const insertVersion = db.prepare("INSERT INTO functions (name, version, source, created_at, last_used_at) VALUES (?, ?, ?, ?, ?) RETURNING id");
   const versions = new Map<string, number>();
@@ -888,11 +901,11 @@ function compactEntries(db: Database): void {
     if (id === undefined) versions.set(key, id = Number(insertVersion.get(name, packHex(version), source, createdAt, lastUsedAt)!.id));
     return id;
   };
-  for (const row of db.prepare("SELECT name, version, source, created_at, last_used_at FROM old_functions").all()) {
-    versionId(row.name as string, row.version as string, row.source as string | null, Number(row.created_at), Number(row.last_used_at));
+  for (const row of db.prepare(`SELECT name, version, ${textBytes("source")}, created_at, last_used_at FROM old_functions`).all()) {
+    versionId(row.name as string, row.version as string, unpackText(row.source), Number(row.created_at), Number(row.last_used_at));
   }
   const runtimes = new Map(db.prepare("SELECT id, name FROM runtimes").all().map((row) => [row.name as string, Number(row.id)]));
-  const page = db.prepare("SELECT rowid, * FROM old_entries WHERE rowid > ? ORDER BY rowid LIMIT 1000");
+  const page = db.prepare(`SELECT rowid, *, ${textBytes("args_preview", "preview")} FROM old_entries WHERE rowid > ? ORDER BY rowid LIMIT 1000`);
   const insertEntry = db.prepare(`INSERT INTO entries (rowid, fn, args_hash, object, bytes, created_at, accessed_at, access_count,
       compute_ms, runtime, checksum, args_preview, args_shape, inline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   for (let rows = page.all(0); rows.length > 0; rows = page.all(rows.at(-1)!.rowid as number)) {
@@ -901,7 +914,7 @@ function compactEntries(db: Database): void {
       insertEntry.run(row.rowid as number, versionId(row.name as string, row.version as string, null, createdAt, createdAt),
         packHex(row.args_hash as string), packOptional(row.object as string | null), row.bytes as number, createdAt,
         row.accessed_at as number, row.access_count as number, row.compute_ms as number, runtimes.get(row.runtime as string)!,
-        packChecksum(row.checksum as string | null), row.args_preview as string, row.args_shape as string | null, row.inline as Uint8Array | null);
+        packChecksum(row.checksum as string | null), unpackText(row.preview), row.args_shape as string | null, row.inline as Uint8Array | null);
     }
   }
   db.exec(`DROP TABLE old_entries; DROP TABLE old_functions; DROP TABLE old_sources;

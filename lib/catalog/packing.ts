@@ -1,5 +1,6 @@
 // Hex digests as the catalog stores them: a BLOB of half the length (a 64-hex key in 32 bytes), a CRC-32 checksum
-// as an INTEGER; converted here, at the catalog's boundary, so that everything outside it sees the same strings.
+// as an INTEGER; and text that may hold a NUL, read as its bytes; converted here, at the catalog's boundary, so that
+// everything outside it sees the same strings, under Node and Deno alike.
 
 // How lib/codec/checksum.ts writes a CRC-32 (the catalog does not import the codec): test/packing.test.ts checks
 // that its checksums pack to integers.
@@ -70,4 +71,24 @@ export function packChecksum(checksum: string | null): bigint | Packed | null {
 export function unpackChecksum(value: unknown): string | null {
   if (typeof value === "number" || typeof value === "bigint") return CRC32 + (Number(value) >>> 0).toString(16).padStart(8, "0");
   return unpackOptional(value);
+}
+
+/**
+ * `column` selected as the bytes of its text (`AS` its own name, or `as`), for text that user code can put a NUL
+ * character in (normalized sources, argument previews): Deno's node:sqlite (2.4 to 2.9 at least) returns a TEXT
+ * value cut at its first NUL where Node's returns it whole; as bytes, decoded by {@link unpackText}, both read it
+ * whole. Bound values are not affected: both runtimes store and compare the whole text.
+ */
+export function textBytes(column: string, as = column.slice(column.indexOf(".") + 1)): string {
+  return `CAST(${column} AS BLOB) AS ${as}`;
+}
+
+// ignoreBOM: a text that starts with U+FEFF keeps it.
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** The text of a column selected by {@link textBytes}; NULL stays null. */
+export function unpackText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Uint8Array) return UTF8.decode(value);
+  throw new TypeError(`Cannot read a catalog text: ${typeof value}, not a BLOB`);
 }

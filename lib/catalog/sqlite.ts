@@ -414,14 +414,18 @@ function connect(path: string, readOnly: boolean): [DatabaseSync, OpenFile | und
   return [new DatabaseSync(path), file];
 }
 
-/** For tests: `missing` runs when a connection found no file at its path, before it creates one (another process may meanwhile). */
-export const creationSeams: { missing?: (path: string) => void } = {};
+/**
+ * For tests: `missing` runs when a connection found no file at its path, before it creates one (another
+ * process may meanwhile); `locked` runs once {@link create} holds the creation lock; `waitMs` replaces
+ * {@link CREATION_WAIT_MS}.
+ */
+export const creationSeams: { missing?: (path: string) => void; locked?: (path: string) => void; waitMs?: number } = {};
 
-/** The lock beside a database file that its creation holds (see {@link create}): a directory, made atomically. */
-export const CREATING = "-creating";
+/** The lock beside a database file that its creation holds (see {@link create}): a SQLite file of its own, kept. */
+export const CREATION_LOCK = "-lock";
 
-/** How long a creation lock may be held before it counts as left by a process that died holding it. */
-const CREATING_STALE_MS = 10_000;
+/** How long a creation waits at most for another process's to end, before it fails naming the lock. */
+const CREATION_WAIT_MS = 60_000;
 
 // Creates the empty database file at `path` (and its folder), first removing a -wal or -shm left by a
 // database deleted there: SQLite would replay that WAL into the new file. Under a lock, re-checking that
@@ -429,30 +433,37 @@ const CREATING_STALE_MS = 10_000;
 // -wal and -shm of the file another process made and already writes meanwhile. That process's connection
 // then went on alone with its unlinked log, which no other process sees: both took the same lease and
 // computed the same call (the 6-process fresh-directory test, once on a loaded machine).
+// The lock is an exclusive transaction on a file of its own, that is, a POSIX lock the kernel drops when its
+// holder dies: nothing is ever taken over. A lock by name (a directory made atomically, taken over when
+// stale) cannot be taken over safely: a waiter that judged the dead holder's lock stale removes by name
+// whatever is there by then, the lock another waiter took over meanwhile included (docs/ARCHITECTURE.md).
 function create(path: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const lock = path + CREATING;
-  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    try {
-      mkdirSync(lock, { mode: 0o700 });
-      break;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST") throw error;
-    }
-    if (statSync(path, { throwIfNoEntry: false })) return; // made by the lock's holder
-    // Taken over from a creator that died holding it (two waiters doing so at once is not guarded against).
-    const held = statSync(lock, { throwIfNoEntry: false });
-    if (held && Date.now() - held.mtimeMs > CREATING_STALE_MS) rmSync(lock, { recursive: true, force: true });
-    sleepSync(wait);
-  }
+  const lockPath = path + CREATION_LOCK;
+  // Made private before SQLite opens it (SQLite would make it 0644). Never removed: a waiter could hold
+  // the lock of a removed file while another takes that of a new one.
+  if (!existsSync(lockPath)) closeSync(openSync(lockPath, "a", 0o600));
+  const lock = new (loadSqlite().DatabaseSync)(lockPath);
   try {
-    if (statSync(path, { throwIfNoEntry: false })) return;
+    const waitMs = creationSeams.waitMs ?? CREATION_WAIT_MS;
+    lock.exec(`PRAGMA busy_timeout = ${waitMs}`);
+    try {
+      lock.exec("BEGIN EXCLUSIVE");
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      throw new Error(`another process has been creating its catalog for ${waitMs / 1000} s and still holds the lock ${lockPath} ` +
+        `(a process that dies lets go of it at once). End that process (\`fuser ${lockPath}\` names it) and open the cache again`, { cause: error });
+    }
+    creationSeams.locked?.(path);
+    if (statSync(path, { throwIfNoEntry: false })) return; // made by the lock's previous holder
     for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true });
     // SQLite creates a new database 0644 and gives -wal and -shm the database file's mode: creating the
     // file first, private, keeps all three private (the umask still applies).
     closeSync(openSync(path, "a", 0o600));
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    // Closing ends the transaction and lets go of the lock (on a lock file still empty, with a rollback:
+    // it stays empty, and nothing else is written to it).
+    lock.close();
   }
 }
 

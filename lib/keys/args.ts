@@ -701,7 +701,7 @@ export function propertyPath(key: string): string {
 
 /** A short human-readable rendering of a value, for messages. */
 export function preview(value: unknown, budget = 80): string {
-  return clip(render(value, 3), budget);
+  return clip(rendered(value), budget);
 }
 
 /**
@@ -710,7 +710,7 @@ export function preview(value: unknown, budget = 80): string {
  * their whole text; the long ones share what is left equally (never less than a few characters each).
  */
 export function previewArgs(values: readonly unknown[], budget = 80): string {
-  const texts = values.map((v) => render(v, 3));
+  const texts = values.map(rendered);
   let left = budget - 2 * Math.max(0, texts.length - 1); // the ", " between them
   const widths: number[] = [];
   const shortestFirst = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
@@ -722,6 +722,12 @@ export function previewArgs(values: readonly unknown[], budget = 80): string {
 }
 
 const MIN_ARG_PREVIEW = 8;
+
+// A value's rendering with NUL characters shown as `\u0000`, as strings show them: a key, a symbol's description
+// or a function's name may hold one, which a terminal shows as nothing.
+function rendered(value: unknown): string {
+  return render(value, 3).replaceAll("\0", "\\u0000");
+}
 
 function clip(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;

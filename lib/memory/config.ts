@@ -365,6 +365,10 @@ export function parseFnOptions(options: FnOptions, where: string): FnConfig {
   if (options.version !== undefined && (typeof options.version !== "string" || options.version === "")) {
     throw invalid(`Cannot use version=${shown(options.version)} in ${where}: a pinned version is a non-empty string, such as "2".`);
   }
+  // The catalog keeps a pinned version as TEXT, which Deno's node:sqlite reads back only up to a NUL.
+  if (options.version?.includes("\0")) {
+    throw invalid(`Cannot use version=${shown(options.version)} in ${where}: a pinned version cannot hold a NUL character. Use another string, such as "2".`);
+  }
   const { deps, onChange = "warn", unkeyed = [] } = options;
   if (unkeyed !== "all" && !(Array.isArray(unkeyed) && unkeyed.every((name) => typeof name === "string"))) {
     throw invalid(`Cannot use unkeyed in ${where}: it must list names, such as ["readFileSync"], or be "all".`);

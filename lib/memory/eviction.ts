@@ -294,6 +294,8 @@ export interface PruneReport {
   readonly orphanSources: number;
   /** Files under the store's directory that are no stored output (temp files of killed writers). */
   readonly strays: number;
+  /** Runtimes (`"node 24.11.0"`) the catalog named entries by, that no entry names any more. */
+  readonly orphanRuntimes: number;
 }
 
 /** How many versions of each name keep their results: older ones go when a newer one is first used. */
@@ -302,7 +304,8 @@ export const KEEP_VERSIONS = 5;
 /**
  * Prune = an eviction pass (expired entries, and the limits), then the old versions of every function
  * (any version but its most recently used one) that were not used for `oldVersionsUnusedForMs`, then what
- * killed processes left behind: expired leases, orphan sources and temp files older than `graceMs`.
+ * killed processes left behind: expired leases, orphan sources and temp files older than `graceMs`; last, the
+ * runtimes no entry names any more.
  */
 export async function prune(catalog: Catalog, store: Store, evictor: Evictor, oldVersionsUnusedForMs: number, now: number, graceMs: number): Promise<PruneReport> {
   const evicted = await evictor.runPass();
@@ -311,8 +314,10 @@ export async function prune(catalog: Catalog, store: Store, evictor: Evictor, ol
   const staleLeases = catalog.staleLeases(now - graceMs, true);
   const orphanSources = catalog.orphanSources(true);
   const strays = ((await store.strays?.(now - graceMs, true)) ?? []).length;
+  const orphanRuntimes = catalog.orphanRuntimes(true);
   return {
     evicted: evicted.count, oldVersionEntries: old.count, versions: old.versions, bytes: evicted.bytes + old.bytes, staleLeases, orphanSources, strays,
+    orphanRuntimes,
   };
 }
 

@@ -3,7 +3,7 @@
 import { join, resolve } from "node:path";
 import { setTimeout } from "node:timers";
 import { Catalog, type Found } from "../catalog/catalog.ts";
-import { CREATING, loadSqlite } from "../catalog/sqlite.ts";
+import { CREATION_LOCK, loadSqlite } from "../catalog/sqlite.ts";
 import { describe, NbmemoError } from "../errors.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { type ArgsHash, type FunctionHasher, hashArguments, KEY, previewArgs } from "../keys/args.ts";
@@ -1126,9 +1126,9 @@ function prepareDirectory(dir: string, create: boolean): void {
 }
 
 // What a cache leaves behind when its catalog is deleted under a running process (which made objects/ again,
-// or kept its -wal and -shm), and the lock of a process creating the catalog right now: nbmemo's own, so a
-// fresh cache may start there. A -wal or -shm is removed before the new catalog is made (lib/catalog/sqlite.ts).
+// or kept its -wal and -shm), and the creation lock (with the journal of a creator killed holding it): nbmemo's
+// own, so a fresh cache may start there. A -wal or -shm is removed before the new catalog is made (lib/catalog/sqlite.ts).
 function isLeftover(dir: string, name: string): boolean {
   if (name === "objects") return statSync(join(dir, name), { throwIfNoEntry: false })?.isDirectory() ?? false;
-  return name === `${CATALOG_FILE}-wal` || name === `${CATALOG_FILE}-shm` || name === `${CATALOG_FILE}${CREATING}`;
+  return [`${CATALOG_FILE}-wal`, `${CATALOG_FILE}-shm`, `${CATALOG_FILE}${CREATION_LOCK}`, `${CATALOG_FILE}${CREATION_LOCK}-journal`].includes(name);
 }
