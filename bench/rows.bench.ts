@@ -1,6 +1,7 @@
 // Side by side, in one run: what notebooks most often return (1M parsed rows; 100 MB of strings), stored
 // and hit by nbmemo under Node and Deno, by diskcache and joblib, and written and read as raw JSON files;
 // and the peak memory of a store and a hit against JSON.parse of the same rows. Prints Markdown.
+// NBMEMO_BENCH_ROUNDS=3 takes the times in 3 rounds, the tools in turn in each (medians of the rounds).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,13 +46,28 @@ function peaks(command: string, prefix: string[]): Result {
   }
 }
 
-const tools: [string, () => Result][] = [
-  ["nbmemo (Node)", () => ({ ...run(node, [worker, "time"]), ...peaks(node, []) })],
-  ["nbmemo (Deno)", () => ({ ...run(deno, [...denoRun, worker, "time"]), ...peaks(deno, denoRun) })],
+// Each tool's times, then (nbmemo's) peaks. The times are taken in rounds, one tool after another in
+// each (NBMEMO_BENCH_ROUNDS, default 1), and each figure is the median of its rounds: a ratio between
+// tools then compares runs made minutes apart under the same load, not a quiet minute with a busy one.
+const tools: [string, () => Result, (() => Result)?][] = [
+  ["nbmemo (Node)", () => run(node, [worker, "time"]), () => peaks(node, [])],
+  ["nbmemo (Deno)", () => run(deno, [...denoRun, worker, "time"]), () => peaks(deno, denoRun)],
   ["diskcache", () => run(python, [join(root, "bench", "workers", "peers.py"), "rows", "diskcache"])],
   ["joblib", () => run(python, [join(root, "bench", "workers", "peers.py"), "rows", "joblib"])],
 ];
-const columns = tools.map(([name, measure]) => [name, attempt(name, measure)] as const);
+const rounds = Number(process.env.NBMEMO_BENCH_ROUNDS ?? 1);
+const times = tools.map((): (Result | { skipped: string })[] => []);
+for (let round = 0; round < rounds; round++) {
+  tools.forEach(([name, time], t) => {
+    if (!times[t]!.some((o) => "skipped" in o)) times[t]!.push(attempt(`${name}, round ${round + 1} of ${rounds}`, time));
+  });
+}
+const medians = (results: Result[]): Result =>
+  Object.fromEntries(Object.keys(results[0]!).map((key) => [key, median(results.map((r) => r[key]!))]));
+const columns = tools.map(([name, , peak], t) => {
+  const skipped = times[t]!.find((o) => "skipped" in o);
+  return [name, skipped ?? { ...medians(times[t] as Result[]), ...(peak ? attempt(`${name}, peaks`, peak) as Result : {}) }] as const;
+});
 const nodeResult = columns[0]![1];
 const raw = "skipped" in nodeResult ? nodeResult : {
   storeRows: nodeResult.jsonWriteRows!, hitRows: nodeResult.jsonReadRows!, storeStrings: nodeResult.jsonWriteStrings!, hitStrings: nodeResult.jsonReadStrings!,
@@ -74,7 +90,7 @@ const table: [string, string, (v: number) => string][] = [
 ];
 const cell = (o: Result | { skipped: string }, key: string, format: (v: number) => string) =>
   "skipped" in o ? "skipped" : typeof (o as Result)[key] === "number" ? format((o as Result)[key]!) : "n/a";
-console.log("## Rows and strings (bench/rows.bench.ts)\n");
+console.log(`## Rows and strings (bench/rows.bench.ts, ${rounds === 1 ? "one round" : `medians of ${rounds} interleaved rounds`})\n`);
 console.log([`| | ${all.map(([n]) => n).join(" | ")} |`, `|---|${all.map(() => "---:").join("|")}|`,
   ...table.map(([label, key, f]) => `| ${label} | ${all.map(([, o]) => cell(o, key, f)).join(" | ")} |`)].join("\n"));
 for (const [name, o] of all) if ("skipped" in o) console.log(`\n${name}: skipped: ${o.skipped}`);
@@ -101,3 +117,13 @@ for (const [i, runtime] of [[0, "Node"], [1, "Deno"]] as const) {
 }
 console.log("\n### Targets (ratios within this run)\n");
 console.log(["| target | measured | |", "|---|---:|---|", ...targets].join("\n"));
+// The rows' store ratios of each round, to show how far one round's ratio strays from the medians'.
+const byRound = (i: number) => {
+  const mine = times[i]!, theirs = times[2]!;
+  if (rounds === 1 || [...mine, ...theirs].some((o) => "skipped" in o)) return undefined;
+  return mine.map((o, r) => ((o as Result).storeRows! / (theirs[r] as Result).storeRows!).toFixed(2)).join(", ");
+};
+for (const [i, runtime] of [[0, "Node"], [1, "Deno"]] as const) {
+  const ratios = byRound(i);
+  if (ratios !== undefined) console.log(`\n${runtime}: 1M rows store / diskcache's, round by round: ${ratios}`);
+}

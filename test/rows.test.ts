@@ -116,6 +116,39 @@ test("a hole in a table is refused, even with Array.prototype holding a row at i
   }
 });
 
+// One row of a table changed in a way its columns could not keep: each is refused, naming that row, as the
+// general path refuses it, and no getter runs; a null-prototype row reads back with its null prototype.
+test("a table with one row that is not plain data is refused at that row, and a getter in it is never run", () => {
+  let ran = 0;
+  const data = (flags: PropertyDescriptor) => (r: object, key: string) => Object.defineProperty({ ...r }, key, flags);
+  const odd: [string, (r: object) => object, RegExp][] = [
+    ["a getter", (r) => Object.defineProperty({ ...r }, "value", { get: () => ++ran, enumerable: true, configurable: true }), /^output\[40\]\.value is a getter/],
+    ["a setter", (r) => Object.defineProperty({ ...r }, "value", { set: () => ++ran, enumerable: true, configurable: true }), /^output\[40\]\.value is a getter or setter/],
+    ["a non-enumerable value", (r) => data({ enumerable: false })(r, "note"), /^output\[40\]\.note is non-enumerable/],
+    ["a non-enumerable extra key", (r) => Object.defineProperty({ ...r }, "hidden", { value: 1, writable: true, configurable: true }), /^output\[40\]\.hidden is non-enumerable/],
+    ["a read-only value", (r) => data({ writable: false })(r, "id"), /^output\[40\]\.id is read-only/],
+    ["a non-configurable value", (r) => data({ configurable: false })(r, "ok"), /^output\[40\]\.ok is read-only/],
+    ["a symbol key", (r) => ({ ...r, [Symbol("s")]: 1 }), /^output\[40\] has symbol keys/],
+    ["no extensions", (r) => Object.preventExtensions({ ...r }), /^output\[40\] is frozen or sealed/],
+    ["sealed", (r) => Object.seal({ ...r }), /^output\[40\] is frozen or sealed/],
+  ];
+  for (const [what, change, refusal] of odd) {
+    const rows: object[] = rowsOf(100);
+    rows[40] = change(rows[40]!);
+    assert.throws(() => encode(rows), (e) => e instanceof UnstorableValue && refusal.test(e.message), what);
+  }
+  assert.equal(ran, 0);
+  const rows: object[] = rowsOf(100);
+  rows[40] = Object.assign(Object.create(null), rows[40]);
+  const { back, columnar } = roundTrip(rows);
+  assert.equal(columnar, false);
+  const nullRow = (back as object[])[40]!; // (apart: same() writes each value into its message, which this one cannot be)
+  assert.equal(Object.getPrototypeOf(nullRow), null);
+  assert.deepEqual({ ...nullRow }, { ...rows[40] });
+  assert.deepEqual(Object.keys(nullRow), Object.keys(rows[40]!));
+  same([...(back as object[]).slice(0, 40), ...(back as object[]).slice(41)], [...rows.slice(0, 40), ...rows.slice(41)]);
+});
+
 test("arrays that are not tables fall back to the general path and still read back as they were", () => {
   const cases: unknown[] = [
     rowsOf(100).map((r, i) => (i === 50 ? { ...r, extra: 1 } : r)), // one row with another key
