@@ -8,7 +8,7 @@ export function assertStrictlySame(actual: unknown, expected: unknown): void {
   const walk = (a: unknown, e: unknown, path: string): void => {
     assert.equal(typeof a, typeof e, `${path}: type`);
     if (typeof e !== "object" || e === null || a === null) {
-      assert.ok(Object.is(a, e), `${path}: ${String(a)} is not ${String(e)}`);
+      assert.ok(Object.is(a, e), `${path}: ${show(a)} is not ${show(e)}`);
       return;
     }
     const x = a as object;
@@ -60,3 +60,6 @@ export function assertStrictlySame(actual: unknown, expected: unknown): void {
   };
   walk(actual, expected, "output");
 }
+
+// A value for a failure message: String() throws on an object without a prototype.
+const show = (value: unknown): string => typeof value === "object" && value !== null ? Object.prototype.toString.call(value) : String(value);
