@@ -170,10 +170,15 @@ const SORT_COLUMNS: Readonly<Record<EntrySort, string>> = {
 // An entry's version by its name and version (two parameters), and an entry by its key (three): see keyParams.
 const VERSION_ID = "(SELECT id FROM functions WHERE name = ? AND version = ?)";
 const BY_KEY = `fn = ${VERSION_ID} AND args_hash = ?`;
-const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.version), packHex(key.argsHash)];
-// The version packed last, kept: a loop of hits asks for the same one each time (SQLite copies what it binds).
-let packed: { readonly version: string; readonly bytes: Packed } = { version: "", bytes: "" };
-const packVersion = (version: string): Packed => version === packed.version ? packed.bytes : (packed = { version, bytes: packHex(version) }).bytes;
+const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.version), packArgs(key.argsHash)];
+// The version and the arguments' hash packed last, kept: a loop of hits asks for the same ones each time
+// (SQLite copies what it binds, and nothing writes into a packed value).
+function packedLast(): (text: string) => Packed {
+  let last: { readonly text: string; readonly bytes: Packed } = { text: "", bytes: "" };
+  return (text) => text === last.text ? last.bytes : (last = { text, bytes: packHex(text) }).bytes;
+}
+const packVersion = packedLast();
+const packArgs = packedLast();
 // What a hit needs, found by key (with the version's id, which the next lookups of the same burst reuse) or,
 // that id known, by the entries' primary key alone; an inline payload that `text` describes comes as text
 // (see InlineText).
@@ -387,7 +392,7 @@ export class Catalog implements KnownSources {
     const last = this.#lastVersion;
     let row;
     if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
-      row = lookups.byVersionId.get(last.id, packHex(key.argsHash));
+      row = lookups.byVersionId.get(last.id, packArgs(key.argsHash));
     } else {
       row = lookups.byKey.get(...keyParams(key));
       if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[6]) };

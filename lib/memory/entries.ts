@@ -71,12 +71,16 @@ export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions 
   return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
 }
 
+// The text summed last and its checksum (a function of the text alone): a loop of hits reads the same text,
+// and comparing it costs less than summing it again.
+let lastSummed: { readonly text: string; readonly sum: string | undefined } = { text: "", sum: undefined };
+
 // A plain JSON payload given as its text, which stands for its header and the text's UTF-8: checked against
 // the checksum of those bytes (the catalog gives a text only with one), without making them when the text is
 // ASCII; else made and read as any inline payload.
 function readPlainText(store: Store, entry: StoredPayload & { text: string; checksum: string }, want: ReadOptions): ReadPayload | Promise<ReadPayload> {
   const { text } = entry;
-  const sum = checksumOfAscii(plainHeader(text.length), text);
+  const sum = text === lastSummed.text ? lastSummed.sum : (lastSummed = { text, sum: checksumOfAscii(plainHeader(text.length), text) }).sum;
   if (sum === undefined) {
     const json = new TextEncoder().encode(text);
     return readEntry(store, { ...entry, text: undefined, inline: concat([plainHeader(json.byteLength), json]) }, want);
