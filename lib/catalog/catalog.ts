@@ -297,6 +297,11 @@ export class Catalog implements KnownSources {
   // The lookups' statements (by key, by version id), for each InlineText asked with: a hit then neither
   // builds their text nor finds them by that text.
   readonly #lookups = new Map<InlineText | undefined, { byKey: ArrayQuery; byVersionId: ArrayQuery }>();
+  // The entry the last lookup found (not one with inline bytes), and what it was asked with: the same lookup
+  // in the same read burst would read the same row from the same snapshot (see Database.readBurst), so a
+  // loop of hits reads it once per burst.
+  #lastFound: { burst: number; name: string; version: string; argsHash: string; text: InlineText | undefined; entry: Found | undefined } =
+    { burst: 0, name: "", version: "", argsHash: "", text: undefined, entry: undefined };
   // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
   #lastVersion = { burst: 0, name: "", version: "", id: 0 };
 
@@ -389,6 +394,9 @@ export class Catalog implements KnownSources {
       this.#lookups.set(text, lookups);
     }
     const burst = this.#db.readBurst();
+    const found = this.#lastFound;
+    if (burst !== 0 && found.burst === burst && found.text === text && found.argsHash === key.argsHash && found.name === key.name &&
+      found.version === key.version) return found.entry;
     const last = this.#lastVersion;
     let row;
     if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
@@ -398,14 +406,17 @@ export class Catalog implements KnownSources {
       if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[6]) };
     }
     if (!row) return undefined;
-    return {
+    const entry: Found = Object.freeze({
       object: unpackOptional(row[0]),
       inline: row[1] as Uint8Array | null,
       checksum: unpackChecksum(row[2]),
       computeMs: Number(row[3]),
       createdAt: Number(row[4]),
       text: row[5] === null ? undefined : row[5] as string,
-    };
+    });
+    // Not an inline payload's bytes: what is decoded from them may be views on them, which two hits must not share.
+    if (burst !== 0 && entry.inline === null) this.#lastFound = { burst, name: key.name, version: key.version, argsHash: key.argsHash, text, entry };
+    return entry;
   }
 
   /**
