@@ -291,17 +291,20 @@ function toEntry(row: Row): Entry {
   };
 }
 
+// At most this many entries are kept for a read burst (see Catalog.lookup).
+const FOUND_PER_BURST = 256;
+
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
   // The lookups' statements (by key, by version id), for each InlineText asked with: a hit then neither
   // builds their text nor finds them by that text.
   readonly #lookups = new Map<InlineText | undefined, { byKey: ArrayQuery; byVersionId: ArrayQuery }>();
-  // The entry the last lookup found (not one with inline bytes), and what it was asked with: the same lookup
-  // in the same read burst would read the same row from the same snapshot (see Database.readBurst), so a
-  // loop of hits reads it once per burst.
-  #lastFound: { burst: number; name: string; version: string; argsHash: string; text: InlineText | undefined; entry: Found | undefined } =
-    { burst: 0, name: "", version: "", argsHash: "", text: undefined, entry: undefined };
+  // The entries the lookups of one read burst found (not those with inline bytes), by the arguments' hash,
+  // with what they were asked with: the same lookup in the same burst would read the same row from the same
+  // snapshot (see Database.readBurst), so a loop of hits reads each row once per burst.
+  readonly #found = new Map<string, { name: string; version: string; text: InlineText | undefined; entry: Found }>();
+  #foundBurst = 0;
   // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
   #lastVersion = { burst: 0, name: "", version: "", id: 0 };
 
@@ -394,9 +397,9 @@ export class Catalog implements KnownSources {
       this.#lookups.set(text, lookups);
     }
     const burst = this.#db.readBurst();
-    const found = this.#lastFound;
-    if (burst !== 0 && found.burst === burst && found.text === text && found.argsHash === key.argsHash && found.name === key.name &&
-      found.version === key.version) return found.entry;
+    if (this.#foundBurst !== burst) this.#found.clear(), this.#foundBurst = burst;
+    const found = this.#found.get(key.argsHash);
+    if (burst !== 0 && found && found.text === text && found.name === key.name && found.version === key.version) return found.entry;
     const last = this.#lastVersion;
     let row;
     if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
@@ -415,7 +418,7 @@ export class Catalog implements KnownSources {
       text: row[5] === null ? undefined : row[5] as string,
     });
     // Not an inline payload's bytes: what is decoded from them may be views on them, which two hits must not share.
-    if (burst !== 0 && entry.inline === null) this.#lastFound = { burst, name: key.name, version: key.version, argsHash: key.argsHash, text, entry };
+    if (burst !== 0 && entry.inline === null && this.#found.size < FOUND_PER_BURST) this.#found.set(key.argsHash, { name: key.name, version: key.version, text, entry });
     return entry;
   }
 
