@@ -62,7 +62,8 @@ const coldScript = join(workers, "cold.mjs");
 const nodeLib = pathToFileURL(join(root, "dist", "mod.js")).href;
 const denoLib = pathToFileURL(join(root, "lib", "mod.ts")).href;
 const pythonPeers = spawnSync(python, ["-c", "import joblib, diskcache, numpy"]).status === 0;
-const noPython = "python3-joblib, python3-diskcache and python3-numpy are not installed (see bench/run.ts)";
+const noPython = process.env.NBMEMO_BENCH_PYTHON_MISSING ??
+  "python3-joblib, python3-diskcache and python3-numpy are not installed (`npm run bench` installs them)";
 
 // Each tool's measurement, one round's worth; a tool that cannot run here says why.
 const tools: [string, () => Result][] = [

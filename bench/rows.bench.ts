@@ -46,14 +46,22 @@ function peaks(command: string, prefix: string[]): Result {
   }
 }
 
+// A Python peer's times; where it is not installed, the reason its column is skipped.
+function peer(tool: "diskcache" | "joblib"): Result {
+  if (spawnSync(python, ["-c", `import ${tool}`]).status !== 0) {
+    throw new Error(process.env.NBMEMO_BENCH_PYTHON_MISSING ?? `python3-${tool} is not installed (\`npm run bench\` installs it)`);
+  }
+  return run(python, [join(root, "bench", "workers", "peers.py"), "rows", tool]);
+}
+
 // Each tool's times, then (nbmemo's) peaks. The times are taken in rounds, one tool after another in
 // each (NBMEMO_BENCH_ROUNDS, default 1), and each figure is the median of its rounds: a ratio between
 // tools then compares runs made minutes apart under the same load, not a quiet minute with a busy one.
 const tools: [string, () => Result, (() => Result)?][] = [
   ["nbmemo (Node)", () => run(node, [worker, "time"]), () => peaks(node, [])],
   ["nbmemo (Deno)", () => run(deno, [...denoRun, worker, "time"]), () => peaks(deno, denoRun)],
-  ["diskcache", () => run(python, [join(root, "bench", "workers", "peers.py"), "rows", "diskcache"])],
-  ["joblib", () => run(python, [join(root, "bench", "workers", "peers.py"), "rows", "joblib"])],
+  ["diskcache", () => peer("diskcache")],
+  ["joblib", () => peer("joblib")],
 ];
 const rounds = Number(process.env.NBMEMO_BENCH_ROUNDS ?? 1);
 const times = tools.map((): (Result | { skipped: string })[] => []);

@@ -167,6 +167,16 @@ function ensureRedis() {
   return missing ? { NBMEMO_TEST_REDIS_MISSING: missing } : { NBMEMO_TEST_REDIS_SERVER: REDIS_SERVER };
 }
 
+// bench/workers/peers.py imports diskcache and joblib (each peer), and numpy (the array benchmarks), under
+// Debian's python3. Returns why the Python peers' columns are skipped, or null once all three import.
+const PYTHON_PEERS = ["python3-diskcache", "python3-joblib", "python3-numpy"];
+
+function ensurePythonPeers() {
+  const ready = () => spawnSync(PYTHON, ["-c", "import diskcache, joblib, numpy"], { stdio: "ignore" }).status === 0;
+  return ensureDebian(PYTHON_PEERS, ready, `Debian's ${PYTHON} with ${PYTHON_PEERS.join(" ")}`,
+    "the Python peers for the benchmarks (diskcache, joblib, numpy)");
+}
+
 // Kernel specs with absolute paths, in the repository's own .jupyter/ (JUPYTER_PATH), so that nothing
 // is written to the user's Jupyter: tslab on the Node that has node:sqlite, Deno from node_modules.
 function writeKernelSpecs(node) {
@@ -298,7 +308,10 @@ function demo() {
 function bench() {
   const tools = toolchain();
   build(tools);
-  process.exit(run(tools.node, [join(root, "bench", "run.ts"), ...process.argv.slice(3)], { env: tools.env }));
+  const missing = ensurePythonPeers();
+  if (missing) say(`joblib's and diskcache's columns will be skipped: ${missing}`);
+  const env = missing ? { ...tools.env, NBMEMO_BENCH_PYTHON_MISSING: missing } : tools.env;
+  process.exit(run(tools.node, [join(root, "bench", "run.ts"), ...process.argv.slice(3)], { env }));
 }
 
 const commands = { test, demo, bench };

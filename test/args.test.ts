@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "./harness.ts";
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { NbmemoError } from "../lib/errors.ts";
 import process from "node:process";
 import fc from "fast-check";
-import { hashArguments, hashValues, plainEncoding } from "../lib/keys/args.ts";
+import { hashArguments, hashValues, plainDigest, plainEncoding } from "../lib/keys/args.ts";
 
 const noFunctions = (_: Function, path: string): string => {
   throw new Error(`unexpected function at ${path}`);
@@ -292,6 +293,34 @@ test("the short way for plain arguments gives the general encoder's digest and m
     assert.deepEqual(hashArguments(values, "args", noFunctions), general);
   }), { numRuns: 5000, seed });
   assert.ok(short > 2500, `the short way was taken for ${short} of 5,000 generated argument lists`);
+});
+
+// plainDigest remembers the digests of recent texts: a remembered one must be the digest itself. Lists are
+// drawn from a small pool and hashed in a generated order, again and again, so that remembered digests are
+// both met and pushed out (the bound is 256 texts) over the run.
+test("remembered digests of plain arguments are the digests computed afresh (fast-check)", () => {
+  const seed = process.env.NBMEMO_PROPERTY_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.NBMEMO_PROPERTY_SEED);
+  console.log(`fast-check seed: ${seed} (NBMEMO_PROPERTY_SEED=${seed} repeats this run)`);
+  const plain = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof({ depthSize: "small" }, { arbitrary: fc.oneof(fc.integer(), fc.double(), fc.string({ unit: "binary" }), fc.boolean(), fc.constant(null)), weight: 6 },
+      { arbitrary: fc.array(tie("value"), { maxLength: 4 }), weight: 1 }, { arbitrary: fc.dictionary(fc.string(), tie("value"), { maxKeys: 4 }), weight: 1 }),
+  })).value;
+  let remembered = 0;
+  const seen = new Set<string>();
+  fc.assert(fc.property(fc.array(fc.array(plain, { maxLength: 4 }), { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { minLength: 50, maxLength: 200 }), (pool, order) => {
+    for (const index of order) {
+      const values = pool[index % pool.length]!;
+      const text = plainEncoding(values)?.text;
+      if (text === undefined) continue; // not plain after all (a generated object fast-check made odd)
+      if (seen.has(text)) remembered++;
+      seen.add(text);
+      const fresh = createHash("sha256").update(`nbmemo-args-2;${text}`).digest("hex");
+      assert.equal(plainDigest(text), fresh);
+      assert.equal(hashArguments(values, "args", noFunctions).hash, fresh);
+      assert.equal(hashArguments(values, "args", noFunctions, true).hash, fresh);
+    }
+  }), { numRuns: 300, seed });
+  assert.ok(remembered > 5000 && seen.size > 500, `${remembered} repeats of ${seen.size} distinct texts`);
 });
 
 // Listing the keys of an 80 MB Float64Array took seconds (argument hashing at 3 MB/s in bench/peers.bench.ts):

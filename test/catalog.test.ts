@@ -226,6 +226,31 @@ test("a lookup's version id serves its read burst only: another connection that 
   assert.equal(catalog.lookup({ ...v1, version: "v2" }), undefined);
 });
 
+test("a lookup's entry serves its read burst only: the next burst sees another connection's change, and a write of this one at once", async (t) => {
+  const { catalog, other } = withOtherConnection(t);
+  await catalog.put(entry("a", "obj1"), 1);
+  await catalog.put(entry("b", "objb"), 1);
+  await nextTurn();
+  const key = { name: "f", version: "v1", argsHash: "a" };
+  const b = { ...key, argsHash: "b" };
+  assert.equal(catalog.lookup(key)?.object, "obj1");
+  assert.equal(catalog.lookup(b)?.object, "objb");
+  other.exec("UPDATE entries SET compute_ms = 99, object = object || '2'");
+  // The same snapshot, remembered or read again: as it was when the burst began.
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual([catalog.lookup(key)?.computeMs, catalog.lookup(key)?.object, catalog.lookup(b)?.object], [12.5, "obj1", "objb"]);
+  }
+  assert.equal(catalog.lookup({ ...key, argsHash: "c" }), undefined);
+  assert.equal(catalog.lookup({ ...key, version: "v2" }), undefined);
+  await nextTurn();
+  assert.deepEqual([catalog.lookup(key)?.computeMs, catalog.lookup(key)?.object, catalog.lookup(b)?.object], [99, "obj12", "objb2"]);
+  // This connection replaces the entry within the burst: the next lookup reads the new row.
+  await catalog.put({ ...entry("a", "obj3"), computeMs: 7 }, 1);
+  assert.deepEqual([catalog.lookup(key)?.computeMs, catalog.lookup(key)?.object], [7, "obj3"]);
+  await catalog.clear();
+  assert.equal(catalog.lookup(key), undefined);
+});
+
 test("writes made in one turn share a commit, each in a savepoint: one that fails is undone alone", async (t) => {
   const dir = tempDir();
   t.after(dir.remove);

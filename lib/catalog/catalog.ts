@@ -170,10 +170,15 @@ const SORT_COLUMNS: Readonly<Record<EntrySort, string>> = {
 // An entry's version by its name and version (two parameters), and an entry by its key (three): see keyParams.
 const VERSION_ID = "(SELECT id FROM functions WHERE name = ? AND version = ?)";
 const BY_KEY = `fn = ${VERSION_ID} AND args_hash = ?`;
-const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.version), packHex(key.argsHash)];
-// The version packed last, kept: a loop of hits asks for the same one each time (SQLite copies what it binds).
-let packed: { readonly version: string; readonly bytes: Packed } = { version: "", bytes: "" };
-const packVersion = (version: string): Packed => version === packed.version ? packed.bytes : (packed = { version, bytes: packHex(version) }).bytes;
+const keyParams = (key: EntryKey): SqlValue[] => [key.name, packVersion(key.version), packArgs(key.argsHash)];
+// The version and the arguments' hash packed last, kept: a loop of hits asks for the same ones each time
+// (SQLite copies what it binds, and nothing writes into a packed value).
+function packedLast(): (text: string) => Packed {
+  let last: { readonly text: string; readonly bytes: Packed } = { text: "", bytes: "" };
+  return (text) => text === last.text ? last.bytes : (last = { text, bytes: packHex(text) }).bytes;
+}
+const packVersion = packedLast();
+const packArgs = packedLast();
 // What a hit needs, found by key (with the version's id, which the next lookups of the same burst reuse) or,
 // that id known, by the entries' primary key alone; an inline payload that `text` describes comes as text
 // (see InlineText).
@@ -286,12 +291,20 @@ function toEntry(row: Row): Entry {
   };
 }
 
+// At most this many entries are kept for a read burst (see Catalog.lookup).
+const FOUND_PER_BURST = 256;
+
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
   // The lookups' statements (by key, by version id), for each InlineText asked with: a hit then neither
   // builds their text nor finds them by that text.
   readonly #lookups = new Map<InlineText | undefined, { byKey: ArrayQuery; byVersionId: ArrayQuery }>();
+  // The entries the lookups of one read burst found (not those with inline bytes), by the arguments' hash,
+  // with what they were asked with: the same lookup in the same burst would read the same row from the same
+  // snapshot (see Database.readBurst), so a loop of hits reads each row once per burst.
+  readonly #found = new Map<string, { name: string; version: string; text: InlineText | undefined; entry: Found }>();
+  #foundBurst = 0;
   // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
   #lastVersion = { burst: 0, name: "", version: "", id: 0 };
 
@@ -384,23 +397,29 @@ export class Catalog implements KnownSources {
       this.#lookups.set(text, lookups);
     }
     const burst = this.#db.readBurst();
+    if (this.#foundBurst !== burst) this.#found.clear(), this.#foundBurst = burst;
+    const found = this.#found.get(key.argsHash);
+    if (burst !== 0 && found && found.text === text && found.name === key.name && found.version === key.version) return found.entry;
     const last = this.#lastVersion;
     let row;
     if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
-      row = lookups.byVersionId.get(last.id, packHex(key.argsHash));
+      row = lookups.byVersionId.get(last.id, packArgs(key.argsHash));
     } else {
       row = lookups.byKey.get(...keyParams(key));
       if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[6]) };
     }
     if (!row) return undefined;
-    return {
+    const entry: Found = Object.freeze({
       object: unpackOptional(row[0]),
       inline: row[1] as Uint8Array | null,
       checksum: unpackChecksum(row[2]),
       computeMs: Number(row[3]),
       createdAt: Number(row[4]),
       text: row[5] === null ? undefined : row[5] as string,
-    };
+    });
+    // Not an inline payload's bytes: what is decoded from them may be views on them, which two hits must not share.
+    if (burst !== 0 && entry.inline === null && this.#found.size < FOUND_PER_BURST) this.#found.set(key.argsHash, { name: key.name, version: key.version, text, entry });
+    return entry;
   }
 
   /**

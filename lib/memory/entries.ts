@@ -71,12 +71,18 @@ export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions 
   return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
 }
 
+// The checksum of the text of each entry met (undefined: not ASCII), with that text: the catalog hands out
+// the same entry to the lookups of one read burst, whose hits then sum its text once.
+const summed = new WeakMap<StoredPayload, { readonly text: string; readonly sum: string | undefined }>();
+
 // A plain JSON payload given as its text, which stands for its header and the text's UTF-8: checked against
 // the checksum of those bytes (the catalog gives a text only with one), without making them when the text is
 // ASCII; else made and read as any inline payload.
 function readPlainText(store: Store, entry: StoredPayload & { text: string; checksum: string }, want: ReadOptions): ReadPayload | Promise<ReadPayload> {
   const { text } = entry;
-  const sum = checksumOfAscii(plainHeader(text.length), text);
+  let known = summed.get(entry);
+  if (known?.text !== text) summed.set(entry, known = { text, sum: checksumOfAscii(plainHeader(text.length), text) });
+  const { sum } = known;
   if (sum === undefined) {
     const json = new TextEncoder().encode(text);
     return readEntry(store, { ...entry, text: undefined, inline: concat([plainHeader(json.byteLength), json]) }, want);
