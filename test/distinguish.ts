@@ -210,8 +210,9 @@ function uniqueProps(prop: fc.Arbitrary<Prop>): fc.Arbitrary<Prop[]> {
   return fc.uniqueArray(prop, { maxLength: 3, selector: (p) => (typeof p.key === "string" ? p.key : `@${p.key.symbol}`) });
 }
 
-/** Whether building `s` gives a value nbmemo must refuse. */
-export function refused(s: Spec): boolean {
+/** Whether building `s` gives a value nbmemo must refuse; `depth` is how many containers `build` puts it in. */
+export function refused(s: Spec, depth = 0): boolean {
+  const inside = (child: Spec) => refused(child, depth + 1);
   switch (s.t) {
     case "prim":
     case "ref":
@@ -224,24 +225,28 @@ export function refused(s: Spec): boolean {
     case "refused":
       return true;
     case "array":
-      return s.items.some((i) => i !== "hole" && refused(i)) || extraOf(s).some((p) => refused(p.value));
+      return s.items.some((i) => i !== "hole" && inside(i)) || extraOf(s).some((p) => inside(p.value));
     case "object":
-      return s.props.some((p) => refused(p.value));
+      return s.props.some((p) => inside(p.value));
     case "map": {
-      // A later entry with an equal primitive key replaces an earlier one.
+      // A later entry with an equal key replaces an earlier one: a primitive, or a ref to the same ancestor
+      // (refs past the outermost one all build the same string).
+      const ancestors = Array.from({ length: depth + 1 }, () => ({}));
+      const keyOf = (k: Spec): unknown =>
+        k.t === "prim" ? build(k) : k.t === "ref" ? (k.up <= depth ? ancestors[k.up] : build(k)) : {};
       const kept = new Map<unknown, readonly [Spec, Spec]>();
-      for (const entry of s.entries) kept.set(entry[0].t === "prim" ? build(entry[0]) : {}, entry);
-      return [...kept.values()].some(([k, v]) => refused(k) || refused(v));
+      for (const entry of s.entries) kept.set(keyOf(entry[0]), entry);
+      return [...kept.values()].some(([k, v]) => inside(k) || inside(v));
     }
     case "set":
-      return s.items.some(refused);
+      return s.items.some(inside);
     case "dataview":
     case "date":
-      return s.extra.some((p) => refused(p.value));
+      return s.extra.some((p) => inside(p.value));
     case "error":
-      return (s.cause !== undefined && refused(s.cause)) || s.extra.some((p) => refused(p.value));
+      return (s.cause !== undefined && inside(s.cause)) || s.extra.some((p) => inside(p.value));
     case "keyed":
-      return refused(s.data);
+      return refused(s.data, depth);
   }
 }
 
