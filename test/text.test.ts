@@ -157,6 +157,17 @@ test("a large text deferred, written in pieces, is byte for byte the payload enc
   }
 });
 
+test("large strings of only ASCII, and of ASCII but for one character anywhere, read back exactly", () => {
+  fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 50 }),
+    fc.option(fc.tuple(fc.nat(), fc.constantFrom("\u0080", "é", "\uFEFF", "\uD83D\uDE00", "\u00FF"))), (unit, odd) => {
+      const base = (unit || "a").repeat(Math.ceil(LARGE_TEXT / Math.max(1, unit.length)));
+      const value = odd === null ? base : base.slice(0, odd[0] % base.length) + odd[1] + base.slice(odd[0] % base.length);
+      const { back, text } = roundTrip([value, { v: value }]);
+      assert.ok(text);
+      assertStrictlySame(back, [value, { v: value }]);
+    }), { numRuns: 300, seed });
+});
+
 test("a large string goes as its UTF-8, unescaped, and a leading U+FEFF stays", () => {
   const value = "\uFEFF" + "\n".repeat(1 << 20) + "✓";
   const chunks = encode(value);
