@@ -7,6 +7,6 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /** The total length of `chunks`, in bytes. */
-export function byteLength(chunks: readonly Uint8Array[]): number {
+export function byteLength(chunks: readonly { readonly byteLength: number }[]): number {
   return chunks.reduce((sum, c) => sum + c.byteLength, 0);
 }

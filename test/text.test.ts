@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
 import { CorruptPayload, decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
-import { LARGE_TEXT } from "../lib/codec/text.ts";
+import { deferText, LARGE_TEXT, materialize, payloadPieces, utf8Pieces } from "../lib/codec/text.ts";
 import { Memory } from "../lib/mod.ts";
 import { root, tempDir, withTestStore } from "./helpers.ts";
 import { assertStrictlySame } from "./strict-equal.ts";
@@ -107,6 +107,65 @@ test("any generated strings read back strictly equal from a fresh Memory (or, as
     }
   }), { numRuns: 25, seed });
   assert.ok(stored > 100, `only ${stored} generated outputs were stored`);
+});
+
+test("a text's UTF-8 made in pieces is its whole encoding, wherever the pieces end (a pair is never split)", () => {
+  const wellFormedText = fc.array(fc.oneof(fc.string({ unit: "grapheme", maxLength: 6 }), fc.constantFrom("\uD83D\uDE00", "é", "✓", "\uFEFF", "a")), { maxLength: 40 })
+    .map((parts) => parts.join(""));
+  fc.assert(fc.property(wellFormedText, fc.integer({ min: 1, max: 9 }), (text, chars) => {
+    const pieces = Array.from(utf8Pieces(text, chars), (piece) => piece.slice()); // each view is overwritten by the next
+    assert.deepEqual(new Uint8Array(concat(pieces)), new TextEncoder().encode(text));
+    assert.equal(deferText(text).byteLength, new TextEncoder().encode(text).byteLength);
+  }), { numRuns: 2000, seed });
+});
+
+test("a large text deferred, written in pieces, is byte for byte the payload encoded whole, ASCII or not, with pairs across the pieces' ends", async () => {
+  const values = [
+    "x".repeat(600_000),
+    "a" + "\uD83D\uDE00".repeat(300_000), // a pair across every 256 Ki-unit piece's end
+    "\uD83D\uDE00".repeat(300_000) + "é",
+    ["é✓", "\uD83D\uDE00".repeat(200_000), "line\n".repeat(100_000)],
+  ];
+  for (const value of values) {
+    const deferred = encode(value, true);
+    assert.ok(deferred.some((chunk) => !(chunk instanceof Uint8Array)), "not deferred");
+    const whole = concat(encode(value));
+    assert.deepEqual(concat(Array.from(payloadPieces(deferred), (piece) => piece.slice())), whole);
+    assert.deepEqual(concat(materialize(deferred)), whole);
+  }
+  const dir = tempDir();
+  try {
+    let calls = 0;
+    const define = (memory: Memory) => values.map((value, i) => memory.fn(`v${i}`, () => (calls++, value)));
+    const first = await Memory.open(dir.path, withTestStore({ log: "silent" }));
+    try {
+      for (const f of define(first)) await f();
+    } finally {
+      await first.close();
+    }
+    const second = await Memory.open(dir.path, withTestStore({ log: "silent" }));
+    try {
+      const fns = define(second);
+      for (let i = 0; i < values.length; i++) assertStrictlySame(await fns[i]!(), values[i]);
+      assert.equal(second.stats().session.hits, values.length);
+      assert.equal(calls, values.length);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
+test("large strings of only ASCII, and of ASCII but for one character anywhere, read back exactly", () => {
+  fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 50 }),
+    fc.option(fc.tuple(fc.nat(), fc.constantFrom("\u0080", "é", "\uFEFF", "\uD83D\uDE00", "\u00FF"))), (unit, odd) => {
+      const base = (unit || "a").repeat(Math.ceil(LARGE_TEXT / Math.max(1, unit.length)));
+      const value = odd === null ? base : base.slice(0, odd[0] % base.length) + odd[1] + base.slice(odd[0] % base.length);
+      const { back, text } = roundTrip([value, { v: value }]);
+      assert.ok(text);
+      assertStrictlySame(back, [value, { v: value }]);
+    }), { numRuns: 300, seed });
 });
 
 test("a large string goes as its UTF-8, unescaped, and a leading U+FEFF stays", () => {

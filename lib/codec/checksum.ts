@@ -9,10 +9,23 @@ import { nodeCrypto, nodeZlib } from "../runtime.ts";
 const CRC32 = "crc32:";
 
 /** The checksum stored for the concatenation of `chunks`. */
-export function checksum(chunks: readonly Uint8Array[]): string {
-  let crc = 0;
-  for (const chunk of chunks) crc = chunk.byteLength < ZLIB_BYTES ? crc32InJs(chunk, crc) : nodeZlib().crc32(chunk, crc);
-  return `${CRC32}${crc.toString(16).padStart(8, "0")}`;
+export function checksum(chunks: Iterable<Uint8Array>): string {
+  const sum = new Checksum();
+  for (const chunk of chunks) sum.add(chunk);
+  return sum.value();
+}
+
+/** A {@link checksum} taken a chunk at a time (of pieces that are gone once added). */
+export class Checksum {
+  #crc = 0;
+
+  add(chunk: Uint8Array): void {
+    this.#crc = chunk.byteLength < ZLIB_BYTES ? crc32InJs(chunk, this.#crc) : nodeZlib().crc32(chunk, this.#crc);
+  }
+
+  value(): string {
+    return `${CRC32}${this.#crc.toString(16).padStart(8, "0")}`;
+  }
 }
 
 // node:zlib's crc32 (~5 GB/s) from this size on; below it, a table in JavaScript (~0.5 GB/s, a few µs for

@@ -5,7 +5,7 @@ import { SuperJSON } from "superjson";
 import { type Compression, compressChunks, decompress } from "./compression.ts";
 import { ERROR_KINDS, inspectValue, isIndex, UnstorableValue } from "./faithful.ts";
 import { decodeRows, encodeRows, type RowsPlan } from "./rows.ts";
-import { decodeText, decodeTextList, encodeText, encodeTextList, isLargeText } from "./text.ts";
+import { type Chunk, decodeText, decodeTextList, deferText, encodeText, encodeTextList, isLargeText } from "./text.ts";
 
 export { UnstorableValue };
 
@@ -49,9 +49,11 @@ type BinaryValue = ArrayBufferView | ArrayBuffer;
 type BinaryRef = { t: string; i: number };
 
 // superjson calls transformers synchronously inside one serialize/deserialize call, so the sections of
-// the payload being processed can live here for that call's duration: the values' bytes while encoding,
-// buffers of their own (copied, or read straight from the store) while decoding.
-let sections: Uint8Array[] = [];
+// the payload being processed can live here for that call's duration: the values' bytes while encoding
+// (large texts deferred when `deferring`), buffers of their own (copied, or read straight from the store)
+// while decoding.
+let sections: Chunk[] = [];
+let deferring = false;
 let decoded: ArrayBuffer[] = [];
 // The arrays of the value being encoded that go as columns (lib/codec/rows.ts), as inspectValue planned them.
 let tables = new Map<object, RowsPlan>();
@@ -86,7 +88,7 @@ superjson.registerCustom<string, number>(
     isApplicable: isLargeText,
     serialize: (v) => {
       textUsed = true;
-      return sections.push(encodeText(v)) - 1;
+      return sections.push(deferring ? deferText(v) : encodeText(v)) - 1;
     },
     deserialize: (i) => decodeText(decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
   },
@@ -98,7 +100,7 @@ superjson.registerCustom<string[], { t: number; l: number }>(
     isApplicable: (v): v is string[] => texts.has(v as object),
     serialize: (v) => {
       textUsed = true;
-      const { text, lengths } = encodeTextList(v);
+      const { text, lengths } = encodeTextList(v, deferring);
       return { t: sections.push(text) - 1, l: sections.push(lengths) - 1 };
     },
     deserialize: ({ t, l }) => decodeTextList(decoded[t] ?? missingSection(), decoded[l] ?? missingSection(), (why) => new CorruptPayload(why)),
@@ -221,17 +223,21 @@ function fromBuffer(type: string, buffer: ArrayBuffer): BinaryValue {
 
 /**
  * Encodes `value` as chunks to be written in order (no giant concatenation for large binary data: a
- * typed array's own bytes are one of the chunks).
+ * typed array's own bytes are one of the chunks). With `deferred`, a large text's chunk is the text, to
+ * be encoded as it is written (lib/codec/text.ts `payloadPieces`).
  *
  * @throws UnstorableValue naming the path of a value that would not read back as it is.
  */
-export function encode(value: unknown): Uint8Array[] {
+export function encode(value: unknown, deferred?: false): Uint8Array[];
+export function encode(value: unknown, deferred: boolean): Chunk[];
+export function encode(value: unknown, deferred = false): Chunk[] {
   let json: string;
-  let found: Uint8Array[];
+  let found: Chunk[];
   let plain: boolean;
   let version = 2;
   sections = [];
   textUsed = false;
+  deferring = deferred;
   try {
     ({ plain, tables, wrapped, texts } = inspectValue(value));
     json = plain ? JSON.stringify(value) : JSON.stringify(superjson.serialize(value));
@@ -239,6 +245,7 @@ export function encode(value: unknown): Uint8Array[] {
     if (textUsed) version = CODEC_VERSION;
   } finally {
     sections = [];
+    deferring = false;
     tables = new Map();
     wrapped = new Set();
     texts = new Set();
@@ -252,7 +259,7 @@ export function encode(value: unknown): Uint8Array[] {
   view.setUint32(8, jsonBytes.byteLength, true);
   view.setUint32(12, found.length, true);
   found.forEach((s, i) => view.setFloat64(HEADER_BYTES + 8 * i, s.byteLength, true));
-  const chunks: Uint8Array[] = [header, jsonBytes];
+  const chunks: Chunk[] = [header, jsonBytes];
   let length = header.byteLength + jsonBytes.byteLength;
   for (const section of found) {
     const pad = (8 - (length % 8)) % 8; // 8-aligned, so a reader can place a section straight into a typed array

@@ -1,9 +1,10 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
-import { checksum, checksumOfAscii, matchesChecksum } from "../codec/checksum.ts";
+import { Checksum, checksum, checksumOfAscii, matchesChecksum } from "../codec/checksum.ts";
 import { compress, CorruptPayload, decode, decodePlainText, encode, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
+import { type Chunk, materialize, payloadPieces } from "../codec/text.ts";
 import { ForgedPayload, isSigned, SIGNED_TAIL_BYTES, type Signer } from "../codec/signature.ts";
 import type { Catalog, InlineText } from "../catalog/catalog.ts";
 import { describe } from "../errors.ts";
@@ -175,10 +176,12 @@ export type WriteOutcome = { readonly stored: number } | { readonly refused: str
  */
 export async function writeEntry(catalog: Catalog, store: Store, settings: WriteSettings, output: NewOutput, log: Logger): Promise<WriteOutcome> {
   const { key, computeMs, argsPreview, createdAt } = output;
-  let chunks: Uint8Array[];
+  // A store that takes pieces gets a large text's UTF-8 made as it writes, unless it is compressed or signed.
+  const setPieces = settings.compress || settings.signer ? undefined : store.setPieces?.bind(store);
+  let chunks: Chunk[];
   try {
-    chunks = encode(output.value);
-    if (settings.compress && byteLength(chunks) >= settings.compressMinBytes) chunks = await compress(chunks, settings.compress);
+    chunks = encode(output.value, setPieces !== undefined);
+    if (settings.compress && byteLength(chunks) >= settings.compressMinBytes) chunks = await compress(materialize(chunks), settings.compress);
   } catch (error) {
     return { refused: error instanceof UnstorableValue ? error.message : describe(error) };
   }
@@ -186,17 +189,27 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   if (settings.maxBytes !== null && bytes > settings.maxBytes) {
     return { refused: `it takes ${formatBytes(bytes)}, more than maxBytes (${formatBytes(settings.maxBytes)})` };
   }
-  const inline = bytes <= settings.inlineBytes && !store.flags?.shared ? concat(chunks) : null;
+  const inline = bytes <= settings.inlineBytes && !store.flags?.shared ? concat(materialize(chunks)) : null;
   const object = inline ? null : newObjectId();
   const info = { computeMs, runtime: settings.runtime, createdAt, key: keyDigest(key) };
-  if (object && settings.signer) chunks = [...chunks, settings.signer.seal(chunks, info)];
+  if (object && settings.signer) chunks = [...chunks, settings.signer.seal(materialize(chunks), info)];
   const stored = byteLength(chunks);
   let stale: string | undefined;
   try {
-    // The checksum is computed while a store that writes in the background (the file store under Node) writes.
-    const writing = object ? store.set(object, chunks, info) : undefined;
-    const sum = checksum(chunks);
-    await writing;
+    let sum: string;
+    if (object && setPieces && chunks.some((chunk) => !(chunk instanceof Uint8Array))) {
+      const checked = new Checksum();
+      setPieces(object, (function* () {
+        for (const piece of payloadPieces(chunks)) checked.add(piece), yield piece;
+      })());
+      sum = checked.value();
+    } else {
+      // The checksum is computed while a store that writes in the background (the file store under Node) writes.
+      const bytes = materialize(chunks);
+      const writing = object ? store.set(object, bytes, info) : undefined;
+      sum = checksum(bytes);
+      await writing;
+    }
     stale = await catalog.put({ ...key, object, inline, checksum: sum, bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);
   } catch (error) {
     return { refused: describe(error) };

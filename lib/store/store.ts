@@ -61,6 +61,12 @@ export interface Store {
    * payload atomically.
    */
   set(id: string, chunks: readonly Uint8Array[], info?: ObjectInfo): MaybePromise<void>;
+  /**
+   * Optional: stores the concatenation of `pieces` under `id`, as {@link Store.set}, taking them one at a
+   * time, synchronously (each piece may be overwritten by the next: a large string's UTF-8 is made a few
+   * hundred KB at a time as it is written). Used for outputs stored uncompressed and unsigned.
+   */
+  setPieces?(id: string, pieces: Iterable<Uint8Array>): void;
   /** Removes the payload under `id`; removing a missing id is not an error. */
   delete(id: string): MaybePromise<void>;
   /**
