@@ -209,14 +209,26 @@ test("a stored payload whose header and document outgrow the first read decodes 
   assert.deepEqual(await decodeStored(store, id), value);
 });
 
-test("a large stored payload is handed out in pieces that add up to its bytes, for its checksum", async (t) => {
-  for (const value of [largeValue(), { text: "long ".repeat(30_000), arrays: [new Int8Array(3), new Float64Array(20_000)] }]) {
+test("a large stored payload is handed out in pieces that add up to its bytes, for its checksum, read in pieces or not", async (t) => {
+  const values = [
+    largeValue(),
+    { text: "long ".repeat(30_000), arrays: [new Int8Array(3), new Float64Array(20_000)] },
+    { head: "x".repeat(70_001), text: "line\n".repeat(300_001) + "é", after: new Uint8Array(5), list: Array.from({ length: 70_000 }, (_, i) => `${i}`) },
+  ];
+  for (const value of values) {
     const { store, id, path, remove } = await storeHolding(encode(value));
     t.after(remove);
-    const pieces: Uint8Array[] = [];
-    const reader = (await store.open!(id))!;
-    await decodeSource(reader, pieces);
-    await reader.close();
-    assert.deepEqual(concat(pieces), readFileSync(path));
+    const opened = (await store.open!(id))!;
+    assert.ok(opened.cheapReads);
+    // The file store's reader, and the same reads declared costly (each section read whole).
+    for (const reader of [opened, { size: opened.size, read: opened.read.bind(opened) }]) {
+      const pieces: Uint8Array[] = [];
+      const back = await decodeSource(reader, { add: (piece) => void pieces.push(piece.slice()), value: () => "" });
+      assert.deepEqual(back, value);
+      assert.deepEqual(concat(pieces), readFileSync(path));
+      // (The first and third values have sections of over a MiB.)
+      if (reader === opened) assert.ok(pieces.every((piece) => piece.byteLength < 1 << 20), "a large section was read whole");
+    }
+    await opened.close();
   }
 });

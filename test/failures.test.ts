@@ -90,6 +90,31 @@ for (const { name, inFile, skip = false, damage } of damages) {
   });
 }
 
+// A large text is read and checksummed a few hundred KB at a time (lib/codec/read.ts): one byte changed
+// to another ASCII character in its first piece, across the pieces or in its last byte is still a miss.
+for (const [where, at] of [["near its start", 100], ["in its middle", 700_001], ["in its last byte", -1]] as const) {
+  test(`a large ASCII text with one byte changed ${where} is a miss with one warning, and the value is recomputed`, { skip: sharedSkip }, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, withTestStore({ log: "warn", inlineBytes: 0 }));
+    t.after(() => memory.close());
+    const text = "ASCII text, line after line\n".repeat(50_000); // 1.4 MB
+    let calls = 0;
+    const long = memory.fn("long", () => (calls++, text), { version: "1" });
+    await long();
+    await damageOutput(t, dir.path, (bytes) => {
+      const i = at < 0 ? bytes.length + at : bytes.length - text.length + at; // the text is the payload's end
+      bytes[i]! ^= 0x01; // "\n" -> "\v", "e" -> "d": still ASCII
+      return bytes;
+    });
+    const { result, warnings } = await captureConsole(() => long());
+    assert.equal(result, text);
+    assert.equal(calls, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /Cannot read the stored result of long\(\): .*checksum mismatch.*\. Recomputing it\./);
+  });
+}
+
 // A plain JSON output is read from the catalog as its text (InlineText in lib/catalog/catalog.ts), which
 // stands for the bytes its checksum covers (ASCII text is checked as it is, other text through its UTF-8):
 // the text changed there to another valid document is a miss, never the other value.

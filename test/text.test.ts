@@ -218,6 +218,35 @@ test("a payload written by codec version 2, with large strings and a list of str
   });
 });
 
+test("a large ASCII text but for its very last character, or for one character in a list's last item, reads back exactly, from a file store too", async () => {
+  const ascii = "line of ASCII\n".repeat(100_000); // 1.4 MB: several of the reads a hit sums apart
+  const values = [ascii + "é", ascii + "\u0080", [ascii, "x".repeat(LARGE_TEXT), "ok \uD83D\uDE00"], ascii + "\u007f"];
+  for (const value of values) assertStrictlySame(roundTrip(value).back, value);
+  const dir = tempDir();
+  try {
+    const memory = await Memory.open(dir.path, withTestStore({ log: "silent", inlineBytes: 0 }));
+    const f = memory.fn("text", (i: number) => values[i], { version: "1" });
+    for (let i = 0; i < values.length; i++) await f(i);
+    await memory.close();
+    const fresh = await Memory.open(dir.path, withTestStore({ log: "silent", inlineBytes: 0 }));
+    const g = fresh.fn("text", (_: number): unknown => assert.fail("recomputed"), { version: "1" });
+    for (let i = 0; i < values.length; i++) assertStrictlySame(await g(i), values[i]);
+    await fresh.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test("an ASCII text section with one byte no longer ASCII, nor UTF-8, is reported as corrupt", () => {
+  for (const at of [0, 70_000, -1]) {
+    const bad = concat(encode("a".repeat(2 * LARGE_TEXT)));
+    const i = at < 0 ? bad.byteLength + at : bad.byteLength - 2 * LARGE_TEXT + at; // the text is the payload's end
+    assert.equal(bad[i], 0x61);
+    bad[i] = 0xe9; // latin1's "é", not UTF-8 alone
+    assert.throws(() => decode(bad), CorruptPayload, `byte ${at}`);
+  }
+});
+
 test("a garbled text section or list of lengths is reported as corrupt", () => {
   const payload = (value: unknown) => concat(encode(value));
   const bad = payload("é".repeat(LARGE_TEXT));

@@ -16,7 +16,7 @@ export function checksum(chunks: Iterable<Uint8Array>): string {
 }
 
 /** A {@link checksum} taken a chunk at a time (of pieces that are gone once added). */
-export class Checksum {
+export class Checksum implements RunningSum {
   #crc = 0;
 
   add(chunk: Uint8Array): void {
@@ -62,10 +62,16 @@ export function checksumOfAscii(head: Uint8Array, text: string): string | undefi
   return `${CRC32}${(~c >>> 0).toString(16).padStart(8, "0")}`;
 }
 
-/** Whether the concatenation of `chunks` has the stored checksum `expected` (CRC-32, or an older SHA-256). */
-export function matchesChecksum(chunks: readonly Uint8Array[], expected: string): boolean {
-  if (expected.startsWith(CRC32)) return checksum(chunks) === expected;
+/** A checksum taken as a payload's bytes come in, in order (pieces that may be gone once added). */
+export interface RunningSum {
+  add(chunk: Uint8Array): void;
+  /** The checksum of what was added, in its stored form; asked once. */
+  value(): string;
+}
+
+/** A {@link RunningSum} of the kind of the stored checksum `stored`: CRC-32, or an older SHA-256 (hex, no prefix). */
+export function sumLike(stored: string): RunningSum {
+  if (stored.startsWith(CRC32)) return new Checksum();
   const hash = nodeCrypto().createHash("sha256");
-  for (const chunk of chunks) hash.update(chunk);
-  return hash.digest("hex") === expected;
+  return { add: (chunk) => void hash.update(chunk), value: () => hash.digest("hex") };
 }

@@ -3,7 +3,7 @@
 // (A 100 MB string took ~5x a raw write to store through JSON.) Exact only for well-formed strings: a lone
 // surrogate ("\uD800") has no UTF-8 and would read back as U+FFFD, so a string holding one goes through
 // JSON, which keeps it (escaped).
-import { isUtf8 } from "node:buffer";
+import { Buffer, isAscii, isUtf8 } from "node:buffer";
 
 /** Strings at least this long (UTF-16 code units), and lists of strings this long in all, go as UTF-8. */
 export const LARGE_TEXT = 64 * 1024;
@@ -102,7 +102,11 @@ export function* utf8Pieces(s: string, chars = PIECE_CHARS): Generator<Uint8Arra
   }
 }
 
+// ASCII bytes are their characters one each, as latin1 reads them: of 100 MB of ASCII, isAscii (~7 ms) and a
+// latin1 decode (~50 ms) took ~58-64 ms against ~66-76 ms for isUtf8 and the TextDecoder, under Node 24 and
+// Deno 2.9 (a fatal TextDecoder alone: ~60 ms under Node, ~220 ms under Deno).
 export function decodeText(bytes: ArrayBuffer, corrupt: (why: string) => Error): string {
+  if (isAscii(bytes)) return Buffer.from(bytes).toString("latin1");
   if (!isUtf8(bytes)) throw corrupt("a text section is not UTF-8");
   return utf8Decoder.decode(bytes);
 }

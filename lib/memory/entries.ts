@@ -1,6 +1,6 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
-import { Checksum, checksum, checksumOfAscii, matchesChecksum } from "../codec/checksum.ts";
+import { Checksum, checksum, checksumOfAscii, type RunningSum, sumLike } from "../codec/checksum.ts";
 import { compress, CorruptPayload, decode, decodePlainText, encode, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
@@ -57,19 +57,21 @@ export interface ReadOptions {
 export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions = {}): ReadPayload | Promise<ReadPayload> {
   if (entry.text !== undefined) return readPlainText(store, entry as StoredPayload & { text: string; checksum: string }, want);
   const checked = entry.checksum !== null && !(entry.object && store.flags?.shared);
-  const pieces: Uint8Array[] | undefined = checked || want.checksum ? [] : undefined; // the bytes in order, as read (views, no copies)
+  // Of the bytes in order, as they are read.
+  const sum = checked ? sumLike(entry.checksum!) : want.checksum ? new Checksum() : undefined;
   const finish = (read: { value: unknown; bytes: number; signed?: ObjectInfo }): ReadPayload => {
-    if (checked && !matchesChecksum(pieces!, entry.checksum!)) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
-    return want.checksum ? { ...read, checksum: checksum(pieces!) } : read;
+    const got = sum?.value();
+    if (checked && got !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+    return want.checksum ? { ...read, checksum: got! } : read;
   };
   // Inline, it is read at once (a hit then awaits nothing); an object is read from the store.
   if (entry.inline) {
-    pieces?.push(entry.inline);
+    sum?.add(entry.inline);
     return finish({ value: decode(entry.inline), bytes: entry.inline.byteLength });
   }
   if (!entry.object) throw new MissingPayload("its output is missing");
   const object = entry.object;
-  return (want.signer ? readSigned(store, object, pieces, want.signer, keyDigest(want.key!)) : readObject(store, object, pieces)).then(finish);
+  return (want.signer ? readSigned(store, object, sum, want.signer, keyDigest(want.key!)) : readObject(store, object, sum)).then(finish);
 }
 
 // The checksum of the text of each entry met (undefined: not ASCII), with that text: the catalog hands out
@@ -94,15 +96,15 @@ function readPlainText(store: Store, entry: StoredPayload & { text: string; chec
 }
 
 // A store that can read at offsets lets the codec read large binary sections straight into their buffers.
-async function readObject(store: Store, id: string, pieces: Uint8Array[] | undefined): Promise<{ value: unknown; bytes: number }> {
+async function readObject(store: Store, id: string, sum: RunningSum | undefined): Promise<{ value: unknown; bytes: number }> {
   if (!store.open) {
     const bytes = await store.get(id) ?? missing();
-    pieces?.push(bytes);
+    sum?.add(bytes);
     return { value: decodeUnsigned(bytes), bytes: bytes.byteLength };
   }
   const reader = await store.open(id) ?? missing();
   try {
-    return { value: await decodeSource(reader, pieces), bytes: reader.size };
+    return { value: await decodeSource(reader, sum), bytes: reader.size };
   } catch (error) {
     if (error instanceof CorruptPayload && reader.size >= SIGNED_TAIL_BYTES && isSigned(await tail(reader))) throw signedWithoutKey();
     throw error;
@@ -113,9 +115,9 @@ async function readObject(store: Store, id: string, pieces: Uint8Array[] | undef
 
 // A signature covers every byte, so a signed payload is read whole (one buffer), checked, then decoded
 // from a view of it.
-async function readSigned(store: Store, id: string, pieces: Uint8Array[] | undefined, signer: Signer, key: string) {
+async function readSigned(store: Store, id: string, sum: RunningSum | undefined, signer: Signer, key: string) {
   const stored = await store.get(id) ?? missing();
-  pieces?.push(stored);
+  sum?.add(stored);
   const { payload, info } = signer.open(stored, key);
   return { value: decode(payload), bytes: stored.byteLength, signed: info };
 }

@@ -168,6 +168,7 @@ function fileReader(fd: number): PayloadReader {
   }
   return {
     size,
+    cheapReads: true,
     read(offset, into) {
       for (let done = 0; done < into.byteLength;) {
         const n = readSync(fd, into, done, into.byteLength - done, offset + done);

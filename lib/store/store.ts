@@ -139,6 +139,12 @@ export interface PayloadReader {
   readonly size: number;
   /** Fills all of `into` with the payload's bytes from `offset`; fails if the payload is shorter. */
   read(offset: number, into: Uint8Array): MaybePromise<void>;
+  /**
+   * Optional: each read costs little (a local file, where a remote store makes a request per read). The
+   * codec then reads a large section a few hundred KB at a time, checksumming each piece while it is in
+   * the CPU's cache.
+   */
+  readonly cheapReads?: boolean;
   /** Releases the payload; called once, after the last read. */
   close(): MaybePromise<void>;
 }
