@@ -1,6 +1,7 @@
 // Benchmarks what notebooks most often return, in this process (Node or Deno): 1M parsed rows, 100 MB
 // of strings (1M lines) and one 100 MB string, stored and hit by nbmemo beside raw JSON files of the same data. Usage:
 //   rows.ts time                 -> one JSON line: store, hit, JSON write and read times (ms)
+//   rows.ts time string          -> the same for the one 100 MB string alone (4 rounds)
 //   rows.ts peak store|hit|json DIR -> one JSON line: this process's peak RSS above the rows themselves (MB)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,15 +58,21 @@ try {
     }
     return { store: median(times.store), hit: median(times.hit), jsonWrite: median(times.jsonWrite), jsonRead: median(times.jsonRead) };
   };
-  const rows = await measure("rows", tableRows(), 5);
-  const text = await measure("strings", strings(), 3);
-  const one = await measure("string", strings().join("\n"), 3);
-  await memory.close();
-  report({
-    storeRows: rows.store, hitRows: rows.hit, jsonWriteRows: rows.jsonWrite, jsonReadRows: rows.jsonRead,
-    storeStrings: text.store, hitStrings: text.hit, jsonWriteStrings: text.jsonWrite, jsonReadStrings: text.jsonRead,
-    storeString: one.store, hitString: one.hit, rawWriteString: one.jsonWrite, rawReadString: one.jsonRead,
-  });
+  if (step === "string") {
+    const one = await measure("string", strings().join("\n"), 4);
+    await memory.close();
+    report({ storeString: one.store, hitString: one.hit, rawWriteString: one.jsonWrite, rawReadString: one.jsonRead });
+  } else {
+    const rows = await measure("rows", tableRows(), 5);
+    const text = await measure("strings", strings(), 3);
+    const one = await measure("string", strings().join("\n"), 3);
+    await memory.close();
+    report({
+      storeRows: rows.store, hitRows: rows.hit, jsonWriteRows: rows.jsonWrite, jsonReadRows: rows.jsonRead,
+      storeStrings: text.store, hitStrings: text.hit, jsonWriteStrings: text.jsonWrite, jsonReadStrings: text.jsonRead,
+      storeString: one.store, hitString: one.hit, rawWriteString: one.jsonWrite, rawReadString: one.jsonRead,
+    });
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
