@@ -204,9 +204,14 @@ test("eviction on a shared store drops this machine's rows and leaves the output
 test("processes evicting and storing the same keys at once never break each other's entries", { ...fileStoreOnly, timeout: 120_000 }, async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
-  const runs = await Promise.all((["node", "node", "deno"] as const).map((which, i) =>
-    runFixture(which, "churn.ts", [dir.path, String(i + 1), "700", "40"])
-  ));
+  const fixtures = (["node", "node", "deno"] as const).map((which, i) => startFixture(which, "churn.ts", [dir.path, String(i + 1), "700", "40"]));
+  // Ended before the test's timeout, so that a hang fails with what the children printed so far (each
+  // warning goes to stderr as it comes, with its time) rather than with a bare timeout.
+  const stuck = setTimeout(() => fixtures.forEach((f) => f.child.kill("SIGKILL")), 100_000);
+  const runs = await Promise.all(fixtures.map((f) => f.done)).finally(() => clearTimeout(stuck));
+  if (runs.some((run) => run.signal === "SIGKILL")) {
+    assert.fail(`the churn processes did not end in 100 s:\n${runs.map((run, i) => `process ${i + 1} (${run.signal ?? run.code}):\n${run.stderr}${run.stdout}`).join("\n")}`);
+  }
   const results = runs.map((run) => lastJson<{ calls: number; warnings: string[]; wrong: number }>(run));
   const memory = await Memory.open(dir.path, { log: "silent" });
   t.after(() => memory.close());
