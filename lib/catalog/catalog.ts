@@ -185,8 +185,7 @@ const packArgs = packedLast();
 function lookupSql(text: InlineText | undefined, byVersionId: boolean): string {
   const where = byVersionId ? "fn = ? AND args_hash = ?" : BY_KEY;
   if (!text) return `SELECT object, inline, checksum, compute_ms, created_at, NULL, fn FROM entries WHERE ${where}`;
-  const hex = Array.from(text.prefix, (b) => b.toString(16).padStart(2, "0")).join("");
-  const asText = `substr(inline, 1, ${text.prefix.length}) = x'${hex}' AND typeof(checksum) = 'integer'`;
+  const asText = `substr(inline, 1, ${text.prefix.length}) = x'${unpackHex(text.prefix)}' AND typeof(checksum) = 'integer'`;
   return `SELECT object, CASE WHEN ${asText} THEN NULL ELSE inline END, checksum, compute_ms, created_at,
     CASE WHEN ${asText} THEN CAST(substr(inline, ${text.from + 1}) AS TEXT) END, fn FROM entries WHERE ${where}`;
 }
@@ -294,19 +293,24 @@ function toEntry(row: Row): Entry {
 // At most this many entries are kept for a read burst (see Catalog.lookup).
 const FOUND_PER_BURST = 256;
 
+// What Catalog.lookup keeps of the lookups of read burst number `burst` (0: none kept, see Database.readBurst).
+interface BurstFinds {
+  readonly burst: number;
+  readonly found: Map<string, { readonly name: string; readonly version: string; readonly text: InlineText | undefined; readonly entry: Found }>;
+  version: { readonly name: string; readonly version: string; readonly id: number } | undefined;
+}
+
 export class Catalog implements KnownSources {
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
   // The lookups' statements (by key, by version id), for each InlineText asked with: a hit then neither
   // builds their text nor finds them by that text.
   readonly #lookups = new Map<InlineText | undefined, { byKey: ArrayQuery; byVersionId: ArrayQuery }>();
-  // The entries the lookups of one read burst found (not those with inline bytes), by the arguments' hash,
-  // with what they were asked with: the same lookup in the same burst would read the same row from the same
-  // snapshot (see Database.readBurst), so a loop of hits reads each row once per burst.
-  readonly #found = new Map<string, { name: string; version: string; text: InlineText | undefined; entry: Found }>();
-  #foundBurst = 0;
-  // The version the last lookup found an entry of, and its id, true in that read burst only (see Database.readBurst).
-  #lastVersion = { burst: 0, name: "", version: "", id: 0 };
+  // What the lookups of one read burst found, true in that burst only (see Database.readBurst): the same lookup
+  // in the same burst would read the same row from the same snapshot. `found`: the entries (not those with
+  // inline bytes), by the arguments' hash, with what they were asked with, so a loop of hits reads each row
+  // once per burst; `version`: the version the last lookup found an entry of, and its id.
+  #burst: BurstFinds = { burst: 0, found: new Map(), version: undefined };
 
   private constructor(db: Database) {
     this.#db = db;
@@ -397,16 +401,16 @@ export class Catalog implements KnownSources {
       this.#lookups.set(text, lookups);
     }
     const burst = this.#db.readBurst();
-    if (this.#foundBurst !== burst) this.#found.clear(), this.#foundBurst = burst;
-    const found = this.#found.get(key.argsHash);
+    const finds = this.#burst.burst === burst ? this.#burst : (this.#burst = { burst, found: new Map(), version: undefined });
+    const found = finds.found.get(key.argsHash);
     if (burst !== 0 && found && found.text === text && found.name === key.name && found.version === key.version) return found.entry;
-    const last = this.#lastVersion;
+    const last = finds.version;
     let row;
-    if (burst !== 0 && last.burst === burst && last.name === key.name && last.version === key.version) {
+    if (burst !== 0 && last && last.name === key.name && last.version === key.version) {
       row = lookups.byVersionId.get(last.id, packArgs(key.argsHash));
     } else {
       row = lookups.byKey.get(...keyParams(key));
-      if (row && burst !== 0) this.#lastVersion = { burst, name: key.name, version: key.version, id: Number(row[6]) };
+      if (row && burst !== 0) finds.version = { name: key.name, version: key.version, id: Number(row[6]) };
     }
     if (!row) return undefined;
     const entry: Found = Object.freeze({
@@ -418,7 +422,7 @@ export class Catalog implements KnownSources {
       text: row[5] === null ? undefined : row[5] as string,
     });
     // Not an inline payload's bytes: what is decoded from them may be views on them, which two hits must not share.
-    if (burst !== 0 && entry.inline === null && this.#found.size < FOUND_PER_BURST) this.#found.set(key.argsHash, { name: key.name, version: key.version, text, entry });
+    if (burst !== 0 && entry.inline === null && finds.found.size < FOUND_PER_BURST) finds.found.set(key.argsHash, { name: key.name, version: key.version, text, entry });
     return entry;
   }
 
