@@ -304,7 +304,7 @@ export function headerLength(bytes: Uint8Array): number {
 /**
  * How a payload of plain JSON (version 2, uncompressed, no binary sections: what {@link encode} makes of
  * plain data) begins: a reader may take the rest, from byte {@link HEADER_BYTES}, as the JSON text itself
- * ({@link plainHeader}, {@link decodePlainText}).
+ * ({@link plainHeader}, {@link parseJson}).
  */
 export const PLAIN_PREFIX: Uint8Array = Uint8Array.of(...MAGIC, 2, MODE_JSON, 0, 0);
 export const PLAIN_TEXT_FROM = HEADER_BYTES;
@@ -320,8 +320,8 @@ export function plainHeader(jsonBytes: number): Uint8Array {
 }
 let lastPlainHeader = { jsonBytes: -1, header: new Uint8Array() };
 
-/** The value of a plain payload's JSON text, as {@link decode} gives it. */
-export function decodePlainText(json: string): unknown {
+/** The value of a payload's JSON text (its document, for a superjson payload), or CorruptPayload. */
+export function parseJson(json: string): unknown {
   try {
     return JSON.parse(json);
   } catch (error) {
@@ -393,12 +393,7 @@ function inflate(body: Uint8Array, layout: Layout): Uint8Array {
 }
 
 export function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuffer[]): unknown {
-  let document: unknown;
-  try {
-    document = JSON.parse(utf8Decoder.decode(json));
-  } catch (error) {
-    throw new CorruptPayload("garbled document", { cause: error });
-  }
+  const document = parseJson(utf8Decoder.decode(json));
   if (!layout.superjson) return document;
   decoded = buffers;
   try {

@@ -1,7 +1,7 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
 import { Checksum, checksum, checksumOfAscii, type RunningSum, sumLike } from "../codec/checksum.ts";
-import { compress, CorruptPayload, decode, decodePlainText, encode, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
+import { compress, CorruptPayload, decode, encode, parseJson, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
 import { type Chunk, materialize, payloadPieces } from "../codec/text.ts";
@@ -91,7 +91,7 @@ function readPlainText(store: Store, entry: StoredPayload & { text: string; chec
     return readEntry(store, { ...entry, text: undefined, inline: concat([plainHeader(json.byteLength), json]) }, want);
   }
   if (sum !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
-  const read = { value: decodePlainText(text), bytes: PLAIN_TEXT_FROM + text.length };
+  const read = { value: parseJson(text), bytes: PLAIN_TEXT_FROM + text.length };
   return want.checksum ? { ...read, checksum: sum } : read;
 }
 
