@@ -61,7 +61,7 @@ export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions 
   const sum = checked ? sumLike(entry.checksum!) : want.checksum ? new Checksum() : undefined;
   const finish = (read: { value: unknown; bytes: number; signed?: ObjectInfo }): ReadPayload => {
     const got = sum?.value();
-    if (checked && got !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+    if (checked && got !== entry.checksum) throw changed();
     return want.checksum ? { ...read, checksum: got! } : read;
   };
   // Inline, it is read at once (a hit then awaits nothing); an object is read from the store.
@@ -90,7 +90,7 @@ function readPlainText(store: Store, entry: StoredPayload & { text: string; chec
     const json = new TextEncoder().encode(text);
     return readEntry(store, { ...entry, text: undefined, inline: concat([plainHeader(json.byteLength), json]) }, want);
   }
-  if (sum !== entry.checksum) throw new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
+  if (sum !== entry.checksum) throw changed();
   const read = { value: parseJson(text), bytes: PLAIN_TEXT_FROM + text.length };
   return want.checksum ? { ...read, checksum: sum } : read;
 }
@@ -138,6 +138,10 @@ async function tail(reader: { size: number; read(offset: number, into: Uint8Arra
 
 function signedWithoutKey(): ForgedPayload {
   return new ForgedPayload("it is signed with a team key, and this Memory has none: give it the same signingKey (or NBMEMO_SIGNING_KEY) to read it");
+}
+
+function changed(): CorruptPayload {
+  return new CorruptPayload("its output was changed after it was stored (checksum mismatch)");
 }
 
 function missing(): never {
