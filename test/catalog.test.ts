@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "./harness.ts";
 import { Catalog, entriesQuery, SCHEMA_VERSION } from "../lib/catalog/catalog.ts";
 import { Memory, type NbmemoError } from "../lib/mod.ts";
-import { CREATION_LOCK, creationSeams, immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
+import { busySeams, CREATION_LOCK, creationSeams, immediate, openDatabase, prepare } from "../lib/catalog/sqlite.ts";
 import { captureConsole, downgradeToSchema1, downgradeToSchema4, downgradeToSchema6, type Fixture, lastJson, root, startFixture, tempDir } from "./helpers.ts";
 
 const entry = (argsHash: string, object: string | null) => ({
@@ -64,21 +64,53 @@ test("a catalog of schema version 1 is migrated in place, keeping its entries", 
     .map((row) => [row.args_preview, row.summed]), [["3", 0], ["4", 1]]);
 });
 
-test("a write that finds the catalog locked by another process retries until it succeeds, even with no busy timeout", async (t) => {
+// A database with a table t, and no busy timeout (only nbmemo's own retries are left), whose write lock a
+// child process holds for `holdMs`.
+async function lockedDatabase(t: { after: (fn: () => void) => void }, holdMs: number) {
   const dir = tempDir();
   t.after(dir.remove);
   const path = join(dir.path, "catalog.sqlite");
   const db = openDatabase(path);
   t.after(() => db.close());
   db.exec("CREATE TABLE t (x)");
-  db.exec("PRAGMA busy_timeout = 0"); // only nbmemo's own retries are left
-  const holder = startFixture("node", "lock-holder.ts", [path, "300"]);
+  db.exec("PRAGMA busy_timeout = 0");
+  const holder = startFixture("node", "lock-holder.ts", [path, String(holdMs)]);
+  t.after(() => holder.child.kill("SIGKILL"));
   assert.equal(await holder.firstLine, "locked");
+  return { db, holder };
+}
+
+test("a write that finds the catalog locked by another process retries until it succeeds, even with no busy timeout", async (t) => {
+  const { db, holder } = await lockedDatabase(t, 300);
   assert.throws(() => db.exec("INSERT INTO t VALUES (0)"), /database is locked/); // the lock is really held
   immediate(db, () => db.exec("INSERT INTO t VALUES (1)"));
   prepare(db, "INSERT INTO t VALUES (2)").run();
   assert.deepEqual(db.prepare("SELECT x FROM t ORDER BY x").all().map((row) => row.x), [1, 2]);
   assert.equal((await holder.done).code, 0);
+});
+
+// A clock an hour later at every read: the process stalled (a loaded machine, a laptop asleep) at every try.
+function stalledClock(t: { after: (fn: () => void) => void }): void {
+  let hours = 0;
+  busySeams.now = () => ++hours * 3_600_000;
+  t.after(() => (busySeams.now = undefined));
+}
+
+test("a write whose process stalls while it waits for the lock does not give up: it counts the time it waited, not the clock's", async (t) => {
+  const { db, holder } = await lockedDatabase(t, 300);
+  stalledClock(t);
+  immediate(db, () => db.exec("INSERT INTO t VALUES (1)"));
+  assert.deepEqual(db.prepare("SELECT x FROM t").all().map((row) => row.x), [1]);
+  assert.equal((await holder.done).code, 0);
+});
+
+test("a write that stalls at every try still gives up on a lock held on and on, having slept between its tries", async (t) => {
+  const { db } = await lockedDatabase(t, 60_000);
+  stalledClock(t);
+  const started = Date.now();
+  assert.throws(() => immediate(db, () => db.exec("INSERT INTO t VALUES (1)")), /database is locked/);
+  // Each stalled try counts for at most SQLite's busy timeout (5 s); the sleeps between them for what they slept.
+  assert.ok(Date.now() - started >= 1500, `gave up after ${Date.now() - started} ms`);
 });
 
 // Resolves once `fixture` has printed `text` (or exited), with everything it printed until then.

@@ -24,6 +24,7 @@ export interface Statement {
 }
 
 const BUSY_RETRY_MS = 60_000;
+const BUSY_TIMEOUT_MS = 5000;
 
 // The part of node:sqlite nbmemo uses.
 type SqliteModule = { readonly DatabaseSync: typeof DatabaseSync };
@@ -353,7 +354,7 @@ export class Database {
     try {
       // busy_timeout covers most waits; everything below retries on top of it, since processes opening a
       // fresh directory at once race for the switch to WAL.
-      this.#db.exec("PRAGMA busy_timeout = 5000");
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       if (!this.readOnly) {
         // Only takes effect on a new, empty file (an existing catalog keeps its mode): space freed by eviction
         // can then be given back with `PRAGMA incremental_vacuum`.
@@ -592,19 +593,34 @@ function isBusy(error: unknown): boolean {
   return ((e.errcode ?? 0) & 0xff) === 5 || ((e.errcode ?? 0) & 0xff) === 6 || /database is (locked|busy)/.test(e.message ?? "");
 }
 
-/** Retries `work` while the database is busy, with growing sleeps, for up to a minute. */
+/**
+ * Retries `work` while the database is busy, with growing sleeps, until it has waited a minute: the time
+ * counted is that of its sleeps, as asked, and of each try, up to SQLite's busy timeout (what a try can
+ * wait inside SQLite), not the wall clock's. By the clock, a process stalled for a minute (a loaded
+ * machine, a laptop asleep) would give up at its next try without having waited at all.
+ */
 export function retryBusy<T>(work: () => T): T {
-  let deadline: number | undefined; // set at the first busy error: the clock costs a good part of a lookup
-  for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
+  let waited = 0;
+  let tried: number | undefined; // when the try began; not read before the first: the clock costs a good part of a lookup
+  for (let sleep = 5; ; sleep = Math.min(sleep * 2, 250)) {
     try {
       return work();
     } catch (error) {
       if (!isBusy(error)) throw error;
-      deadline ??= Date.now() + BUSY_RETRY_MS;
-      if (Date.now() > deadline) throw error;
-      sleepSync(wait + Math.random() * wait);
+      if (tried !== undefined) waited += Math.min(Math.max(busyClock() - tried, 0), BUSY_TIMEOUT_MS);
+      if (waited >= BUSY_RETRY_MS) throw error;
+      const ms = sleep + Math.random() * sleep;
+      sleepSync(ms);
+      waited += ms;
+      tried = busyClock();
     }
   }
+}
+
+/** For tests: `now` replaces the clock that {@link retryBusy} times its tries by. */
+export const busySeams: { now?: () => number } = {};
+function busyClock(): number {
+  return busySeams.now ? busySeams.now() : performance.now();
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
