@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { test } from "./harness.ts";
 import { Memory } from "../lib/mod.ts";
 import { isDeno, root, runtimePath, startProcess, tempDir } from "./helpers.ts";
@@ -147,6 +148,23 @@ test("verify exits with 1 when it finds problems, and --repair fixes them and ex
   const clean = await nbmemo(cwd, "verify");
   assert.equal(clean.code, 0);
   assert.match(clean.stdout, /Checked 3 entries and 1 stored output: no problems\./);
+});
+
+// Rows of runtimes that no entry names, as evicting or deleting the last entries of two runtimes leaves.
+function leaveUnusedRuntimes(cwd: string): void {
+  const db = new DatabaseSync(join(cwd, ".nbmemo", "catalog.sqlite"));
+  db.exec("INSERT INTO runtimes (name) VALUES ('node 0.0.1'), ('deno 0.0.1')");
+  db.close();
+}
+
+test("verify tells of the runtimes no entry names any more, which are no problem, and --repair forgets them", async (t) => {
+  const cwd = await sampleCache(t);
+  leaveUnusedRuntimes(cwd);
+  const found = await nbmemo(cwd, "verify");
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stdout, /: no problems\.\n2 runtimes no entry names any more \(not a problem; `nbmemo prune` forgets them\)\.\n$/);
+  assert.match((await nbmemo(cwd, "verify", "--repair")).stdout, /: no problems\.\nForgot 2 runtimes no entry names any more\.\n$/);
+  assert.match((await nbmemo(cwd, "verify")).stdout, /: no problems\.\n$/);
 });
 
 test("prune applies the limits given on the command line and drops old versions", async (t) => {

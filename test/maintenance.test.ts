@@ -257,6 +257,20 @@ test("prune() forgets the runtimes no entry names any more, and keeps the one th
   assert.equal((await memory.prune()).orphanRuntimes, 0);
 });
 
+test("verify() counts the runtimes no entry names any more, not as problems, and repair forgets them", async (t) => {
+  const { memory, dir } = await openTempMemory(t, withTestStore({}));
+  await memory.fn("kept", (x: number) => x * 2)(1);
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  t.after(() => db.close());
+  db.exec("INSERT INTO runtimes (name) VALUES ('node 0.0.1'), ('deno 0.0.1')"); // their entries evicted or deleted
+  const found = await memory.verify();
+  assert.deepEqual([found.problems, found.orphanRuntimes], [[], 2]);
+  const repaired = await memory.verify({ repair: true });
+  assert.deepEqual([repaired.problems, repaired.repaired, repaired.orphanRuntimes], [[], 0, 2]);
+  assert.equal((await memory.verify()).orphanRuntimes, 0);
+  assert.deepEqual(db.prepare("SELECT name FROM runtimes").all().map((row) => row.name), [memory.entries()[0]!.runtime]);
+});
+
 test("verify() reports expired leases and unused sources, and repair removes them", async (t) => {
   const { memory, dir } = await openTempMemory(t, withTestStore({}));
   await memory.fn("kept", (x: number) => x * 2)(1);

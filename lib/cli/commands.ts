@@ -119,6 +119,8 @@ function defineCommand<O extends ParseArgsOptionsConfig>(spec: CommandSpec<O>): 
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+// Rows of the catalog's runtimes that eviction and deletes left (verify counts them, prune forgets them).
+const unusedRuntimes = (n: number) => `${formatCount(n, "runtime")} no entry names any more`;
 
 /** The versions of `name`, narrowed to the one `--version` names (exactly or by a unique prefix). */
 function versionsOf(context: Context<typeof versionOption>, name: string): FunctionVersion[] {
@@ -305,6 +307,10 @@ export const commands: Record<string, Command> = {
       context.out(`Checked ${formatCount(report.entries, "entry", "entries")} and ${formatCount(report.objects, "stored output")}: ` +
         (report.problems.length === 0 ? "no problems.\n" : formatCount(report.problems.length, "problem") +
           (repair ? `, ${report.repaired} repaired.\n` : ". Run `nbmemo verify --repair` to remove what is broken.\n")));
+      if (report.orphanRuntimes > 0) {
+        context.out(repair ? `Forgot ${unusedRuntimes(report.orphanRuntimes)}.\n`
+          : `${unusedRuntimes(report.orphanRuntimes)} (not a problem; \`nbmemo prune\` forgets them).\n`);
+      }
       return code;
     },
   }),

@@ -64,6 +64,11 @@ export interface VerifyReport {
   readonly problems: VerifyProblem[];
   /** How many of the problems were repaired (0 without `repair`). */
   readonly repaired: number;
+  /**
+   * Runtimes (`"node 24.11.0"`) the catalog named entries by, that no entry names any more: what evicting or
+   * deleting the last entries a runtime stored leaves, not a problem. `prune()` forgets them, and so does `repair`.
+   */
+  readonly orphanRuntimes: number;
 }
 
 const PAGE = 500;
@@ -107,11 +112,12 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   if (sources > 0) problems.push({ kind: "source", detail: `${sources} remembered source(s) of code no known version uses` });
   if (!repair) {
     problems.push(...await strays(store, now, false));
-    return { entries, objects: stored.length, problems, repaired: 0 };
+    return { entries, objects: stored.length, problems, repaired: 0, orphanRuntimes: catalog.orphanRuntimes(false) };
   }
 
   const removed = catalog.removeExact(broken);
   await removeObjects(store, removed.objects);
+  const orphanRuntimes = catalog.orphanRuntimes(true); // after the broken entries, whose runtimes may go with them
   // recount(true) already fixed the totals; removeExact keeps them right through the triggers.
   let repaired = removed.count + problems.filter((p) => p.kind === "totals" || p.kind === "lease" || p.kind === "source").length;
   for (const o of orphans) {
@@ -122,7 +128,7 @@ export async function verify(catalog: Catalog, store: Store, repair: boolean, no
   // Last, so that a folder the removals above emptied goes too (empty folders are removed, not reported).
   const removedStrays = await strays(store, now, true);
   problems.push(...removedStrays);
-  return { entries, objects: stored.length, problems, repaired: repaired + removedStrays.length };
+  return { entries, objects: stored.length, problems, repaired: repaired + removedStrays.length, orphanRuntimes };
 }
 
 async function strays(store: Store, now: number, remove: boolean): Promise<VerifyProblem[]> {
