@@ -167,6 +167,15 @@ test("verify tells of the runtimes no entry names any more, which are no problem
   assert.match((await nbmemo(cwd, "verify")).stdout, /: no problems\.\n$/);
 });
 
+test("prune says how many runtimes no entry names any more it forgot, and says nothing of them when there were none", async (t) => {
+  const cwd = await sampleCache(t);
+  leaveUnusedRuntimes(cwd);
+  const pruned = await nbmemo(cwd, "prune");
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /^Removed 0 entries \(0 B\): .*\.\nForgot 2 runtimes no entry names any more\.\n$/);
+  assert.doesNotMatch((await nbmemo(cwd, "prune")).stdout, /runtime/);
+});
+
 test("prune applies the limits given on the command line and drops old versions", async (t) => {
   const cwd = await sampleCache(t);
   const pruned = JSON.parse((await nbmemo(cwd, "prune", "--max-entries", "3", "--old-versions", "0", "--json")).stdout) as Record<string, number>;

@@ -280,6 +280,7 @@ export const commands: Record<string, Command> = {
       const leftovers = [[report.staleLeases, "expired lease"], [report.orphanSources, "unused source"], [report.strays, "stray file"]] as const;
       const found = leftovers.filter(([n]) => n > 0).map(([n, what]) => formatCount(n, what));
       if (found.length > 0) context.out(`Removed what killed processes left: ${found.join(", ")}.\n`);
+      if (report.orphanRuntimes > 0) context.out(`Forgot ${unusedRuntimes(report.orphanRuntimes)}.\n`);
       return EXIT.OK;
     },
   }),
