@@ -98,6 +98,14 @@ test("truncated, garbled or foreign bytes are reported as corrupt", () => {
   assert.throws(() => decode(new Uint8Array(0)), CorruptPayload);
 });
 
+test("a payload that claims to be plain JSON but counts binary sections is reported as corrupt, not read as its document", async () => {
+  const payload = concat(encode({ x: new Float64Array([1]) })); // superjson, with one section
+  payload[5] = 0; // now marked plain JSON
+  assert.throws(() => decode(payload), /garbled header: plain JSON with binary sections/);
+  const source = { size: payload.byteLength, read: (offset: number, into: Uint8Array) => into.set(payload.subarray(offset, offset + into.byteLength)) };
+  await assert.rejects(decodeSource(source), /garbled header: plain JSON with binary sections/);
+});
+
 test("a payload written by codec version 1 still reads back", () => {
   const bytes = readFileSync(join(root, "test", "fixtures", "payload-v1.bin"));
   assert.deepEqual(decode(bytes), {

@@ -9,6 +9,10 @@ import { DatabaseSync } from "node:sqlite";
 import type { TestContext } from "node:test";
 import { cannotRun, test } from "./harness.ts";
 import { Memory } from "../lib/mod.ts";
+import { concat } from "../lib/bytes.ts";
+import { packChecksum } from "../lib/catalog/packing.ts";
+import { checksum as checksumOf } from "../lib/codec/checksum.ts";
+import { plainHeader } from "../lib/codec/codec.ts";
 import type { Store } from "../lib/store/store.ts";
 import { captureConsole, fileStoreOnly, openSuiteStore, storedIds, tempDir, testStore, withTestStore } from "./helpers.ts";
 
@@ -142,6 +146,38 @@ for (const label of ["x", "é€😀 \ud800"]) {
     assert.equal(calls, 2);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /Cannot read the stored result of plain\(1\): .*checksum mismatch.*\. Recomputing it\./);
+  });
+}
+
+// A plain JSON output's row rewritten to a payload that starts as plain JSON does but whose header counts a
+// binary section, its tail (the section's 8-byte length, spaces here, then a document) valid JSON as text. Its
+// checksum is either of those bytes, or of the plain payload the tail would stand for as JSON text (a row
+// made to pass a reader that takes the section count on trust): a miss with one warning, both times, and
+// never that document.
+for (const sum of ["of its bytes", "of the plain payload its text would be"] as const) {
+  test(`a row claiming a plain JSON payload whose header counts binary sections (checksum ${sum}) is a miss with one warning`, { skip: noInline }, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, withTestStore({ log: "warn" }));
+    t.after(() => memory.close());
+    let calls = 0;
+    const plain = memory.fn("plain", (x: number) => (calls++, { x }), { version: "1" });
+    await plain(1);
+    const text = `        {"x": 7}`;
+    const header = plainHeader(8).slice();
+    header[12] = 1; // one section
+    const crafted = concat([header, new TextEncoder().encode(text)]);
+    const checksum = packChecksum(sum === "of its bytes" ? checksumOf([crafted]) : checksumOf([plainHeader(text.length), new TextEncoder().encode(text)]));
+    const db = new DatabaseSync(join(dir.path, "catalog.sqlite"));
+    db.prepare("UPDATE entries SET inline = ?, checksum = ?").run(crafted, checksum);
+    db.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual((await memory.verify()).problems.map((p) => p.kind), ["unreadable"]);
+    const { result, warnings } = await captureConsole(() => plain(1));
+    assert.deepEqual(result, { x: 1 });
+    assert.equal(calls, 2);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /Cannot read the stored result of plain\(1\): .*\. Recomputing it\./);
   });
 }
 

@@ -303,10 +303,16 @@ export function headerLength(bytes: Uint8Array): number {
 
 /**
  * How a payload of plain JSON (version 2, uncompressed, no binary sections: what {@link encode} makes of
- * plain data) begins: a reader may take the rest, from byte {@link HEADER_BYTES}, as the JSON text itself
- * ({@link plainHeader}, {@link parseJson}).
+ * plain data) begins, and its count of sections ({@link PLAIN_SECTIONS}): a reader may take the rest, from
+ * byte {@link HEADER_BYTES}, as the JSON text itself ({@link plainHeader}, {@link parseJson}).
  */
 export const PLAIN_PREFIX: Uint8Array = Uint8Array.of(...MAGIC, 2, MODE_JSON, 0, 0);
+/**
+ * Where a header gives its count of binary sections, and a plain payload's: none. One that counts some is not
+ * a payload {@link encode} makes (decode refuses it), and a reader that took the rest as JSON text would read
+ * the sections' lengths and bytes as part of it.
+ */
+export const PLAIN_SECTIONS: { readonly offset: number; readonly bytes: Uint8Array } = { offset: 12, bytes: new Uint8Array(4) };
 export const PLAIN_TEXT_FROM = HEADER_BYTES;
 
 /** The header of a plain JSON payload whose text is `jsonBytes` bytes of UTF-8; not to be changed (the last one is kept: a loop of hits asks for the same). */
@@ -335,6 +341,8 @@ function u32(bytes: Uint8Array, at: number): number {
 
 export function readLayout(bytes: Uint8Array): Layout {
   const headerBytes = headerLength(bytes);
+  // encode makes a payload with binary sections superjson, always (they are its values' references).
+  if (bytes[5] === MODE_JSON && headerBytes > HEADER_BYTES) throw new CorruptPayload("garbled header: plain JSON with binary sections");
   if (bytes.byteLength < headerBytes) throw new CorruptPayload("truncated payload");
   const compressionId = bytes[4] === 1 ? 0 : bytes[6]!;
   if (compressionId >= COMPRESSION_IDS.length) throw new CorruptPayload(`unknown compression ${compressionId}`);

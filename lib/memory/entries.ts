@@ -1,7 +1,7 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
 import { Checksum, checksum, checksumOfAscii, type RunningSum, sumLike } from "../codec/checksum.ts";
-import { compress, CorruptPayload, decode, encode, parseJson, PLAIN_PREFIX, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
+import { compress, CorruptPayload, decode, encode, parseJson, PLAIN_PREFIX, PLAIN_SECTIONS, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
 import { type Chunk, materialize, payloadPieces } from "../codec/text.ts";
@@ -24,7 +24,7 @@ export type StoredPayload = Pick<Entry, "inline" | "object" | "checksum"> & {
 };
 
 /** The catalog lookup's description of plain JSON payloads, which it then gives as their text. */
-export const PLAIN_TEXT: InlineText = { prefix: PLAIN_PREFIX, from: PLAIN_TEXT_FROM };
+export const PLAIN_TEXT: InlineText = { prefix: PLAIN_PREFIX, andAt: PLAIN_SECTIONS, from: PLAIN_TEXT_FROM };
 
 /** A payload read back and decoded. */
 export interface ReadPayload {
