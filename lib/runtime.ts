@@ -72,6 +72,12 @@ export const runtime: RuntimeInfo = deno
  */
 export const backgroundIo = !deno;
 
+/**
+ * Whether `readFileSync(fd, "utf8")` decodes a file's UTF-8 natively: Node makes the string in C++, with
+ * no buffer in JavaScript. Deno's goes through a buffer, and took ~1.7x nbmemo's own read of 100 MB.
+ */
+export const nativeFileText = !deno;
+
 /** The oldest runtimes nbmemo is tested on (package.json `engines`, README): node:sqlite and its fixes. */
 export const MINIMUM_VERSIONS = { node: "22.13", deno: "2.4" } as const;
 

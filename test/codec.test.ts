@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { readFileSync, statSync, truncateSync } from "node:fs";
+import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
@@ -199,6 +199,44 @@ test("a store without offset reads decodes the same payload through get", async 
   const back = await decodeStored(plainStore, id) as ReturnType<typeof largeValue>;
   sameBytes(back.big, value.big);
   assert.equal(back.big.buffer.byteLength, value.big.byteLength);
+});
+
+test("of a checked payload, a large last text comes from the reader's textToEnd once its bytes are summed; unchecked, it is read and checked as UTF-8", async (t) => {
+  const values = [
+    "\uFEFFé✓ \uD83D\uDE00 line\n".repeat(100_000),
+    ["line\n".repeat(300_000), "last é"], // a list: its text is not the last section, and is read as bytes
+    { text: "x".repeat(2 << 20), after: new Float64Array(300_000).map((_, i) => i / 7) }, // the last section is binary
+  ];
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  for (const [n, value] of values.entries()) {
+    const { store, id, path, remove } = await storeHolding(encode(value));
+    t.after(remove);
+    const file = readFileSync(path);
+    for (const checked of [true, false]) {
+      const opened = (await store.open!(id))!;
+      let texts = 0;
+      // Under Node the file store's own textToEnd, counted; under Deno (which has none) the same from the bytes.
+      const textToEnd = (offset: number) => (texts++, opened.textToEnd?.(offset) ?? decoder.decode(file.subarray(offset)));
+      const pieces: Uint8Array[] = [];
+      const reader = { size: opened.size, cheapReads: true, read: opened.read.bind(opened), textToEnd };
+      // (A copy: a Buffer's slice() is a view, and the pieces of a lazy section are views of one small buffer.)
+      const back = await decodeSource(reader, { add: (piece) => void pieces.push(new Uint8Array(piece)), value: () => "" }, checked);
+      await opened.close();
+      assert.deepEqual(back, value);
+      assert.deepEqual(concat(pieces), file);
+      assert.equal(texts, checked && n === 0 ? 1 : 0, `value ${n}, checked ${checked}`);
+    }
+  }
+  // Unchecked, bytes that are not UTF-8 are corrupt; checked, the caller's checksum is what catches them.
+  const { store, id, path, remove } = await storeHolding(encode(values[0]));
+  t.after(remove);
+  const bad = readFileSync(path);
+  bad[bad.byteLength - 2] = 0xff;
+  writeFileSync(path, bad);
+  const opened = (await store.open!(id))!;
+  t.after(() => opened.close());
+  const reader = { size: opened.size, cheapReads: true, read: opened.read.bind(opened), textToEnd: () => assert.fail("read as text unchecked") };
+  await assert.rejects(decodeSource(reader, { add() {}, value: () => "" }, false), CorruptPayload);
 });
 
 test("a truncated or missing large payload in a store is reported as corrupt", async (t) => {

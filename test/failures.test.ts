@@ -119,6 +119,31 @@ for (const [where, at] of [["near its start", 100], ["in its middle", 700_001], 
   });
 }
 
+// Under Node a large last text is decoded from the file by Node itself after its bytes are summed, which
+// turns bytes that are not UTF-8 into U+FFFD: the checksum is what catches them.
+const utf8Text = "texte accentué, ligne après ligne\n".repeat(40_000); // 1.4 MB of UTF-8
+for (const [kind, value] of [["text", utf8Text], ["list of strings", [utf8Text, "é"]]] as const) {
+  test(`a large ${kind} with one byte no longer UTF-8 is a miss with one warning, and the value is recomputed`, { skip: sharedSkip }, async (t) => {
+    const dir = tempDir();
+    t.after(dir.remove);
+    const memory = await Memory.open(dir.path, withTestStore({ log: "warn", inlineBytes: 0 }));
+    t.after(() => memory.close());
+    let calls = 0;
+    const long = memory.fn("long", () => (calls++, value), { version: "1" });
+    await long();
+    await damageOutput(t, dir.path, (bytes) => {
+      bytes[bytes.length - 1_000]! = 0xff; // inside the text, the payload's last section
+      return bytes;
+    });
+    const { result, warnings } = await captureConsole(() => long());
+    assert.deepEqual(result, value);
+    assert.equal(calls, 2);
+    assert.equal(warnings.length, 1);
+    // (Deno decodes the text from its bytes, whose UTF-8 it checks first.)
+    assert.match(warnings[0]!, /Cannot read the stored result of long\(\): .*(checksum mismatch|not UTF-8).*\. Recomputing it\./);
+  });
+}
+
 // A plain JSON output is read from the catalog as its text (InlineText in lib/catalog/catalog.ts), which
 // stands for the bytes its checksum covers (ASCII text is checked as it is, other text through its UTF-8):
 // the text changed there to another valid document is a miss, never the other value.

@@ -48,13 +48,32 @@ type BinaryValue = ArrayBufferView | ArrayBuffer;
 // The JSON that stands for a binary value: its constructor name and the index of its section.
 type BinaryRef = { t: string; i: number };
 
+/**
+ * A section of a payload being decoded that is read only when the document asks for it, as text or as
+ * bytes (lib/codec/read.ts: a large last section of a local file).
+ */
+export interface LazySection {
+  text(): string;
+  bytes(): ArrayBuffer;
+}
+
 // superjson calls transformers synchronously inside one serialize/deserialize call, so the sections of
 // the payload being processed can live here for that call's duration: the values' bytes while encoding
 // (large texts deferred when `deferring`), buffers of their own (copied, or read straight from the store)
-// while decoding.
+// or lazy sections while decoding.
 let sections: Chunk[] = [];
 let deferring = false;
-let decoded: ArrayBuffer[] = [];
+let decoded: (ArrayBuffer | LazySection)[] = [];
+
+function sectionBytes(i: number): ArrayBuffer {
+  const section = decoded[i] ?? missingSection();
+  return section instanceof ArrayBuffer ? section : section.bytes();
+}
+
+function sectionText(i: number): string {
+  const section = decoded[i] ?? missingSection();
+  return section instanceof ArrayBuffer ? decodeText(section, corrupt) : section.text();
+}
 // The arrays of the value being encoded that go as columns (lib/codec/rows.ts), as inspectValue planned them.
 let tables = new Map<object, RowsPlan>();
 // The objects of the value being encoded that superjson would reshape, to go as their kind and own entries.
@@ -69,7 +88,7 @@ superjson.registerCustom<BinaryValue, BinaryRef>(
   {
     isApplicable: (v): v is BinaryValue => ArrayBuffer.isView(v) || v instanceof ArrayBuffer,
     serialize: (v) => ({ t: binaryTypeName(v), i: sections.push(asBytes(v)) - 1 }),
-    deserialize: ({ t, i }) => fromBuffer(t, decoded[i]!),
+    deserialize: ({ t, i }) => fromBuffer(t, sectionBytes(i)),
   },
   "nbmemo.binary",
 );
@@ -78,7 +97,7 @@ superjson.registerCustom<Record<string, unknown>[], ReturnType<typeof encodeRows
   {
     isApplicable: (v): v is Record<string, unknown>[] => tables.has(v as object),
     serialize: (v) => encodeRows(v, tables.get(v)!, (bytes) => sections.push(bytes) - 1),
-    deserialize: (doc) => decodeRows(doc, (i) => decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
+    deserialize: (doc) => decodeRows(doc, sectionBytes, corrupt),
   },
   "nbmemo.rows",
 );
@@ -90,7 +109,7 @@ superjson.registerCustom<string, number>(
       textUsed = true;
       return sections.push(deferring ? deferText(v) : encodeText(v)) - 1;
     },
-    deserialize: (i) => decodeText(decoded[i] ?? missingSection(), (why) => new CorruptPayload(why)),
+    deserialize: sectionText,
   },
   "nbmemo.text",
 );
@@ -103,7 +122,7 @@ superjson.registerCustom<string[], { t: number; l: number }>(
       const { text, lengths } = encodeTextList(v, deferring);
       return { t: sections.push(text) - 1, l: sections.push(lengths) - 1 };
     },
-    deserialize: ({ t, l }) => decodeTextList(decoded[t] ?? missingSection(), decoded[l] ?? missingSection(), (why) => new CorruptPayload(why)),
+    deserialize: ({ t, l }) => decodeTextList(sectionText(t), sectionBytes(l), corrupt),
   },
   "nbmemo.texts",
 );
@@ -400,7 +419,7 @@ function inflate(body: Uint8Array, layout: Layout): Uint8Array {
   return out;
 }
 
-export function decodeParts(layout: Layout, json: Uint8Array, buffers: ArrayBuffer[]): unknown {
+export function decodeParts(layout: Layout, json: Uint8Array, buffers: (ArrayBuffer | LazySection)[]): unknown {
   const document = parseJson(utf8Decoder.decode(json));
   if (!layout.superjson) return document;
   decoded = buffers;

@@ -120,12 +120,11 @@ export function encodeTextList(list: readonly string[], deferred: boolean): { te
 }
 
 /**
- * The list {@link encodeTextList} encoded. Its items are slices of one decoded string (V8 keeps a slice
+ * The list {@link encodeTextList} encoded, from its decoded text. Its items are slices of one decoded string (V8 keeps a slice
  * of 13 or more characters as a view onto it, so one item kept alive keeps the whole text).
  */
-export function decodeTextList(text: ArrayBuffer, lengths: ArrayBuffer, corrupt: (why: string) => Error): string[] {
+export function decodeTextList(whole: string, lengths: ArrayBuffer, corrupt: (why: string) => Error): string[] {
   if (lengths.byteLength % 4 !== 0) throw corrupt("garbled lengths of a list of strings");
-  const whole = decodeText(text, corrupt);
   const sizes = new Uint32Array(lengths);
   const list: string[] = [];
   let at = 0;

@@ -71,7 +71,7 @@ export function readEntry(store: Store, entry: StoredPayload, want: ReadOptions 
   }
   if (!entry.object) throw new MissingPayload("its output is missing");
   const object = entry.object;
-  return (want.signer ? readSigned(store, object, sum, want.signer, keyDigest(want.key!)) : readObject(store, object, sum)).then(finish);
+  return (want.signer ? readSigned(store, object, sum, want.signer, keyDigest(want.key!)) : readObject(store, object, sum, checked)).then(finish);
 }
 
 // The checksum of the text of each entry met (undefined: not ASCII), with that text: the catalog hands out
@@ -96,7 +96,7 @@ function readPlainText(store: Store, entry: StoredPayload & { text: string; chec
 }
 
 // A store that can read at offsets lets the codec read large binary sections straight into their buffers.
-async function readObject(store: Store, id: string, sum: RunningSum | undefined): Promise<{ value: unknown; bytes: number }> {
+async function readObject(store: Store, id: string, sum: RunningSum | undefined, checked: boolean): Promise<{ value: unknown; bytes: number }> {
   if (!store.open) {
     const bytes = await store.get(id) ?? missing();
     sum?.add(bytes);
@@ -104,7 +104,7 @@ async function readObject(store: Store, id: string, sum: RunningSum | undefined)
   }
   const reader = await store.open(id) ?? missing();
   try {
-    return { value: await decodeSource(reader, sum), bytes: reader.size };
+    return { value: await decodeSource(reader, sum, checked), bytes: reader.size };
   } catch (error) {
     if (error instanceof CorruptPayload && reader.size >= SIGNED_TAIL_BYTES && isSigned(await tail(reader))) throw signedWithoutKey();
     throw error;

@@ -2,7 +2,7 @@
 import type { Dirent } from "node:fs";
 import { dirname, join } from "node:path";
 import { byteLength } from "../bytes.ts";
-import { backgroundIo } from "../runtime.ts";
+import { backgroundIo, nativeFileText } from "../runtime.ts";
 import { checkObjectId, isObjectId, type PayloadReader, type Store, type StoredObject } from "./store.ts";
 
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
@@ -166,15 +166,26 @@ function fileReader(fd: number): PayloadReader {
     closeSync(fd);
     throw error;
   }
+  // Reads at offsets (pread) leave the file's own position, which readFileSync(fd) reads from, at 0.
+  const readAt = (offset: number, into: Uint8Array, position: number | null = offset) => {
+    for (let done = 0; done < into.byteLength;) {
+      const n = readSync(fd, into, done, into.byteLength - done, position === null ? null : position + done);
+      if (n === 0) throw new Error(`Cannot read the payload: it ended at ${offset + done} bytes, before ${offset + into.byteLength}`);
+      done += n;
+    }
+  };
+  let textRead = false;
   return {
     size,
     cheapReads: true,
-    read(offset, into) {
-      for (let done = 0; done < into.byteLength;) {
-        const n = readSync(fd, into, done, into.byteLength - done, offset + done);
-        if (n === 0) throw new Error(`Cannot read the payload: it ended at ${offset + done} bytes, before ${offset + into.byteLength}`);
-        done += n;
-      }
+    read: (offset, into) => readAt(offset, into),
+    ...nativeFileText && {
+      textToEnd(offset: number) {
+        if (textRead) throw new Error("A payload's text is read to its end once");
+        textRead = true;
+        if (offset > 0) readAt(0, new Uint8Array(offset), null); // up to `offset`, from the file's position 0
+        return readFileSync(fd, "utf8");
+      },
     },
     close() {
       closeSync(fd);

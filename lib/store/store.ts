@@ -145,6 +145,12 @@ export interface PayloadReader {
    * the CPU's cache.
    */
   readonly cheapReads?: boolean;
+  /**
+   * Optional, for a reader whose reads are synchronous: the payload's bytes from `offset` to its end as
+   * UTF-8 text, made by the runtime without a buffer of their size in JavaScript. Invalid bytes may become
+   * U+FFFD: the codec uses it only for a payload whose checksum it has taken and the caller checks.
+   */
+  textToEnd?(offset: number): string;
   /** Releases the payload; called once, after the last read. */
   close(): MaybePromise<void>;
 }
