@@ -58,8 +58,8 @@ function peer(tool: "diskcache" | "joblib"): Result {
 // each (NBMEMO_BENCH_ROUNDS, default 1), and each figure is the median of its rounds: a ratio between
 // tools then compares runs made minutes apart under the same load, not a quiet minute with a busy one.
 const tools: [string, () => Result, (() => Result)?][] = [
-  ["nbmemo (Node)", () => run(node, [worker, "time"]), () => peaks(node, [])],
-  ["nbmemo (Deno)", () => run(deno, [...denoRun, worker, "time"]), () => peaks(deno, denoRun)],
+  ["nbmemo (Node)", () => run(node, ["--expose-gc", worker, "time"]), () => peaks(node, [])],
+  ["nbmemo (Deno)", () => run(deno, [...denoRun, "--v8-flags=--expose-gc", worker, "time"]), () => peaks(deno, denoRun)],
   ["diskcache", () => peer("diskcache")],
   ["joblib", () => peer("joblib")],
 ];

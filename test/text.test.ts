@@ -8,7 +8,7 @@ import process from "node:process";
 import fc from "fast-check";
 import { test } from "./harness.ts";
 import { concat } from "../lib/bytes.ts";
-import { CorruptPayload, decode, encode, UnstorableValue } from "../lib/codec/codec.ts";
+import { CorruptPayload, decode, encode, readLayout, UnstorableValue } from "../lib/codec/codec.ts";
 import { deferText, LARGE_TEXT, materialize, payloadPieces, utf8Pieces } from "../lib/codec/text.ts";
 import { Memory } from "../lib/mod.ts";
 import { root, tempDir, withTestStore } from "./helpers.ts";
@@ -253,10 +253,15 @@ test("a garbled text section or list of lengths is reported as corrupt", () => {
   bad[bad.byteLength - 1] = 0xff; // not UTF-8
   assert.throws(() => decode(bad), CorruptPayload);
   const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i}`);
+  // Where the lengths end (u32 little-endian each): the section of 4 bytes per line, before the text.
+  const lengthsEnd = (bytes: Uint8Array) => {
+    const { offset, length } = readLayout(bytes).sections.find((s) => s.length === 4 * lines.length)!;
+    return offset + length;
+  };
   const longer = payload(lines);
-  longer[longer.byteLength - 1] = 0x7f; // the last length, u32 little-endian: now past the text
+  longer[lengthsEnd(longer) - 1] = 0x7f; // the last length now past the text
   assert.throws(() => decode(longer), CorruptPayload);
   const shorter = payload(lines);
-  shorter.fill(0, shorter.byteLength - 4); // the last string's length 0: the text has more
+  shorter.fill(0, lengthsEnd(shorter) - 4, lengthsEnd(shorter)); // the last string's length 0: the text has more
   assert.throws(() => decode(shorter), CorruptPayload);
 });

@@ -3,7 +3,7 @@
 #   peers.py bench joblib|diskcache             -> one JSON line of results (times in ms)
 #   peers.py cold-prime|cold-hit joblib|diskcache DIR   -> cold start: import, open, first call
 #   peers.py rows joblib|diskcache              -> 1M parsed rows and 100 MB of strings: store and hit (ms)
-import json, os, shutil, sys, tempfile, time
+import gc, json, os, shutil, sys, tempfile, time
 
 mode, tool = sys.argv[1], sys.argv[2]
 clock = time.perf_counter
@@ -57,13 +57,16 @@ if mode == "rows":
             for i in range(reps):
                 if tool == "diskcache" or i > 0:
                     forget(produce_m)
+                gc.collect()  # each timed step from a collected heap, as bench/workers/rows.ts does
                 t = clock()
                 produce_m()
                 store.append((clock() - t) * 1000)
+                gc.collect()
                 t = clock()
                 back = produce_m()
                 hit.append((clock() - t) * 1000)
                 assert len(back) == len(data)
+                back = None  # freed before the next step, not inside it
             result["store" + name] = sorted(store)[len(store) // 2]
             result["hit" + name] = sorted(hit)[len(hit) // 2]
         print(json.dumps(result))

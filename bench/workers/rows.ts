@@ -1,6 +1,6 @@
 // Benchmarks what notebooks most often return, in this process (Node or Deno): 1M parsed rows, 100 MB
 // of strings (1M lines) and one 100 MB string, stored and hit by nbmemo beside raw JSON files of the same data. Usage:
-//   rows.ts time                 -> one JSON line: store, hit, JSON write and read times (ms)
+//   rows.ts time                 -> one JSON line: store, hit, JSON write and read times (ms); run with --expose-gc
 //   rows.ts time string          -> the same for the one 100 MB string alone (4 rounds)
 //   rows.ts peak store|hit|json DIR -> one JSON line: this process's peak RSS above the rows themselves (MB)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +13,11 @@ import { median, report, tableRows } from "../measure.ts";
 const strings = () => Array.from({ length: 1_000_000 }, (_, i) => `line ${i}: ${"lorem ipsum dolor sit amet ".repeat(3)}${i % 97}`.slice(0, 100));
 
 const rssMB = () => process.memoryUsage().rss / 1e6;
+
+// Each timed step starts from a collected heap (rows.bench.ts runs this with --expose-gc), so that none pays
+// for the garbage of the one before: with the rows and lines of the earlier workloads alive, a 100 MB
+// allocation set off a Mark-Compact of ~200 ms in whichever step came next, hit or raw read alike.
+const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => {});
 // Node reports the process's peak RSS; Deno has no resourceUsage: sample RSS on a timer instead.
 function peakSampler(): () => number {
   let peak = rssMB();
@@ -45,6 +50,7 @@ try {
     const f = memory.fn(name, () => data);
     const times = { store: [] as number[], hit: [] as number[], jsonWrite: [] as number[], jsonRead: [] as number[] };
     const timed = async (into: number[], work: () => unknown) => {
+      collectGarbage();
       const started = performance.now();
       await work();
       into.push(performance.now() - started);

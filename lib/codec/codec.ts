@@ -120,7 +120,9 @@ superjson.registerCustom<string[], { t: number; l: number }>(
     serialize: (v) => {
       textUsed = true;
       const { text, lengths } = encodeTextList(v, deferring);
-      return { t: sections.push(text) - 1, l: sections.push(lengths) - 1 };
+      // The text after its lengths: a large last section can be read as text straight from a file (read.ts).
+      const l = sections.push(lengths) - 1;
+      return { t: sections.push(text) - 1, l };
     },
     deserialize: ({ t, l }) => decodeTextList(sectionText(t), sectionBytes(l), corrupt),
   },

@@ -29,7 +29,7 @@ const PIECE_BYTES = 256 * 1024;
 // read as text is summed in pieces first, then decoded from the source by `textToEnd` if the document does
 // read it as text. Under Node 24 the 100 MB buffer of a 100 MB string read and its external latin1 string
 // set off a full GC per hit (~60 ms with 1M parsed rows alive): such a hit took 197-243 ms against 104-124 ms
-// for readFileSync(path, "utf8"), and 130-160 ms so.
+// for readFileSync(path, "utf8"), and 130-160 ms so; a list of 1M lines, 306-500 ms against 198-199 ms.
 const LAZY_TEXT_BYTES = 1 << 20;
 let scratch: Uint8Array | undefined;
 
@@ -97,17 +97,11 @@ export async function decodeSource(reader: PayloadSource, sum?: RunningSum, chec
   return decodeParts(layout, prefix.subarray(layout.jsonStart, jsonEnd), buffers);
 }
 
-// Whether the document names a string that is a section of its own (lib/codec/codec.ts "nbmemo.text"; a
-// list of strings, "nbmemo.texts", is sliced from its text, which was slower from a string Node made: 690
-// against 369 ms for 1M lines). A user's string that says so too only makes the last section lazy.
+// Whether the document names a text section (lib/codec/codec.ts "nbmemo.text", "nbmemo.texts", whose text
+// is written after its lengths); a user's string that says so too only makes the last section lazy.
 function mayHoldText(json: Uint8Array): boolean {
-  const doc = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
-  for (let at = doc.indexOf(TEXT_NAME); at >= 0; at = doc.indexOf(TEXT_NAME, at + 1)) {
-    if (doc[at + TEXT_NAME.length] !== 0x73) return true; // not followed by "s"
-  }
-  return false;
+  return Buffer.from(json.buffer, json.byteOffset, json.byteLength).includes("nbmemo.text");
 }
-const TEXT_NAME = "nbmemo.text";
 
 // The last section, summed now in pieces through one small buffer, and read again when decoded: as text by
 // the source itself, or as bytes. (The source holds the payload open: a stored payload is never rewritten.)
