@@ -25,10 +25,12 @@ test("special values round-trip exactly", () => {
     invalidDate: new Date(NaN), set: new Set([1, [2]]), map: new Map([[{ k: 1 }, "object key"]]),
     regexp: /x\d+/su,
   };
-  const back = roundTrip(value) as typeof value;
-  assert.deepEqual(back, value);
+  // An invalid Date apart: Node 22.13's deepStrictEqual compares Dates' times with ===, and NaN is not NaN.
+  const { invalidDate, ...back } = roundTrip(value) as typeof value;
+  const { invalidDate: _, ...expected } = value;
+  assert.deepEqual(back, expected);
+  assert.ok(invalidDate instanceof Date && Number.isNaN(invalidDate.getTime()));
   assert.ok(Object.is(back.negZero, -0));
-  assert.ok(Number.isNaN(back.invalidDate.getTime()));
 });
 
 test("errors keep their kind, message and stack", () => {
