@@ -281,3 +281,21 @@ test("verify() reports expired leases and unused sources, and repair removes the
   assert.ok(repaired.repaired >= 2);
   assert.deepEqual((await memory.verify()).problems, []);
 });
+
+test("verify() finds no problem after ordinary use that forgets versions: edits past the 5 kept, delete(), clear()", async (t) => {
+  const { memory } = await openTempMemory(t, withTestStore({}));
+  // Seven edits of one function's code: each a version of its own, remembered by its source.
+  const edits = [(x: number) => x + 1, (x: number) => x + 2, (x: number) => x + 3, (x: number) => x + 4,
+    (x: number) => x + 5, (x: number) => x + 6, (x: number) => x + 7];
+  for (const edit of edits) {
+    await memory.fn("edited", edit)(1);
+    await tick();
+  }
+  assert.equal(memory.functions().length, 5);
+  assert.deepEqual((await memory.verify()).problems, []);
+  await memory.fn("other", (x: number) => x * 2)(1);
+  await memory.delete("edited");
+  assert.deepEqual((await memory.verify()).problems, []);
+  await memory.clear();
+  assert.deepEqual((await memory.verify()).problems, []);
+});

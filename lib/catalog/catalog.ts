@@ -758,15 +758,18 @@ export class Catalog implements KnownSources {
     return immediate(this.#db, () => {
       const removed = this.#removeWhere(`fn IN (${old})`, params);
       const { changes } = this.#sql(`DELETE FROM functions WHERE id IN (${old})`).run(...params);
+      // The sources of the versions gone go too: left, verify() would call them a problem after an edit.
+      if (changes > 0) this.orphanSources(true);
       return { ...removed, versions: Number(changes) };
     });
   }
 
-  /** Removes every entry and every function version. */
+  /** Removes every entry, every function version and the sources they were known by. */
   clear(): Removed {
     return immediate(this.#db, () => {
       const removed = this.#removeWhere("1", []);
       this.#sql("DELETE FROM functions").run();
+      this.orphanSources(true);
       return removed;
     });
   }
