@@ -283,16 +283,22 @@ test("verify() reports expired leases and unused sources, and repair removes the
 });
 
 test("verify() finds no problem after ordinary use that forgets versions: edits past the 5 kept, delete(), clear()", async (t) => {
-  const { memory } = await openTempMemory(t, withTestStore({}));
+  const { memory, dir } = await openTempMemory(t, withTestStore({}));
   // Seven edits of one function's code: each a version of its own, remembered by its source.
   const edits = [(x: number) => x + 1, (x: number) => x + 2, (x: number) => x + 3, (x: number) => x + 4,
     (x: number) => x + 5, (x: number) => x + 6, (x: number) => x + 7];
+  await memory.fn("twin", edits[0]!)(1); // the first edit's code, still used by another name
   for (const edit of edits) {
     await memory.fn("edited", edit)(1);
     await tick();
   }
-  assert.equal(memory.functions().length, 5);
+  assert.equal(memory.functions().filter((f) => f.name === "edited").length, 5);
   assert.deepEqual((await memory.verify()).problems, []);
+  const db = new DatabaseSync(join(dir, "catalog.sqlite"));
+  t.after(() => db.close());
+  const sources = () => db.prepare("SELECT text FROM sources").all().map((row) => String(row.text));
+  assert.equal(sources().length, 6, "the 5 versions kept, and twin's"); // (twin's is the first edit's)
+  assert.ok(sources().some((text) => text.includes("x + 1")));
   await memory.fn("other", (x: number) => x * 2)(1);
   await memory.delete("edited");
   assert.deepEqual((await memory.verify()).problems, []);
