@@ -18,7 +18,25 @@ export function test(name: string, optionsOrFn: TestOptions | TestFn, fn?: TestF
   const [options, body] = typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn, fn];
   if (!body) throw new TypeError(`test "${name}" has no body`);
   const timeout = options.timeout ?? TEST_TIMEOUT_MS;
-  return nodeTest(name, { ...options, timeout }, (t) => withTimeout(body(t), timeout));
+  if (!options.skip && !options.todo) unstarted.add(name);
+  return nodeTest(name, { ...options, timeout }, (t) => {
+    unstarted.delete(name);
+    return withTimeout(body(t), timeout);
+  });
+}
+
+// Under `node --test` each file runs in a process of its own, which once ended with the last 7 tests of a
+// file never run and nothing reported (a green run): a file's process that ends with a test it registered
+// never started fails, naming them. (Not where a name pattern or only-tests leave some out on purpose, nor
+// under Deno, whose runner holds every file in one process.)
+const unstarted = new Set<string>();
+const filtered = process.execArgv.some((arg) => /^--test-(name-pattern|skip-pattern|only)/.test(arg));
+if (!("Deno" in globalThis) && !filtered) {
+  process.on("exit", () => {
+    if (unstarted.size === 0) return;
+    console.error(`${unstarted.size} test(s) of this file never started: ${[...unstarted].map((n) => JSON.stringify(n)).join(", ")}`);
+    process.exitCode = 1;
+  });
 }
 
 /** `result`, or a rejection once `ms` have passed without it settling. */
