@@ -31,6 +31,7 @@ const keyText = fc.oneof(
 const checksumText = fc.oneof(
   fc.constant(null),
   fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => `crc32:${hexOf(b)}`),
+  fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => `xxh64:${hexOf(b)}`), // Node's, of a large payload
   fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hexOf), // SHA-256, before CRC-32
   keyText.map((text) => `crc32:${text}`),
   keyText,

@@ -1,6 +1,6 @@
 // The one way a stored entry is read (inline or object, checksum, compression, decode) and the one way it is written.
 import { byteLength, concat } from "../bytes.ts";
-import { Checksum, checksum, checksumOfAscii, type RunningSum, sumLike } from "../codec/checksum.ts";
+import { Checksum, checksum, checksumOfAscii, newChecksum, type RunningSum, sumLike } from "../codec/checksum.ts";
 import { compress, CorruptPayload, decode, encode, parseJson, PLAIN_PREFIX, PLAIN_SECTIONS, PLAIN_TEXT_FROM, plainHeader, UnstorableValue } from "../codec/codec.ts";
 import type { Compression } from "../codec/compression.ts";
 import { decodeSource } from "../codec/read.ts";
@@ -204,7 +204,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
   try {
     let sum: string;
     if (object && setPieces && chunks.some((chunk) => !(chunk instanceof Uint8Array))) {
-      const checked = new Checksum();
+      const checked = newChecksum(stored);
       setPieces(object, (function* () {
         for (const piece of payloadPieces(chunks)) checked.add(piece), yield piece;
       })());
