@@ -30,7 +30,7 @@ interface Stripes {
 let stripes: Stripes | undefined;
 
 function loadStripes(): Stripes {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(stripesModule(PAGES) as Uint8Array<ArrayBuffer>));
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(stripesModule(PAGES)));
   const { memory, stripes: run } = instance.exports as { memory: WebAssembly.Memory; stripes: Stripes["run"] };
   return { run, memory: new Uint8Array(memory.buffer), lanes: new BigUint64Array(memory.buffer, 0, 4) };
 }
@@ -103,7 +103,7 @@ export class Xxh64 implements RunningSum {
  * and leaving the four lanes as four little-endian u64 at offset 0. Each lane takes its u64 of each stripe:
  * lane = rotl(lane + input * PRIME2, 31) * PRIME1. (Checked against wabt's build of the same text format.)
  */
-export function stripesModule(pages: number): Uint8Array {
+function stripesModule(pages: number) {
   const [I32, I64, VOID] = [0x7f, 0x7e, 0x40];
   const op = {
     block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, get: 0x20, set: 0x21, i64Load: 0x29, i64Store: 0x37,
