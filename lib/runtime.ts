@@ -36,6 +36,13 @@ interface DenoGlobal {
     broadcast(type: "display_data" | "update_display_data", content: DisplayMessage): Promise<void> | undefined;
   };
   openKv?: (path?: string) => Promise<unknown>;
+  openSync(path: string, options: { write: true }): DenoFile;
+}
+
+interface DenoFile {
+  write(bytes: Uint8Array): Promise<number>;
+  writeSync(bytes: Uint8Array): number;
+  close(): void;
 }
 
 // What tslab's kernel puts on globalThis before it runs a cell: the `require` cells use (Node's, with
@@ -66,11 +73,26 @@ export const runtime: RuntimeInfo = deno
   : { name: "node", version: process.versions.node };
 
 /**
- * Whether a large write is better done on another thread while JavaScript goes on: Node's fs.writev runs
- * on its thread pool. Deno writes synchronously at raw speed already (1.15x of a raw write for 80 MB,
- * where Node took 2x), so it keeps the plain synchronous write.
+ * Under Deno, writes all of `chunks`, in order, to the existing file at `path` on one of Deno's own blocking
+ * threads (`Deno.FsFile.write`), while JavaScript goes on: the caller sums the payload meanwhile. Deno's
+ * node:fs writes in the background copy first, and took ~195 ms for 80 MB against ~28 ms for a raw write.
+ * Undefined under Node, whose file store uses fs.writev on its thread pool.
  */
-export const backgroundIo = !deno;
+// Opened, and short chunks written, synchronously: the first long write is under way when this returns
+// (awaited first, a payload's 24-byte header held the 80 MB section back until the caller's checksum ended).
+export const denoWriteFile = deno && (async (path: string, chunks: readonly Uint8Array[]): Promise<void> => {
+  const file = deno.openSync(path, { write: true });
+  try {
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.byteLength;) {
+        const rest = chunk.subarray(at);
+        at += rest.byteLength < 65536 ? file.writeSync(rest) : await file.write(rest);
+      }
+    }
+  } finally {
+    file.close();
+  }
+});
 
 /**
  * Whether `readFileSync(fd, "utf8")` decodes a file's UTF-8 natively: Node makes the string in C++, with

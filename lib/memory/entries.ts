@@ -210,7 +210,7 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
       })());
       sum = checked.value();
     } else {
-      // The checksum is computed while a store that writes in the background (the file store under Node) writes.
+      // The checksum is computed while a store that writes in the background (the file store, for a large payload) writes.
       const bytes = materialize(chunks);
       const writing = object ? store.set(object, bytes, info) : undefined;
       sum = checksum(bytes);
