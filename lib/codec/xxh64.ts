@@ -1,9 +1,8 @@
-// XXH64 (seed 0), the checksum Node gives large payloads: its inner loop runs in a small WebAssembly module at
-// ~9 GB/s here, where Node's zlib.crc32 has no SIMD path and runs at ~2.5 GB/s (32 ms per 80 MB, more than the
-// raw write of those bytes, which it runs beside; see lib/codec/checksum.ts). The rest (pieces shorter than a
-// 32-byte stripe, the final mix) is plain JavaScript on BigInt, a few dozen operations per payload.
-
-import type { RunningSum } from "./checksum.ts";
+// XXH64 (seed 0), the checksum Node gives large payloads, its inner loop in a small WebAssembly module. That
+// loop runs at ~9 GB/s here, where Node's zlib.crc32 has no SIMD path and runs at ~2.5 GB/s (32 ms per 80 MB,
+// more than the raw write of those bytes, which it runs beside; see lib/codec/checksum.ts). The rest (pieces
+// shorter than a 32-byte stripe, the final mix) is plain JavaScript on BigInt, a few dozen operations per
+// payload. It is a RunningSum of lib/codec/checksum.ts (by its shape: importing the type would be a cycle).
 
 const PRIME1 = 0x9e3779b185ebca87n;
 const PRIME2 = 0xc2b2ae3d27d4eb4fn;
@@ -38,7 +37,7 @@ function loadStripes(): Stripes {
 export const XXH64 = "xxh64:";
 
 /** XXH64 with seed 0 of the bytes added, in order, as `xxh64:` and 16 hex digits (a {@link RunningSum}). */
-export class Xxh64 implements RunningSum {
+export class Xxh64 {
   #lanes = [u64(PRIME1 + PRIME2), PRIME2, 0n, u64(-PRIME1)];
   #total = 0;
   // The bytes added since the last whole stripe.
