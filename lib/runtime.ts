@@ -76,10 +76,10 @@ export const runtime: RuntimeInfo = deno
  * Under Deno, writes all of `chunks`, in order, to the existing file at `path` on one of Deno's own blocking
  * threads (`Deno.FsFile.write`), while JavaScript goes on: the caller sums the payload meanwhile. Deno's
  * node:fs writes in the background copy first, and took ~195 ms for 80 MB against ~28 ms for a raw write.
- * Undefined under Node, whose file store uses fs.writev on its thread pool.
+ * The file is opened, and chunks under 64 KiB written, synchronously, so that the first long write is under
+ * way when this returns (awaited, a payload's 24-byte header held its 80 MB section back until the caller's
+ * checksum ended). Undefined under Node, whose file store uses fs.writev on its thread pool.
  */
-// Opened, and short chunks written, synchronously: the first long write is under way when this returns
-// (awaited first, a payload's 24-byte header held the 80 MB section back until the caller's checksum ended).
 export const denoWriteFile = deno && (async (path: string, chunks: readonly Uint8Array[]): Promise<void> => {
   const file = deno.openSync(path, { write: true });
   try {

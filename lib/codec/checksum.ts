@@ -5,6 +5,7 @@
 // payload gets XXH64 instead (lib/codec/xxh64.ts), the faster of the two there; each runtime reads both.
 
 // node:crypto only for an older SHA-256 checksum: loading it costs ~5 ms of a cold start.
+import { byteLength } from "../bytes.ts";
 import { nodeCrypto, nodeZlib, runtime } from "../runtime.ts";
 import { XXH64, Xxh64 } from "./xxh64.ts";
 
@@ -17,7 +18,7 @@ const xxh64Faster = runtime.name === "node";
 
 /** The checksum stored for the concatenation of `chunks`. */
 export function checksum(chunks: readonly Uint8Array[]): string {
-  const sum = newChecksum(chunks.reduce((total, chunk) => total + chunk.byteLength, 0));
+  const sum = newChecksum(byteLength(chunks));
   for (const chunk of chunks) sum.add(chunk);
   return sum.value();
 }

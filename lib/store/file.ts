@@ -12,8 +12,8 @@ const {
 
 // From this size on, a payload is written on another thread while the caller goes on and computes its
 // checksum meanwhile (see writeEntry): Node's fs.writev on its thread pool, Deno's own file write
-// (denoWriteFile). Written and then summed, an 80 MB store took ~1.5x a raw write under Node and ~1.45x
-// under Deno; so ~1.05x under Deno.
+// (denoWriteFile). Written and then summed, an 80 MB store took ~1.5x a raw write under either runtime;
+// so, ~1.1-1.2x in single runs whose write does not stray (README, "80 MB").
 const BACKGROUND_BYTES = 1 << 20;
 
 /**
