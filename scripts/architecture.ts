@@ -17,7 +17,7 @@ export const PARTS = {
   codec: "outputs as bytes and back: codec, large reads, compression, checksums",
   notebook: "what a notebook user sees: the summary, HTML table, SVG chart, text table",
   cli: "the nbmemo command",
-  shared: "small modules every part may use: errors, log, runtime, format, options, types, bytes, text tables, version",
+  shared: "small modules every part may use: errors, log, runtime, format, options, types, bytes, text tables, version, xxh64",
   entry: "lib/mod.ts: the public API, re-exports only",
 } as const;
 export type Part = keyof typeof PARTS;

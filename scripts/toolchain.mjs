@@ -256,12 +256,13 @@ function runSuites(tools, oldest) {
   const kvEnv = { ...tools.env, NBMEMO_TEST_STORE: "kv" };
   const kvSuite = ["memory", "eviction", "failures", "maintenance"].map((name) => join("test", `${name}.test.ts`));
   // On the oldest versions claimed, the suites where they differ from the newest: the memoizer (catalog
-  // queries, node:sqlite) and the CLI (the built package under Node); on Node also the suites of processes
+  // queries, node:sqlite), the CLI (the built package under Node) and the file store's summing thread
+  // (node:worker_threads, unref'd, with a timer of node:timers); on Node also the suites of processes
   // sharing one catalog (creation lock, busy retries, leases, reopening, eviction), about 50 s on Node 22.13
   // (their Node children get --experimental-strip-types there: nodeTypeScript in test/helpers.ts), and the
   // codec and damaged payloads (a large string is read back by node:fs itself, lib/codec/read.ts). Not
   // test/readonly.test.ts: reading a catalog in a folder it cannot write needs a file URL, which 22.13 cannot open.
-  const oldestSuites = [join("test", "memory.test.ts"), join("test", "cli.test.ts")];
+  const oldestSuites = ["memory", "cli", "sum-thread"].map((name) => join("test", `${name}.test.ts`));
   const oldestNodeSuites = [...oldestSuites, ...["processes", "catalog", "lease", "lifecycle", "eviction", "codec", "failures"].map((name) => join("test", `${name}.test.ts`))];
   const results = [
     underNode(nodeLabel, files, tools.env),

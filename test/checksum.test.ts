@@ -6,7 +6,7 @@ import { test } from "./harness.ts";
 import { runFixture, tempDir } from "./helpers.ts";
 import { checksum, crc32InJs, newChecksum, sumLike } from "../lib/codec/checksum.ts";
 import { runtime } from "../lib/runtime.ts";
-import { Xxh64 } from "../lib/codec/xxh64.ts";
+import { Xxh64 } from "../lib/xxh64.ts";
 
 const seed = process.env.NBMEMO_PROPERTY_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.NBMEMO_PROPERTY_SEED);
 console.log(`checksum property: seed ${seed} (NBMEMO_PROPERTY_SEED=${seed} replays it)`);
@@ -50,7 +50,7 @@ test("the CRC-32 of small pieces, computed in JavaScript, is zlib's, also contin
   assert.equal(checksum([data.subarray(0, 10), data.subarray(10, 9000), data.subarray(9000)]), `crc32:${crc32(data).toString(16).padStart(8, "0")}`);
 });
 
-// XXH64 (seed 0) as its specification states it, one shot, all in BigInt: written apart from lib/codec/xxh64.ts
+// XXH64 (seed 0) as its specification states it, one shot, all in BigInt: written apart from lib/xxh64.ts
 // (whose inner loop runs in WebAssembly), so that the two are not wrong the same way.
 function referenceXxh64(data: Uint8Array): string {
   const [p1, p2, p3, p4, p5] = [0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n, 0x85ebca77c2b2ae63n, 0x27d4eb2f165667c5n];

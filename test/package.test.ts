@@ -86,6 +86,34 @@ test("CommonJS code (npm init -y writes \"type\": \"commonjs\") loads it with re
   }
 });
 
+// The file store's summing thread runs from its function's source text (lib/store/sum-thread.ts): what the
+// build made of that text must still run in a thread of its own and sum as the one of lib/ does.
+test("large outputs stored by the package's summing thread are hits in a second process", { skip }, async (t) => {
+  const { run, write } = folder(t);
+  const script = write("large.mjs", `import { Memory } from "nbmemo";
+const threads = [];
+process.on("worker", (worker) => {
+  const thread = { errors: [] };
+  threads.push(thread);
+  worker.on("error", (error) => thread.errors.push(String(error)));
+});
+const memory = await Memory.open(".nbmemo-large");
+let computed = 0;
+const big = memory.fn("big", (n) => (computed++, Float64Array.from({ length: 1_500_000 }, (_, i) => i * n)), { unkeyed: ["computed"] });
+for (let n = 0; n < 4; n++) {
+  await big(n);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+await memory.close();
+console.log(JSON.stringify({ computed, threads }));
+`);
+  const first = await run(node(), [script]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual(JSON.parse(first.stdout), { computed: 4, threads: [{ errors: [] }] }, "one summing thread, which never failed");
+  const second = await run(node(), [script]);
+  assert.equal(JSON.parse(second.stdout).computed, 0, "all four are hits");
+});
+
 test("the README's quick start runs as written, saved as a .mts file", { skip }, async (t) => {
   const { run: inFolder, write } = folder(t);
   const readme = readFileSync(join(root, "README.md"), "utf8");

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { test } from "./harness.ts";
 import { fileStore } from "../lib/store/file.ts";
 import { kvStore } from "../lib/store/kv.ts";
+import { Xxh64 } from "../lib/xxh64.ts";
+import { Memory } from "../lib/mod.ts";
 import { isDeno, tempDir } from "./helpers.ts";
 import { storeContract } from "./store-contract.ts";
 
@@ -56,4 +58,51 @@ test("file store: a payload of 1 MB or more is written on another thread (Node's
   expected.set(big.subarray(7), 3);
   assert.ok(Buffer.from(expected).equals((await store.get(id))!), "the payload reads back byte for byte");
   assert.deepEqual(readdirSync(join(objects, "ab")), ["ab".repeat(31)], "no temp file is left");
+});
+
+// A large store through `store`, repeated until the summing thread (started after the first) takes it.
+async function summedSet(store: ReturnType<typeof fileStore>, chunks: Uint8Array[]): Promise<string> {
+  for (let i = 0, started = Date.now(); Date.now() - started < 20_000; i++) {
+    const written = await store.set((i % 16).toString(16).repeat(64), chunks);
+    if (typeof written === "string") return written;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("no store of 8 MiB was summed by the summing thread in 20 s");
+}
+
+test("file store: a payload of 8 MiB or more, once the process has its summing thread, is written on this thread and returns its checksum, XXH64's of the bytes", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const objects = join(dir.path, "objects");
+  const store = fileStore(objects);
+  const big = Uint8Array.from({ length: (8 << 20) + 4099 }, (_, i) => (i * 2654435761) >>> 24);
+  const chunks = [new Uint8Array([9, 8, 7]), big.subarray(0, 5_000_001), big.subarray(5_000_001)];
+  const sum = await summedSet(store, chunks);
+  const expected = new Xxh64();
+  for (const chunk of chunks) expected.add(chunk);
+  assert.equal(sum, expected.value());
+  const ids = readdirSync(objects, { recursive: true }).filter((name) => String(name).includes("/"));
+  const read = await store.get(String(ids.at(-1)).replace("/", ""));
+  assert.ok(Buffer.concat(chunks).equals(read!), "the payload reads back byte for byte");
+  assert.ok(ids.every((name) => !String(name).endsWith(".tmp")), "no temp file is left");
+});
+
+test("a large output stored with the summing thread's checksum is a hit in a new Memory, equal to the computed one", async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const value = Float64Array.from({ length: 1_500_000 }, (_, i) => i / 7 - 3);
+  let computed = 0;
+  const memory = await Memory.open(dir.path, { log: "silent" });
+  const big = memory.fn("big", (n: number) => (computed++, value.map((x) => x * n)));
+  // Stored again until the thread is up (the first large store starts it).
+  for (let n = 0, started = Date.now(); n < 3 || Date.now() - started < 300; n++) await big(n);
+  const stored = memory.entries({ fn: "big" }).filter((entry) => entry.checksum?.startsWith("xxh64:"));
+  await memory.close();
+  assert.ok(stored.length > 0, "some of them were summed with XXH64");
+  const reopened = await Memory.open(dir.path, { log: "silent" });
+  t.after(() => reopened.close());
+  const again = reopened.fn("big", (n: number) => (computed++, value.map((x) => x * n)));
+  const before = computed;
+  for (const n of [0, 1, 2]) assert.deepEqual(await again(n), value.map((x) => x * n));
+  assert.equal(computed, before, "every one was a hit");
 });

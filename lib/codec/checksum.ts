@@ -2,12 +2,12 @@
 // catalog row) must read as a miss, never as another value; the codec's own checks catch only some of it.
 // CRC-32 guards against accidental damage (SHA-256 took ~45 ms per 80 MB on every store and every hit, more
 // than the file I/O itself); rows written with SHA-256 (hex, no prefix) still check. Under Node a large
-// payload gets XXH64 instead (lib/codec/xxh64.ts), the faster of the two there; each runtime reads both.
+// payload gets XXH64 instead (lib/xxh64.ts), the faster of the two there; each runtime reads both.
 
 // node:crypto only for an older SHA-256 checksum: loading it costs ~5 ms of a cold start.
 import { byteLength } from "../bytes.ts";
 import { nodeCrypto, nodeZlib, runtime } from "../runtime.ts";
-import { XXH64, Xxh64 } from "./xxh64.ts";
+import { XXH64, Xxh64 } from "../xxh64.ts";
 
 const CRC32 = "crc32:";
 

@@ -210,10 +210,11 @@ export async function writeEntry(catalog: Catalog, store: Store, settings: Write
       })());
       sum = checked.value();
     } else {
-      // The checksum is computed while a store that writes in the background (the file store, for a large payload) writes.
+      // The checksum is computed while a store that writes in the background (the file store, for a large
+      // payload) writes, unless the store summed what it wrote itself.
       const bytes = materialize(chunks);
       const writing = object ? store.set(object, bytes, info) : undefined;
-      sum = checksum(bytes);
+      sum = typeof writing === "string" ? writing : checksum(bytes);
       await writing;
     }
     stale = await catalog.put({ ...key, object, inline, checksum: sum, bytes: stored, computeMs, argsPreview, runtime: settings.runtime }, createdAt, createdAt, output.extra);

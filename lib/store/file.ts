@@ -3,6 +3,7 @@ import type { Dirent } from "node:fs";
 import { dirname, join } from "node:path";
 import { byteLength } from "../bytes.ts";
 import { denoWriteFile, nativeFileText } from "../runtime.ts";
+import { beginSummedWrite, startSumThread, SUM_PART, type SummedWrite } from "./sum-thread.ts";
 import { checkObjectId, isObjectId, type PayloadReader, type Store, type StoredObject } from "./store.ts";
 
 // Through getBuiltinModule, not an ESM import: see "Built-ins" in lib/runtime.ts.
@@ -15,6 +16,9 @@ const {
 // (denoWriteFile). Written and then summed, an 80 MB store took ~1.5x a raw write under either runtime;
 // so, ~1.1-1.2x in single runs whose write does not stray (README, "80 MB").
 const BACKGROUND_BYTES = 1 << 20;
+// From this size on, once the process has its summing thread (lib/store/sum-thread.ts), a payload is
+// written here, as a raw write is, and summed there as it is written: `set` returns its checksum.
+const SUMMED_BYTES = 8 << 20;
 
 /**
  * A {@link Store} over a local directory. Ids are checked to be hex digests, so no id can name a path
@@ -49,8 +53,12 @@ export function fileStore(dir: string): Store {
     },
     set(id, chunks) {
       const { fd, temp, fail, publish } = begin(id);
-      if (byteLength(chunks) < BACKGROUND_BYTES) return writeAll(fd, chunks, fail, publish);
-      return (denoWriteFile ? denoWriteFile(temp, chunks) : writevAll(fd, chunks)).then(publish, fail);
+      const bytes = byteLength(chunks);
+      if (bytes < BACKGROUND_BYTES) return writeAll(fd, chunks, fail, publish);
+      const summed = bytes >= SUMMED_BYTES ? beginSummedWrite(temp, bytes) : undefined;
+      if (summed) return writeSummed(fd, chunks, summed, fail, publish);
+      const written = (denoWriteFile ? denoWriteFile(temp, chunks) : writevAll(fd, chunks)).then(publish, fail);
+      return bytes >= SUMMED_BYTES ? written.then(startSumThread) : written;
     },
     // Synchronous writes of each piece while it is in the cache: a 100 MB string took ~1.1x a raw
     // writeFileSync of it so, against ~2x encoded whole and then written (see the README's "Strings").
@@ -202,6 +210,29 @@ async function writevAll(fd: number, chunks: readonly Uint8Array[]): Promise<voi
     while (pending.length > 0 && written >= pending[0]!.byteLength) written -= pending.shift()!.byteLength;
     if (written > 0) pending[0] = pending[0]!.subarray(written);
   }
+}
+
+// All of `chunks`, as writeAll, a part at a time, telling the summing thread; their checksum, or undefined
+// if that thread failed (the caller then sums them itself).
+function writeSummed(fd: number, chunks: readonly Uint8Array[], summed: SummedWrite, fail: (error: unknown) => never, publish: () => void): string | undefined {
+  let written = 0;
+  const parts = function* () {
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.byteLength; at += SUM_PART) {
+        if (written > 0) summed.progress(written);
+        const part = chunk.subarray(at, at + SUM_PART);
+        written += part.byteLength;
+        yield part;
+      }
+    }
+  };
+  writeAll(fd, parts(), (error) => {
+    summed.abandon();
+    return fail(error);
+  }, () => {});
+  const sum = summed.end();
+  publish();
+  return sum;
 }
 
 // No fsync: the rename publishes only complete files to other processes, and a process crash keeps

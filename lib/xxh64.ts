@@ -2,7 +2,8 @@
 // loop runs at ~9 GB/s here, where Node's zlib.crc32 has no SIMD path and runs at ~2.5 GB/s (32 ms per 80 MB,
 // more than the raw write of those bytes, which it runs beside; see lib/codec/checksum.ts). The rest (pieces
 // shorter than a 32-byte stripe, the final mix) is plain JavaScript on BigInt, a few dozen operations per
-// payload. It is a RunningSum of lib/codec/checksum.ts (by its shape: importing the type would be a cycle).
+// payload. It is a RunningSum of lib/codec/checksum.ts by its shape (a shared module imports no part); the
+// file store's summing thread (lib/store/sum-thread.ts) runs the same module's stripes on a thread of its own.
 
 const PRIME1 = 0x9e3779b185ebca87n;
 const PRIME2 = 0xc2b2ae3d27d4eb4fn;
@@ -35,14 +36,24 @@ function loadStripes(): Stripes {
 }
 
 export const XXH64 = "xxh64:";
+/** The four lanes before any stripe (seed 0). */
+export const XXH64_START: readonly bigint[] = [u64(PRIME1 + PRIME2), PRIME2, 0n, u64(-PRIME1)];
 
 /** XXH64 with seed 0 of the bytes added, in order, as `xxh64:` and 16 hex digits (a {@link RunningSum}). */
 export class Xxh64 {
-  #lanes = [u64(PRIME1 + PRIME2), PRIME2, 0n, u64(-PRIME1)];
+  #lanes = [...XXH64_START];
   #total = 0;
   // The bytes added since the last whole stripe.
   #pending = new Uint8Array(STRIPE);
   #pendingLength = 0;
+
+  /** The running sum after `total` bytes (whole stripes) whose stripes left `lanes` (taken elsewhere). */
+  static resume(lanes: Iterable<bigint>, total: number): Xxh64 {
+    const sum = new Xxh64();
+    sum.#lanes = [...lanes];
+    sum.#total = total;
+    return sum;
+  }
 
   add(chunk: Uint8Array): void {
     this.#total += chunk.byteLength;
@@ -102,7 +113,7 @@ export class Xxh64 {
  * and leaving the four lanes as four little-endian u64 at offset 0. Each lane takes its u64 of each stripe:
  * lane = rotl(lane + input * PRIME2, 31) * PRIME1. (Checked against wabt's build of the same text format.)
  */
-function stripesModule(pages: number) {
+export function stripesModule(pages: number) {
   const [I32, I64, VOID] = [0x7f, 0x7e, 0x40];
   const op = {
     block: 0x02, loop: 0x03, br: 0x0c, brIf: 0x0d, end: 0x0b, get: 0x20, set: 0x21, i64Load: 0x29, i64Store: 0x37,
