@@ -212,8 +212,8 @@ async function writevAll(fd: number, chunks: readonly Uint8Array[]): Promise<voi
   }
 }
 
-// All of `chunks`, as writeAll, a part at a time, telling the summing thread; their checksum, or undefined
-// if that thread failed (the caller then sums them itself).
+// All of `chunks`, as writeAll, a part at a time, telling the summing thread, then published; their
+// checksum, or undefined if that thread failed (the caller then sums them itself).
 function writeSummed(fd: number, chunks: readonly Uint8Array[], summed: SummedWrite, fail: (error: unknown) => never, publish: () => void): string | undefined {
   let written = 0;
   const parts = function* () {
@@ -229,7 +229,7 @@ function writeSummed(fd: number, chunks: readonly Uint8Array[], summed: SummedWr
   writeAll(fd, parts(), (error) => {
     summed.abandon();
     return fail(error);
-  }, () => {});
+  });
   const sum = summed.end();
   publish();
   return sum;
@@ -237,7 +237,8 @@ function writeSummed(fd: number, chunks: readonly Uint8Array[], summed: SummedWr
 
 // No fsync: the rename publishes only complete files to other processes, and a process crash keeps
 // the page cache. After a power loss a file may be short; the codec's length check then makes it a miss.
-function writeAll(fd: number, chunks: Iterable<Uint8Array>, fail: (error: unknown) => never, publish: () => void): void {
+// `publish`, when given, runs once all is written (writeSummed publishes after its checksum).
+function writeAll(fd: number, chunks: Iterable<Uint8Array>, fail: (error: unknown) => never, publish?: () => void): void {
   try {
     for (const chunk of chunks) {
       for (let offset = 0; offset < chunk.byteLength;) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
@@ -245,5 +246,5 @@ function writeAll(fd: number, chunks: Iterable<Uint8Array>, fail: (error: unknow
   } catch (error) {
     fail(error);
   }
-  publish();
+  publish?.();
 }

@@ -58,8 +58,9 @@ export interface Store {
   /**
    * Stores `chunks`, concatenated, under `id`, atomically. Every write has a fresh id, so a store may refuse
    * an id it already holds (create-only, as S3's `If-None-Match: *`); one that takes it replaces the
-   * payload atomically. A store that took the checksum (lib/codec/checksum.ts) of what it wrote on the way (the file store
-   * does for a large payload, on a thread of its own) returns it, and the caller need not sum it again.
+   * payload atomically. A store that took the checksum (lib/codec/checksum.ts) of what it wrote on the way
+   * (the file store does for a large payload, on a thread of its own) returns it, and the caller need not
+   * sum it again.
    */
   set(id: string, chunks: readonly Uint8Array[], info?: ObjectInfo): MaybePromise<void> | string;
   /**
