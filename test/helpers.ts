@@ -146,6 +146,19 @@ export function startProcess(executable: string, argv: string[], options: { cwd?
   return { child, firstLine, done };
 }
 
+/**
+ * Stores `chunks` (8 MiB or more) in the file store `store` again and again, under ids of its own, until the
+ * summing thread (which the first large store starts) takes one; its checksum.
+ */
+export async function summedSet(store: Store, chunks: Uint8Array[]): Promise<string> {
+  for (let i = 0, started = Date.now(); Date.now() - started < 20_000; i++) {
+    const written = await store.set((i % 16).toString(16).repeat(64), chunks);
+    if (typeof written === "string") return written;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("no store of 8 MiB was summed by the summing thread in 20 s");
+}
+
 /** Runs a script of test/fixtures/ in a new OS process under `which`; resolves to its stdout, stderr and exit code. */
 export async function runFixture(which: "node" | "deno", fixture: string, args: string[], env: Record<string, string> = {}) {
   return await startFixture(which, fixture, args, env).done;

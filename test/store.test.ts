@@ -7,7 +7,7 @@ import { fileStore } from "../lib/store/file.ts";
 import { kvStore } from "../lib/store/kv.ts";
 import { Xxh64 } from "../lib/xxh64.ts";
 import { Memory } from "../lib/mod.ts";
-import { isDeno, tempDir } from "./helpers.ts";
+import { isDeno, summedSet, tempDir } from "./helpers.ts";
 import { storeContract } from "./store-contract.ts";
 
 storeContract("file store", (dir) => fileStore(join(dir, "objects")));
@@ -59,16 +59,6 @@ test("file store: a payload of 1 MB or more is written on another thread (Node's
   assert.ok(Buffer.from(expected).equals((await store.get(id))!), "the payload reads back byte for byte");
   assert.deepEqual(readdirSync(join(objects, "ab")), ["ab".repeat(31)], "no temp file is left");
 });
-
-// A large store through `store`, repeated until the summing thread (started after the first) takes it.
-async function summedSet(store: ReturnType<typeof fileStore>, chunks: Uint8Array[]): Promise<string> {
-  for (let i = 0, started = Date.now(); Date.now() - started < 20_000; i++) {
-    const written = await store.set((i % 16).toString(16).repeat(64), chunks);
-    if (typeof written === "string") return written;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("no store of 8 MiB was summed by the summing thread in 20 s");
-}
 
 test("file store: a payload of 8 MiB or more, once the process has its summing thread, is written on this thread and returns its checksum, XXH64's of the bytes", async (t) => {
   const dir = tempDir();

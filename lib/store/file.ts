@@ -55,10 +55,11 @@ export function fileStore(dir: string): Store {
       const { fd, temp, fail, publish } = begin(id);
       const bytes = byteLength(chunks);
       if (bytes < BACKGROUND_BYTES) return writeAll(fd, chunks, fail, publish);
-      const summed = bytes >= SUMMED_BYTES ? beginSummedWrite(temp, bytes) : undefined;
+      const large = bytes >= SUMMED_BYTES;
+      const summed = large ? beginSummedWrite(temp, bytes) : undefined;
       if (summed) return writeSummed(fd, chunks, summed, fail, publish);
       const written = (denoWriteFile ? denoWriteFile(temp, chunks) : writevAll(fd, chunks)).then(publish, fail);
-      return bytes >= SUMMED_BYTES ? written.then(startSumThread) : written;
+      return large ? written.then(startSumThread) : written;
     },
     // Synchronous writes of each piece while it is in the cache: a 100 MB string took ~1.1x a raw
     // writeFileSync of it so, against ~2x encoded whole and then written (see the README's "Strings").

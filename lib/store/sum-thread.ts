@@ -57,8 +57,8 @@ interface Helper {
   jobs: number;
 }
 
-let helper: Helper | undefined;
-let state: "unstarted" | "starting" | "started" | "lost" = "unstarted";
+let helper: Helper | undefined; // while it runs
+let asked = false; // whether it was started (once a process)
 
 /**
  * Starts the helper, unless it is started already, from a timer of its own: after the large store that
@@ -66,8 +66,8 @@ let state: "unstarted" | "starting" | "started" | "lost" = "unstarted";
  * that store's.
  */
 export function startSumThread(): void {
-  if (state !== "unstarted") return;
-  state = "starting";
+  if (asked) return;
+  asked = true;
   setTimeout(start, 0).unref();
 }
 
@@ -79,7 +79,7 @@ const MAX_BYTES = 2 ** 31 * 32;
  * helper is not running (see {@link startSumThread}), is busy or lost, or the path or size is too large to pass.
  */
 export function beginSummedWrite(path: string, bytes: number): SummedWrite | undefined {
-  if (!helper || state !== "started" || Atomics.load(helper.control, READY) !== 1 || bytes >= MAX_BYTES) return undefined;
+  if (!helper || Atomics.load(helper.control, READY) !== 1 || bytes >= MAX_BYTES) return undefined;
   const { control, shared } = helper;
   if (Atomics.load(control, DONE) !== helper.jobs) return undefined; // an abandoned job not yet left
   const encoded = new TextEncoder().encode(path);
@@ -133,14 +133,12 @@ function start(): void {
     worker.on("exit", lose);
     worker.unref();
     helper = { control: new Int32Array(shared, 0, 8), shared, stop: () => void worker.terminate().catch(() => {}), jobs: 0 };
-    state = "started";
   } catch {
-    state = "lost";
+    // No thread: this process sums in its own.
   }
 }
 
 function lose(): void {
-  state = "lost";
   helper?.stop();
   helper = undefined;
 }
@@ -175,11 +173,12 @@ function helperThread(data: { shared: SharedArrayBuffer; module: Uint8Array<Arra
     try {
       fd = fs.openSync(new TextDecoder().decode(new Uint8Array(data.shared, PATH_AT, control[PATH_LENGTH])), "r");
       lanes.set(new BigUint64Array(data.shared, LANES_AT, 4));
+      const total = new Float64Array(data.shared, TOTAL_AT, 1)[0]!;
       let done = 0; // whole stripes summed
       for (;;) {
         const written = Atomics.load(control, WRITTEN);
         if (written === ABANDONED) throw new Error("abandoned");
-        const upTo = written === ALL_WRITTEN ? Math.floor(new Float64Array(data.shared, TOTAL_AT, 1)[0]! / 32) : written;
+        const upTo = written === ALL_WRITTEN ? Math.floor(total / 32) : written;
         if (upTo === done) {
           if (written === ALL_WRITTEN) break;
           Atomics.wait(control, WRITTEN, written);
@@ -190,7 +189,6 @@ function helperThread(data: { shared: SharedArrayBuffer; module: Uint8Array<Arra
         exports.stripes(STRIPES_AT, bytes);
         done += bytes / 32;
       }
-      const total = new Float64Array(data.shared, TOTAL_AT, 1)[0]!;
       readAt(fd, new Uint8Array(data.shared, TAIL_AT, total % 32), done * 32);
       new BigUint64Array(data.shared, LANES_AT, 4).set(lanes);
     } catch {
